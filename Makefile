@@ -1,0 +1,47 @@
+# The two commands: `make run` and `make test`. Each installs what is missing first.
+VENV := .venv
+PY := $(VENV)/bin/python
+MANAGE := $(PY) manage.py
+
+.PHONY: run test setup setup-test prepare lint check-catalogue messages format clean
+
+run: setup prepare
+	@echo
+	@echo "  The academy is at http://127.0.0.1:8000  (Ctrl-C stops it)"
+	@echo "  Admin: create an account with '$(MANAGE) createsuperuser', then open /admin/"
+	@echo
+	$(VENV)/bin/honcho start --procfile Procfile
+
+test: setup-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(MANAGE) makemigrations --check --dry-run
+	$(MANAGE) compilemessages --ignore=.venv --ignore=node_modules
+	$(PY) scripts/check_catalogue.py
+	$(PY) -m pytest
+
+setup:
+	@scripts/bootstrap.sh run
+
+setup-test:
+	@scripts/bootstrap.sh test
+
+# Database, compiled translations and content: what the site needs before it serves.
+prepare:
+	$(MANAGE) migrate --noinput
+	$(MANAGE) compilemessages --ignore=.venv --ignore=node_modules
+	$(MANAGE) sync_content
+
+# For contributors: refresh the Spanish catalogue after adding strings, then translate them.
+messages:
+	$(MANAGE) makemessages --locale es --no-obsolete --ignore=.venv --ignore=node_modules --ignore=var
+
+check-catalogue:
+	$(PY) scripts/check_catalogue.py
+
+format:
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

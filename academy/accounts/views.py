@@ -1,0 +1,95 @@
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse, translate_url
+from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from academy.accounts.forms import ProfileForm, SignUpForm, ThrottledAuthenticationForm
+
+
+def _remember_language(response, language: str):
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        secure=getattr(settings, "LANGUAGE_COOKIE_SECURE", False),
+    )
+    return response
+
+
+def _in_language(url: str, language: str) -> str:
+    """The same page in another language.
+
+    URLs resolve only in their own language, so resolve under the language of the URL's
+    prefix and reverse in the target one. Views with translated slugs redirect the rest.
+    """
+    source = translation.get_language_from_path(urlsplit(url).path) or settings.LANGUAGE_CODE
+    with translation.override(source):
+        return translate_url(url, language)
+
+
+@require_POST
+def language_switch(request):
+    """Switch language, stay on the same page, and remember the choice."""
+    language = request.POST.get("language", "")
+    if language not in dict(settings.LANGUAGES):
+        language = settings.LANGUAGE_CODE
+    next_url = request.POST.get("next", "")
+    if not next_url or not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        with translation.override(language):
+            next_url = reverse("home")
+    if request.user.is_authenticated and request.user.preferred_language != language:
+        request.user.preferred_language = language
+        request.user.save(update_fields=["preferred_language"])
+    return _remember_language(HttpResponseRedirect(_in_language(next_url, language)), language)
+
+
+def sign_up(request):
+    if request.user.is_authenticated:
+        return redirect("courses:dashboard")
+    initial = {"preferred_language": translation.get_language()}
+    form = SignUpForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, _("Welcome aboard! Your account is ready."))
+        with translation.override(user.preferred_language):
+            target = reverse("courses:dashboard")
+        return _remember_language(redirect(target), user.preferred_language)
+    return render(request, "registration/signup.html", {"form": form})
+
+
+class SignInView(LoginView):
+    form_class = ThrottledAuthenticationForm
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        language = form.get_user().preferred_language
+        if not self.get_redirect_url():
+            with translation.override(language):
+                response = HttpResponseRedirect(reverse("courses:dashboard"))
+        return _remember_language(response, language)
+
+
+@login_required
+def profile(request):
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        with translation.override(user.preferred_language):
+            messages.success(request, _("Your profile has been saved."))
+            target = reverse("accounts:profile")
+        return _remember_language(redirect(target), user.preferred_language)
+    return render(request, "accounts/profile.html", {"form": form})

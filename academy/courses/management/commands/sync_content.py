@@ -1,0 +1,55 @@
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from academy.courses.content import ContentError
+from academy.courses.services import content_sync
+
+
+class Command(BaseCommand):
+    help = (
+        "Reconcile the database to the content folder: create, update and retire courses, "
+        "lessons and knowledge checks. All or nothing."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--check", action="store_true", help="Validate and report, but write nothing."
+        )
+        parser.add_argument(
+            "--path", type=Path, default=None, help="Content folder (default: CONTENT_DIR)."
+        )
+
+    def handle(self, *args, check: bool, path: Path | None, **options):
+        root = (path or settings.CONTENT_DIR).resolve()
+        if not root.is_dir():
+            raise CommandError(f"No content folder at {root}")
+        try:
+            report = content_sync(root=root, apply=not check)
+        except ContentError as error:
+            for problem in error.problems:
+                self.stderr.write(problem.render(root))
+            raise CommandError(
+                f"{len(error.problems)} problem(s) found; nothing was applied."
+            ) from error
+
+        content = report.content
+        lessons = sum(len(course.lessons) for course in content.courses)
+        self.stdout.write(f"Read {len(content.courses)} course(s), {lessons} lesson(s).")
+        for problem in content.missing_translations:
+            self.stdout.write(self.style.WARNING(f"missing translation: {problem.render(root)}"))
+        if not report.changed:
+            self.stdout.write(
+                self.style.SUCCESS("Nothing to do: the database matches the content.")
+            )
+            return
+        verb = "Would apply" if check else "Applied"
+        for label, counter in (
+            ("created", report.created),
+            ("updated", report.updated),
+            ("retired", report.retired),
+        ):
+            for kind, count in sorted(counter.items()):
+                self.stdout.write(f"  {label}: {count} {kind}")
+        self.stdout.write(self.style.SUCCESS(f"{verb} the changes above."))

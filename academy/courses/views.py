@@ -1,0 +1,115 @@
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from academy.courses import selectors, services
+from academy.courses.models import Lesson
+
+
+def _alternate_urls(url_for) -> dict[str, str]:
+    """The page in each language, where each has its own slugs."""
+    urls = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            urls[code] = url_for()
+    return urls
+
+
+def _translation_missing(obj, field: str) -> bool:
+    language = translation.get_language()
+    return language != settings.LANGUAGE_CODE and not getattr(obj, f"{field}_{language}", "")
+
+
+def home(request):
+    return render(request, "courses/home.html", {"courses": selectors.catalogue(user=request.user)})
+
+
+def catalogue(request):
+    return render(
+        request, "courses/catalogue.html", {"courses": selectors.catalogue(user=request.user)}
+    )
+
+
+def course_detail(request, course_slug: str):
+    course = selectors.course_get_by_slug(slug=course_slug)
+    if course_slug != course.slug:
+        return redirect(course, permanent=True)
+    context = {
+        "course": course,
+        "outline": selectors.course_outline(course=course, user=request.user),
+        "progress": selectors.course_progress(course=course, user=request.user),
+        "alternate_urls": _alternate_urls(course.get_absolute_url),
+        "translation_missing": _translation_missing(course, "title"),
+    }
+    return render(request, "courses/course_detail.html", context)
+
+
+def _lesson_or_redirect(course_slug: str, lesson_slug: str):
+    course = selectors.course_get_by_slug(slug=course_slug)
+    lesson = selectors.lesson_get_by_slug(course=course, slug=lesson_slug)
+    if (course_slug, lesson_slug) != (course.slug, lesson.slug):
+        return lesson, redirect(lesson, permanent=True)
+    return lesson, None
+
+
+def _parse_answers(post) -> dict[int, int]:
+    answers = {}
+    for name, value in post.items():
+        if name.startswith("question-"):
+            try:
+                answers[int(name.removeprefix("question-"))] = int(value)
+            except ValueError:
+                continue  # a tampered field counts as unanswered
+    return answers
+
+
+def lesson_detail(request, course_slug: str, lesson_slug: str):
+    lesson, redirection = _lesson_or_redirect(course_slug, lesson_slug)
+    if redirection:
+        return redirection
+    graded = None
+    if request.method == "POST":
+        graded = services.knowledge_check_grade(
+            lesson=lesson, answers=_parse_answers(request.POST), user=request.user
+        )
+    elif request.user.is_authenticated:
+        services.lesson_visit(user=request.user, lesson=lesson)
+        saved = selectors.lesson_saved_answers(lesson=lesson, user=request.user)
+        if saved:
+            graded = services.knowledge_check_grade(lesson=lesson, answers=saved)
+    previous, following = selectors.lesson_neighbours(lesson=lesson)
+    questions = list(lesson.questions.published().prefetch_related("choices"))
+    context = {
+        "course": lesson.course,
+        "lesson": lesson,
+        "previous": previous,
+        "next": following,
+        "questions": questions,
+        "graded": {result.question.pk: result for result in graded} if graded else {},
+        "score": sum(result.is_correct for result in graded) if graded else None,
+        "completed": selectors.lesson_is_completed(lesson=lesson, user=request.user),
+        "outline": selectors.course_outline(course=lesson.course, user=request.user),
+        "alternate_urls": _alternate_urls(lesson.get_absolute_url),
+        "translation_missing": _translation_missing(lesson, "body_html"),
+    }
+    return render(request, "courses/lesson_detail.html", context)
+
+
+@login_required
+@require_POST
+def lesson_mark_complete(request, course_slug: str, lesson_slug: str):
+    course = selectors.course_get_by_slug(slug=course_slug)
+    lesson: Lesson = selectors.lesson_get_by_slug(course=course, slug=lesson_slug)
+    services.lesson_complete(user=request.user, lesson=lesson)
+    messages.success(request, _("Lesson marked as complete."))
+    _previous, following = selectors.lesson_neighbours(lesson=lesson)
+    return redirect(following or lesson.course)
+
+
+@login_required
+def dashboard(request):
+    return render(request, "courses/dashboard.html", selectors.dashboard(user=request.user))

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what is missing for `make run` (mode "run") or `make test` (mode "test"):
+# system packages (as root on Debian or Ubuntu), the virtualenv and the pinned Python packages.
+# Safe to run again: each step is skipped when its result is already there.
+set -euo pipefail
+mode="${1:-run}"
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+# --- System packages -------------------------------------------------------------------------
+missing=()
+command -v msgfmt >/dev/null 2>&1 || missing+=(gettext)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+if [ "$mode" = test ]; then
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "Installing system packages: ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    else
+        echo "Missing system packages: ${missing[*]}" >&2
+        echo "Install them with your package manager (on Debian or Ubuntu:" >&2
+        echo "  sudo apt-get install ${missing[*]}) and run this command again." >&2
+        exit 1
+    fi
+fi
+
+# --- Python packages -------------------------------------------------------------------------
+if [ ! -x .venv/bin/python ]; then
+    say "Creating the virtualenv in .venv"
+    python3 -m venv .venv
+fi
+extras=""
+[ "$mode" = test ] && extras="[dev]"
+stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)${extras:+-dev}"
+if [ ! -f "$stamp" ]; then
+    say "Installing Python packages (pinned in pyproject.toml)"
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet --editable ".${extras}"
+    touch "$stamp"
+fi
+mkdir -p var/static
