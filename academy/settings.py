@@ -52,6 +52,10 @@ SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
     "modeltranslation",  # must come before django.contrib.admin
+    # Our apps come before django.contrib.admin so that our registration/ templates win.
+    "academy.accounts",
+    "academy.courses",
+    "labs",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -59,9 +63,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
-    "academy.accounts",
-    "academy.courses",
-    "labs",
 ]
 
 MIDDLEWARE = [
