@@ -1,11 +1,6 @@
-import os
 import shutil
 
 import pytest
-
-# Playwright's sync API runs an event loop in the test thread; the live server's database
-# work happens in its own thread, so Django's async-safety guard does not apply here.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -21,6 +16,11 @@ CHROMIUM_ARGS = [
 def browser():
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API runs an event loop in the test thread, which Django's async-safety
+    # guard takes for async code; the tests' own database calls are plain synchronous ones.
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
     executable = shutil.which("chromium")
     if executable is None:
         pytest.fail("Chromium is not installed: run 'make test', which installs it.")
@@ -28,6 +28,7 @@ def browser():
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+    mp.undo()
 
 
 @pytest.fixture
