@@ -1,0 +1,1 @@
+"""Lab images: Dockerfiles and the offline build (build.py)."""

@@ -1,0 +1,297 @@
+"""Sandboxes: one internal network per session and its containers, all labelled.
+
+Isolation comes in layers, so that no single mistake opens a lab to the world:
+
+* The network is ``internal``: Docker drops, in DOCKER-ISOLATION-STAGE-1, whatever enters or
+  leaves the bridge for another subnet, and only the sandbox's own names resolve.
+* ``inhibit_ipv4`` leaves the host side of the bridge without an IPv4 address. Docker 20.10
+  still gives containers a default route via the network's gateway address, but nobody holds
+  that address: nothing is routed, and the host's services are not reachable through it.
+* Containers have IPv6 switched off, so they get no link-local path to the host either.
+* Bridges are named ``acad-<hex>``: scripts/ensure-docker.sh adds host firewall rules for
+  ``acad+`` (INPUT and DOCKER-USER) that reject what a lab with NET_ADMIN could still route.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import docker.errors
+from docker.types import LogConfig, Mount
+
+from labs.runtime.engine import (
+    SANDBOX_LABEL,
+    RuntimeFailure,
+    check_labels,
+    client,
+    engine_errors,
+    label_filters,
+)
+
+BRIDGE_PREFIX = "acad-"
+CONTAINER_LABEL = "academy.container"
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+_CAPABILITY = re.compile(r"^[A-Z_]+$")
+# Capabilities that reach past the container (mounts, modules, raw devices, the kernel's
+# clock and logs, eBPF, open_by_handle_at): no lab gets them, whatever it declares.
+FORBIDDEN_CAPABILITIES = frozenset(
+    {
+        "ALL",
+        "SYS_ADMIN",
+        "SYS_MODULE",
+        "SYS_RAWIO",
+        "SYS_BOOT",
+        "SYS_TIME",
+        "SYSLOG",
+        "DAC_READ_SEARCH",
+        "MAC_ADMIN",
+        "MAC_OVERRIDE",
+        "BPF",
+        "PERFMON",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Tmpfs:
+    """A size-limited writable folder in memory (charged to the container's memory limit)."""
+
+    size: int  # MiB
+    uid: int | None = None  # owner of the folder; None: root
+    gid: int | None = None
+    executable: bool = False  # Docker mounts tmpfs noexec unless asked
+
+    def options(self) -> str:
+        parts = [f"size={self.size}m"]
+        parts += [f"uid={self.uid}"] if self.uid is not None else []
+        parts += [f"gid={self.gid}"] if self.gid is not None else []
+        parts += ["exec"] if self.executable else []
+        return ",".join(parts)
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """One container of a sandbox. ``name`` is also its hostname and DNS name on the network."""
+
+    name: str
+    image: str
+    command: Sequence[str] | None = None
+    user: str | None = None  # None: the image's default user
+    cap_add: Sequence[str] = ()  # added to an empty set: every container drops ALL first
+    env: Mapping[str, str] = field(default_factory=dict)
+    memory: int = 256  # MiB, swap included (no swap)
+    cpus: float = 0.5
+    pids: int = 128
+    # Everything else is read-only. A folder's mode is the image's (/tmp is 1777 in ours).
+    tmpfs: Mapping[str, Tmpfs] = field(default_factory=lambda: {"/tmp": Tmpfs(size=64)})
+    # Root-only folders kept as volumes: the archive API cannot write to a read-only root
+    # filesystem or to a tmpfs, but it can write to a volume.
+    private_dirs: Sequence[str] = ("/opt/lab",)
+    workdir: str | None = None
+    hostname: str | None = None
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(f"Container name {self.name!r} must be a DNS label (a-z, 0-9, -).")
+        for capability in self.cap_add:
+            if not _CAPABILITY.match(capability) or capability in FORBIDDEN_CAPABILITIES:
+                raise ValueError(f"Capability {capability!r} cannot be granted to a lab.")
+        if self.memory < 16 or self.cpus <= 0 or self.pids < 8:
+            raise ValueError("memory (MiB) must be >= 16, cpus > 0 and pids >= 8.")
+        for path, tmpfs in self.tmpfs.items():
+            if not path.startswith("/") or tmpfs.size < 1:
+                raise ValueError(f"tmpfs {path!r} needs an absolute path and a size in MiB.")
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """What the database keeps of a sandbox: plain strings, see ``as_dict`` / ``from_dict``."""
+
+    sandbox_id: str
+    network_id: str
+    containers: dict[str, str]  # spec name -> container id
+    labels: dict[str, str]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Sandbox:
+        return cls(
+            sandbox_id=data["sandbox_id"],
+            network_id=data["network_id"],
+            containers=dict(data["containers"]),
+            labels=dict(data["labels"]),
+        )
+
+
+@dataclass(frozen=True)
+class LabelledResource:
+    kind: Literal["container", "network", "volume"]
+    id: str
+    name: str
+    labels: dict[str, str]
+    state: str  # a container's state ("running", "exited", ...); "" for networks and volumes
+
+
+def sandbox_create(*, labels: Mapping[str, str], containers: Sequence[ContainerSpec]) -> Sandbox:
+    """Create the network and start every container; on any failure nothing is left behind."""
+    labels = check_labels(labels, required=True)
+    if not containers:
+        raise ValueError("A sandbox needs at least one container.")
+    names = [spec.name for spec in containers]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Container names must be unique in a sandbox: {names}.")
+    sandbox_id = f"{BRIDGE_PREFIX}{secrets.token_hex(5)}"  # also the bridge name: 15 chars max
+    labels = {**labels, SANDBOX_LABEL: sandbox_id}
+    api = client().api
+    try:
+        with engine_errors():
+            network_id = api.create_network(
+                sandbox_id,
+                driver="bridge",
+                internal=True,
+                enable_ipv6=False,
+                labels=labels,
+                options={
+                    "com.docker.network.bridge.name": sandbox_id,
+                    "com.docker.network.bridge.inhibit_ipv4": "true",
+                    "com.docker.network.bridge.enable_icc": "true",
+                },
+            )["Id"]
+            ids = {
+                spec.name: _container_create(spec=spec, sandbox_id=sandbox_id, labels=labels)
+                for spec in containers
+            }
+            for container_id in ids.values():
+                api.start(container_id)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the first error is the one worth reporting
+            sandbox_destroy(labels={SANDBOX_LABEL: sandbox_id})
+        raise
+    return Sandbox(sandbox_id=sandbox_id, network_id=network_id, containers=ids, labels=labels)
+
+
+def _container_create(*, spec: ContainerSpec, sandbox_id: str, labels: dict[str, str]) -> str:
+    api = client().api
+    host_config = api.create_host_config(
+        network_mode=sandbox_id,
+        cap_drop=["ALL"],
+        cap_add=list(spec.cap_add) or None,
+        security_opt=["no-new-privileges"],
+        privileged=False,
+        init=True,
+        read_only=True,
+        tmpfs={path: tmpfs.options() for path, tmpfs in spec.tmpfs.items()},
+        mounts=[
+            Mount(target=path, source=None, type="volume", labels=labels)
+            for path in spec.private_dirs
+        ],
+        mem_limit=f"{spec.memory}m",
+        memswap_limit=f"{spec.memory}m",
+        nano_cpus=int(spec.cpus * 1e9),
+        pids_limit=spec.pids,
+        # Only sandbox names resolve; an outside name fails in about 2 s instead of 20.
+        dns_opt=["timeout:1", "attempts:2"],
+        shm_size="16m",
+        ipc_mode="private",
+        sysctls={
+            "net.ipv6.conf.all.disable_ipv6": "1",
+            "net.ipv6.conf.default.disable_ipv6": "1",
+        },
+        # A learner's loop that prints forever must not fill the host's disk.
+        log_config=LogConfig(type="json-file", config={"max-size": "1m", "max-file": "2"}),
+        restart_policy={"Name": "no"},
+    )
+    networking = api.create_networking_config(
+        {sandbox_id: api.create_endpoint_config(aliases=[spec.name])}
+    )
+    created = api.create_container(
+        image=spec.image,
+        command=list(spec.command) if spec.command is not None else None,
+        name=f"{sandbox_id}-{spec.name}",
+        hostname=spec.hostname or spec.name,
+        user=spec.user,
+        environment=dict(spec.env),
+        working_dir=spec.workdir,
+        labels={**labels, CONTAINER_LABEL: spec.name},
+        host_config=host_config,
+        networking_config=networking,
+    )
+    return created["Id"]
+
+
+def sandbox_list(*, labels: Mapping[str, str] | None = None) -> list[LabelledResource]:
+    """Containers, networks and volumes carrying all these labels (no labels: every sandbox's)."""
+    filters = label_filters(check_labels(labels or {}, required=False))
+    api = client().api
+    found: list[LabelledResource] = []
+    with engine_errors():
+        for row in api.containers(all=True, filters=filters):
+            found.append(
+                LabelledResource(
+                    kind="container",
+                    id=row["Id"],
+                    name=row["Names"][0].lstrip("/"),
+                    labels=row.get("Labels") or {},
+                    state=row.get("State", ""),
+                )
+            )
+        for row in api.networks(filters=filters):
+            found.append(
+                LabelledResource(
+                    kind="network",
+                    id=row["Id"],
+                    name=row["Name"],
+                    labels=row.get("Labels") or {},
+                    state="",
+                )
+            )
+        for row in api.volumes(filters=filters).get("Volumes") or []:
+            found.append(
+                LabelledResource(
+                    kind="volume",
+                    id=row["Name"],
+                    name=row["Name"],
+                    labels=row.get("Labels") or {},
+                    state="",
+                )
+            )
+    return found
+
+
+def sandbox_destroy(*, labels: Mapping[str, str]) -> int:
+    """Force-remove every container, network and volume with these labels; returns how many.
+
+    Idempotent: what is already gone is skipped. Labels are required, so that a mistake cannot
+    match everything.
+    """
+    filters = label_filters(check_labels(labels, required=True))
+    api = client().api
+    removed = 0
+    with engine_errors():
+        for row in api.containers(all=True, filters=filters):
+            removed += _gone_ok(api.remove_container, row["Id"], force=True, v=True)
+        for row in api.networks(filters=filters):
+            removed += _gone_ok(api.remove_network, row["Id"])
+        for row in api.volumes(filters=filters).get("Volumes") or []:
+            removed += _gone_ok(api.remove_volume, row["Name"], force=True)
+    return removed
+
+
+def _gone_ok(remove, *args, **kwargs) -> int:
+    try:
+        remove(*args, **kwargs)
+        return 1
+    except docker.errors.NotFound:
+        return 0
+    except docker.errors.APIError as exc:
+        # Two reapers racing: Docker says the removal is already in progress.
+        if "already in progress" in str(exc):
+            return 0
+        raise RuntimeFailure(str(exc)) from exc
