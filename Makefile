@@ -3,16 +3,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 
-.PHONY: run test setup setup-test prepare lint check-catalogue messages format clean
+.PHONY: run test setup setup-test prepare docker images check-catalogue messages format clean
 
-run: setup prepare
+run: setup docker prepare images
 	@echo
 	@echo "  The academy is at http://127.0.0.1:8000  (Ctrl-C stops it)"
 	@echo "  Admin: create an account with '$(MANAGE) createsuperuser', then open /admin/"
 	@echo
 	$(VENV)/bin/honcho start --procfile Procfile
 
-test: setup-test
+test: setup-test docker images
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(MANAGE) makemigrations --check --dry-run
@@ -22,6 +22,14 @@ test: setup-test
 
 setup:
 	@scripts/bootstrap.sh run
+
+# A Docker engine for the labs: found, or installed and started (as root on Debian/Ubuntu).
+docker:
+	@scripts/ensure-docker.sh
+
+# Lab images, built without a registry; cached, so a second run builds nothing.
+images:
+	$(MANAGE) build_lab_images
 
 setup-test:
 	@scripts/bootstrap.sh test

@@ -1,5 +1,4 @@
 import os
-from pathlib import Path
 
 from celery import Celery
 
@@ -8,12 +7,3 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "academy.settings")
 app = Celery("academy")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
-
-@app.on_configure.connect
-def _make_broker_folders(sender, **kwargs):
-    # The file-system broker (the embedded default) needs its folders before the first message.
-    options = sender.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
-        if options.get(key):
-            Path(options[key]).mkdir(parents=True, exist_ok=True)

@@ -163,6 +163,53 @@ class Reader:
         return value
 
 
+@dataclass
+class ItemHeader:
+    """What every content item's YAML starts with: identity, URL slugs, title, summary, order."""
+
+    path: Path
+    data: Mapping
+    key: str | None
+    slug: Text | None
+    title: Text | None
+    summary: Text | None
+    order: int
+
+    @property
+    def complete(self) -> bool:
+        return None not in (self.key, self.slug, self.title, self.summary)
+
+
+def read_item_header(reader: Reader, folder: Path, filename: str, what: str) -> ItemHeader | None:
+    """Reads ``folder/filename``; the folder's name is the item's key."""
+    path = folder / filename
+    if not path.exists():
+        reader.problem(folder, None, f"{what} folder has no {filename}")
+        return None
+    data = reader.load_yaml(path)
+    data = reader.mapping(data, path, 1, filename) if data is not None else None
+    if data is None:
+        return None
+    key = reader.slug(folder.name, folder, None, f"{what} folder name")
+    slug = reader.text(data, "slug", path, what)
+    if slug is not None:
+        for value in slug.values.values():
+            reader.slug(value, path, reader.line_of(data, "slug"), f"{what} slug")
+    order = data.get("order", 0)
+    if not isinstance(order, int):
+        reader.problem(path, reader.line_of(data, "order"), f"{what}: 'order' must be a number")
+        order = 0
+    return ItemHeader(
+        path=path,
+        data=data,
+        key=key,
+        slug=slug,
+        title=reader.text(data, "title", path, what),
+        summary=reader.text(data, "summary", path, what),
+        order=order,
+    )
+
+
 def split_front_matter(text: str) -> tuple[str, str, int] | None:
     """Returns (front matter, body, line where the body starts) or None."""
     lines = text.splitlines(keepends=True)

@@ -51,6 +51,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
+    "channels",  # websockets (the lab terminal) over the ASGI server
     "modeltranslation",  # must come before django.contrib.admin
     # Our apps come before django.contrib.admin so that our registration/ templates win.
     "academy.accounts",
@@ -107,6 +108,8 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server and the worker read while the other writes.
     DATABASES["default"].setdefault("OPTIONS", {})
+    # A file, not memory, so that the tests' Celery worker (another process) shares it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
     DATABASES["default"]["OPTIONS"].update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
     )
@@ -117,8 +120,16 @@ if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
+    # Websocket groups shared by every web process (the lab terminal, live session state).
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [
@@ -186,8 +197,12 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+    # The broker needs its folders before the first message, in the web and worker alike.
+    for _folder in ("out", "processed", "control"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -210,4 +225,25 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+}
+
+# Labs: capacity, timing and the warm pool (see labs/services.py).
+LAB_MAX_RUNNING_SESSIONS = int(env("LAB_MAX_RUNNING_SESSIONS", "8"))
+LAB_WARM_POOL_SIZE = int(env("LAB_WARM_POOL_SIZE", "0"))  # ready sandboxes per lab; 0: none
+LAB_WARM_POOL_TTL_MINUTES = int(env("LAB_WARM_POOL_TTL_MINUTES", "120"))
+LAB_EXTENSION_MINUTES = int(env("LAB_EXTENSION_MINUTES", "15"))
+LAB_CHECK_TIMEOUT_SECONDS = float(env("LAB_CHECK_TIMEOUT_SECONDS", "30"))
+LAB_SETUP_TIMEOUT_SECONDS = float(env("LAB_SETUP_TIMEOUT_SECONDS", "120"))
+LAB_PROVISION_TIMEOUT_SECONDS = int(env("LAB_PROVISION_TIMEOUT_SECONDS", "600"))
+LAB_REAP_INTERVAL_SECONDS = int(env("LAB_REAP_INTERVAL_SECONDS", "30"))
+# The queue of this lab host's worker (one worker, one Docker engine, one queue per lab host).
+LAB_TASK_QUEUE = env("LAB_TASK_QUEUE", "labs")
+# Names this academy's sandboxes on a shared Docker engine; empty: derived from the database.
+LAB_INSTANCE = env("LAB_INSTANCE", "")
+CELERY_BEAT_SCHEDULE = {
+    "reap-lab-sessions": {
+        "task": "labs.tasks.reap",
+        "schedule": LAB_REAP_INTERVAL_SECONDS,
+        "options": {"queue": LAB_TASK_QUEUE},
+    },
 }

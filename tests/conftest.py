@@ -24,3 +24,103 @@ def demo_content(tmp_path):
 def real_content(db):
     """The project's own content/, synced into the test database."""
     return content_sync(root=settings.CONTENT_DIR)
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real Celery worker, in its own process, on the test database and its own queue.
+
+    It uses the configured broker (Redis in CI, the file-system broker otherwise), and a queue
+    of its own, so that a developer's running worker never takes the tests' tasks.
+    """
+    import os
+    import subprocess
+    import sys
+    import time
+    from dataclasses import dataclass
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        database_url = f"sqlite:///{database['NAME']}"
+    else:
+        database_url = (
+            f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:"
+            f"{database['PORT'] or 5432}/{database['NAME']}"
+        )
+    queue = f"test-labs-{os.getpid()}"
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+
+    @dataclass
+    class Worker:
+        queue: str
+        log_path: object
+        process: object = None
+
+        def start(self):
+            env = {**os.environ, "DATABASE_URL": database_url, "LAB_TASK_QUEUE": queue}
+            log = open(self.log_path, "a")  # noqa: SIM115 - the worker writes to it until stopped
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "--app",
+                    "academy",
+                    "worker",
+                    "--queues",
+                    queue,
+                    "--concurrency",
+                    "2",
+                    "--loglevel",
+                    "INFO",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "--hostname",
+                    f"{queue}@%h",
+                ],
+                cwd=settings.BASE_DIR,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if "ready." in self.log_path.read_text():
+                    return self
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.2)
+            raise RuntimeError(f"The Celery worker did not start:\n{self.log_path.read_text()}")
+
+        def kill(self):
+            """SIGKILL the worker and its children, as a crash would."""
+            import signal
+
+            if self.process and self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+        def stop(self):
+            import signal
+
+            if self.process and self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                try:
+                    self.process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    self.kill()
+
+    worker = Worker(queue=queue, log_path=log_path).start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def lab_worker(celery_worker_process, settings):
+    """The running worker, with this test's lab tasks routed to its queue."""
+    if celery_worker_process.process.poll() is not None:
+        celery_worker_process.start()  # a test killed it on purpose: start a new one
+    settings.LAB_TASK_QUEUE = celery_worker_process.queue
+    return celery_worker_process

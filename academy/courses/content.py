@@ -20,8 +20,10 @@ from academy.contentfiles import (
     Reader,
     Text,
     hash_files,
+    read_item_header,
     read_markdown,
 )
+from labs.content import labs_read
 
 LEVELS = ("beginner", "intermediate", "advanced")
 
@@ -73,6 +75,7 @@ class CourseSpec:
 @dataclass
 class ContentSet:
     courses: list[CourseSpec] = field(default_factory=list)
+    labs: list = field(default_factory=list)  # labs.content.LabSpec
     # Items that lack a translation: shown by the sync, never fatal.
     missing_translations: list[Problem] = field(default_factory=list)
 
@@ -142,27 +145,10 @@ def _read_choices(reader: Reader, path: Path, question: Mapping, what: str) -> l
 
 
 def _read_course(reader: Reader, course_dir: Path) -> CourseSpec | None:
-    path = course_dir / "course.yaml"
-    if not path.exists():
-        reader.problem(course_dir, None, "course folder has no course.yaml")
+    header = read_item_header(reader, course_dir, "course.yaml", "course")
+    if header is None:
         return None
-    data = reader.load_yaml(path)
-    if data is None:
-        return None
-    data = reader.mapping(data, path, 1, "course.yaml")
-    if data is None:
-        return None
-    key = reader.slug(course_dir.name, course_dir, None, "course folder name")
-    slug = reader.text(data, "slug", path, "course")
-    if slug is not None:
-        for value in slug.values.values():
-            reader.slug(value, path, reader.line_of(data, "slug"), "course slug")
-    title = reader.text(data, "title", path, "course")
-    summary = reader.text(data, "summary", path, "course")
-    order = data.get("order", 0)
-    if not isinstance(order, int):
-        reader.problem(path, reader.line_of(data, "order"), "course: 'order' must be a number")
-        order = 0
+    path, data = header.path, header.data
     level = data.get("level", "beginner")
     if level not in LEVELS:
         reader.problem(
@@ -184,9 +170,19 @@ def _read_course(reader: Reader, course_dir: Path) -> CourseSpec | None:
             if lesson_key not in listed:
                 reader.problem(stray, None, f"lesson '{lesson_key}' is not listed in course.yaml")
     _check_unique_lesson_slugs(reader, path, lessons)
-    if None in (key, slug, title, summary):
+    if not header.complete:
         return None
-    return CourseSpec(key, course_dir, order, level, slug, title, summary, modules, lessons)
+    return CourseSpec(
+        header.key,
+        course_dir,
+        header.order,
+        level,
+        header.slug,
+        header.title,
+        header.summary,
+        modules,
+        lessons,
+    )
 
 
 def _read_modules(reader: Reader, path: Path, data: Mapping) -> list[ModuleSpec]:
@@ -303,6 +299,8 @@ def content_read(*, root: Path) -> ContentSet:
                     f"courses '{seen[slug]}' and '{course.key}' share the {language} slug '{slug}'",
                 )
             seen[slug] = course.key
+    lesson_keys = {f"{course.key}/{key}" for course in courses for key in course.lessons}
+    labs = labs_read(reader, root, lesson_keys)
     if reader.problems:
         raise ContentError(reader.problems)
-    return ContentSet(courses=courses, missing_translations=reader.missing)
+    return ContentSet(courses=courses, labs=labs, missing_translations=reader.missing)

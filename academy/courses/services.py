@@ -20,6 +20,7 @@ from academy.courses.models import (
     QuestionAnswer,
 )
 from academy.courses.rendering import RENDERER_VERSION, render_lesson
+from labs.content import labs_apply
 
 
 @dataclass
@@ -35,11 +36,11 @@ class SyncReport:
         return bool(+self.created or +self.updated or +self.retired)
 
 
-def _localized(name: str, text) -> dict[str, str]:
+def localized(name: str, text) -> dict[str, str]:
     return {f"{name}_{language}": text.get(language) for language in LANGUAGES}
 
 
-def _upsert(report: SyncReport, model: type[models.Model], lookup: dict, values: dict):
+def upsert(report: SyncReport, model: type[models.Model], lookup: dict, values: dict):
     """Creates or updates one row; counts only rows whose values really change."""
     values = {**values, "retired_at": None} if _retirable(model) else values
     instance = model.objects.filter(**lookup).first()
@@ -61,7 +62,7 @@ def _retirable(model: type[models.Model]) -> bool:
     return any(f.name == "retired_at" for f in model._meta.fields)
 
 
-def _retire(report: SyncReport, queryset: models.QuerySet, keep_keys: set[str], now) -> None:
+def retire(report: SyncReport, queryset: models.QuerySet, keep_keys: set[str], now) -> None:
     stale = queryset.filter(retired_at__isnull=True).exclude(key__in=keep_keys)
     count = stale.update(retired_at=now)
     if count:
@@ -88,30 +89,30 @@ def _lesson_values(spec: LessonSpec, lesson: Lesson | None) -> dict:
 
 
 def _apply_course(report: SyncReport, spec: CourseSpec, now) -> None:
-    course = _upsert(
+    course = upsert(
         report,
         Course,
         {"key": spec.key},
         {
             "order": spec.order,
             "level": spec.level,
-            **_localized("slug", spec.slug),
-            **_localized("title", spec.title),
-            **_localized("summary", spec.summary),
+            **localized("slug", spec.slug),
+            **localized("title", spec.title),
+            **localized("summary", spec.summary),
         },
     )
     lesson_order = 0
     for module_order, module_spec in enumerate(spec.modules):
-        module = _upsert(
+        module = upsert(
             report,
             Module,
             {"course": course, "key": module_spec.key},
-            {"order": module_order, **_localized("title", module_spec.title)},
+            {"order": module_order, **localized("title", module_spec.title)},
         )
         for lesson_key in module_spec.lesson_keys:
             lesson_spec = spec.lessons[lesson_key]
             existing = Lesson.objects.filter(course=course, key=lesson_key).first()
-            lesson = _upsert(
+            lesson = upsert(
                 report,
                 Lesson,
                 {"course": course, "key": lesson_key},
@@ -119,38 +120,38 @@ def _apply_course(report: SyncReport, spec: CourseSpec, now) -> None:
             )
             lesson_order += 1
             _apply_questions(report, lesson, lesson_spec, now)
-    _retire(report, course.modules.all(), {m.key for m in spec.modules}, now)
-    _retire(report, course.lessons.all(), set(spec.lessons), now)
+    retire(report, course.modules.all(), {m.key for m in spec.modules}, now)
+    retire(report, course.lessons.all(), set(spec.lessons), now)
 
 
 def _apply_questions(report: SyncReport, lesson: Lesson, spec: LessonSpec, now) -> None:
     for order, question_spec in enumerate(spec.questions):
-        question = _upsert(
+        question = upsert(
             report,
             Question,
             {"lesson": lesson, "key": question_spec.key},
             {
                 "order": order,
-                **_localized("prompt", question_spec.prompt),
-                **_localized("explanation", question_spec.explanation),
+                **localized("prompt", question_spec.prompt),
+                **localized("explanation", question_spec.explanation),
             },
         )
         for choice_order, choice_spec in enumerate(question_spec.choices):
-            _upsert(
+            upsert(
                 report,
                 Choice,
                 {"question": question, "key": choice_spec.key},
                 {
                     "order": choice_order,
                     "is_correct": choice_spec.is_correct,
-                    **_localized("text", choice_spec.text),
+                    **localized("text", choice_spec.text),
                 },
             )
         removed = question.choices.exclude(key__in=[c.key for c in question_spec.choices])
         count, _ = removed.delete()
         if count:
             report.retired[Choice._meta.verbose_name_plural] += count
-    _retire(report, lesson.questions.all(), {q.key for q in spec.questions}, now)
+    retire(report, lesson.questions.all(), {q.key for q in spec.questions}, now)
 
 
 def content_sync(*, root: Path, apply: bool = True) -> SyncReport:
@@ -166,7 +167,8 @@ def content_sync(*, root: Path, apply: bool = True) -> SyncReport:
     with transaction.atomic():
         for course_spec in content.courses:
             _apply_course(report, course_spec, now)
-        _retire(report, Course.objects.all(), {c.key for c in content.courses}, now)
+        retire(report, Course.objects.all(), {c.key for c in content.courses}, now)
+        labs_apply(report, content.labs, now)
         if not apply:
             transaction.set_rollback(True)
     report.applied = apply

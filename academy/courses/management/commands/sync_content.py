@@ -36,7 +36,8 @@ class Command(BaseCommand):
 
         content = report.content
         lessons = sum(len(course.lessons) for course in content.courses)
-        self.stdout.write(f"Read {len(content.courses)} course(s), {lessons} lesson(s).")
+        courses, labs = len(content.courses), len(content.labs)
+        self.stdout.write(f"Read {courses} course(s), {lessons} lesson(s), {labs} lab(s).")
         for problem in content.missing_translations:
             self.stdout.write(self.style.WARNING(f"missing translation: {problem.render(root)}"))
         if not report.changed:

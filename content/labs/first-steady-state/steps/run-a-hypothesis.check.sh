@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Passes when the learner's own experiment ran, with an HTTP probe on the api, and held.
+journal=/home/learner/journal.json
+if [ ! -s "$journal" ]; then
+    echo "FAIL: no-journal"
+    exit 1
+fi
+if ! jq -e '[.experiment["steady-state-hypothesis"].probes[]?.provider
+             | select(.type == "http" and (.url | startswith("http://api:8080")))] | length > 0' \
+        "$journal" >/dev/null 2>&1; then
+    echo "FAIL: no-http-probe"
+    exit 1
+fi
+if ! jq -e '.status == "completed" and .steady_states.before.steady_state_met == true' \
+        "$journal" >/dev/null 2>&1; then
+    echo "FAIL: not-met"
+    exit 1
+fi
+echo "the experiment ran and its steady state was met"

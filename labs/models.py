@@ -1,0 +1,187 @@
+"""Labs, their steps, learners' sessions (a state machine) and check results.
+
+Lab and LabStep rows are written only by the content sync. LabSession rows change state only
+through labs.services, which checks each transition against ``LabSession.TRANSITIONS``.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from academy.courses.models import ContentQuerySet
+from academy.courses.models import Level as Difficulty
+
+
+class Lab(models.Model):
+    key = models.SlugField(_("key"), max_length=100, unique=True)
+    slug = models.SlugField(_("slug"), max_length=120)
+    title = models.CharField(_("title"), max_length=200)
+    summary = models.TextField(_("summary"))
+    difficulty = models.CharField(_("difficulty"), max_length=20, choices=Difficulty.choices)
+    duration_minutes = models.PositiveIntegerField(_("duration in minutes"))
+    order = models.PositiveIntegerField(_("order"), default=0)
+    # The containers of a session: [{"name", "image", "memory_mb", "cpus", "pids", ...}].
+    topology = models.JSONField(_("topology"), default=list)
+    shell_container = models.CharField(_("shell container"), max_length=63)
+    setup_script = models.TextField(_("setup script"), blank=True)
+    # Ready sandboxes kept waiting for learners; None: settings.LAB_WARM_POOL_SIZE, 0: none.
+    warm_pool_size = models.PositiveSmallIntegerField(_("warm pool size"), null=True, blank=True)
+    # "course-key/lesson-key" of the lessons this lab practises.
+    lesson_refs = models.JSONField(_("lessons"), default=list, blank=True)
+    content_hash = models.CharField(_("content hash"), max_length=64, blank=True)
+    retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
+
+    objects = ContentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["order", "key"]
+        verbose_name = _("lab")
+        verbose_name_plural = _("labs")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class LabStep(models.Model):
+    lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="steps")
+    key = models.SlugField(_("key"), max_length=100)
+    number = models.PositiveIntegerField(_("number"))
+    title = models.CharField(_("title"), max_length=200)
+    body_html = models.TextField(_("instructions (HTML)"))
+    check_script = models.TextField(_("check script"))
+    solve_script = models.TextField(_("solve script"))
+    # Container the check runs in (default: the lab's shell container).
+    check_container = models.CharField(_("check container"), max_length=63, blank=True)
+    # FAIL: message keys -> {"en": ..., "es": ...}, so checks speak the learner's language.
+    messages = models.JSONField(_("messages"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["lab", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["lab", "key"], name="step_key_unique_in_lab"),
+        ]
+        verbose_name = _("lab step")
+        verbose_name_plural = _("lab steps")
+
+    def __str__(self) -> str:
+        return f"{self.number}. {self.title}"
+
+
+class LabSessionQuerySet(models.QuerySet):
+    def live(self):
+        """Sessions that hold, or are about to hold, containers."""
+        return self.filter(state__in=LabSession.LIVE_STATES)
+
+    def running(self):
+        """Sessions that count against the capacity limit."""
+        return self.filter(state__in=LabSession.RUNNING_STATES)
+
+    def queued(self):
+        return self.filter(state=LabSession.State.REQUESTED).order_by("requested_at", "pk")
+
+    def pooled(self):
+        return self.filter(user__isnull=True)
+
+    def overdue(self, now=None):
+        return self.live().filter(expires_at__lte=now or timezone.now())
+
+
+class LabSession(models.Model):
+    class State(models.TextChoices):
+        REQUESTED = "requested", _("Queued")
+        PROVISIONING = "provisioning", _("Starting")
+        READY = "ready", _("Ready")
+        CHECKING = "checking", _("Checking")
+        COMPLETED = "completed", _("Completed")
+        EXPIRED = "expired", _("Expired")
+        FAILED = "failed", _("Failed")
+        DESTROYED = "destroyed", _("Stopped")
+
+    S = State
+    TRANSITIONS = {
+        S.REQUESTED: {S.PROVISIONING, S.FAILED, S.DESTROYED, S.EXPIRED},
+        S.PROVISIONING: {S.READY, S.FAILED, S.EXPIRED, S.DESTROYED},
+        S.READY: {S.CHECKING, S.COMPLETED, S.EXPIRED, S.FAILED, S.DESTROYED},
+        S.CHECKING: {S.READY, S.COMPLETED, S.EXPIRED, S.FAILED, S.DESTROYED},
+        S.COMPLETED: {S.CHECKING, S.EXPIRED, S.DESTROYED},
+        S.EXPIRED: {S.DESTROYED},
+        S.FAILED: {S.DESTROYED},
+        S.DESTROYED: set(),
+    }
+    LIVE_STATES = (S.REQUESTED, S.PROVISIONING, S.READY, S.CHECKING, S.COMPLETED)
+    RUNNING_STATES = (S.PROVISIONING, S.READY, S.CHECKING, S.COMPLETED)
+    del S
+
+    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="sessions")
+    # Null while the session waits, provisioned, in the lab's warm pool.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="lab_sessions",
+    )
+    state = models.CharField(
+        _("state"), max_length=20, choices=State.choices, default=State.REQUESTED
+    )
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    state_changed_at = models.DateTimeField(_("state changed at"), default=timezone.now)
+    ready_at = models.DateTimeField(_("ready at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    extended = models.BooleanField(_("extended"), default=False)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    # The sandbox as labs.runtime.Sandbox.as_dict(): its network and container ids by name.
+    sandbox = models.JSONField(_("sandbox"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    objects = LabSessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            # One live session per learner per lab: starting again returns it.
+            models.UniqueConstraint(
+                fields=["user", "lab"],
+                condition=models.Q(
+                    state__in=["requested", "provisioning", "ready", "checking", "completed"],
+                    user__isnull=False,
+                ),
+                name="one_live_session_per_user_and_lab",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "expires_at"], name="labsession_state_expiry")]
+        verbose_name = _("lab session")
+        verbose_name_plural = _("lab sessions")
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.lab.key} ({self.state})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("labs:session", kwargs={"session_id": self.pk})
+
+    @property
+    def is_live(self) -> bool:
+        return self.state in self.LIVE_STATES
+
+
+class CheckResult(models.Model):
+    session = models.ForeignKey(LabSession, on_delete=models.CASCADE, related_name="checks")
+    step = models.ForeignKey(LabStep, on_delete=models.CASCADE, related_name="results")
+    passed = models.BooleanField(_("passed"))
+    # FAIL: lines as shown to the learner, in the learner's language.
+    messages = models.JSONField(_("messages"), default=list, blank=True)
+    output = models.TextField(_("output"), blank=True)
+    exit_code = models.IntegerField(_("exit code"), null=True)
+    timed_out = models.BooleanField(_("timed out"), default=False)
+    duration_ms = models.PositiveIntegerField(_("duration in milliseconds"))
+    created_at = models.DateTimeField(_("checked at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("check result")
+        verbose_name_plural = _("check results")
+
+    def __str__(self) -> str:
+        return f"{self.session_id}/{self.step.number}: {'pass' if self.passed else 'fail'}"

@@ -1,0 +1,42 @@
+"""Thin Celery tasks: take ids, load rows, call a service. Each may run twice harmlessly."""
+
+from celery import shared_task
+
+from labs import services
+from labs.models import LabSession, LabStep
+
+
+@shared_task(acks_late=True)
+def provision(session_id: int) -> None:
+    session = LabSession.objects.filter(pk=session_id).first()
+    if session is not None:
+        services.lab_session_provision(session=session)
+
+
+@shared_task(acks_late=True)
+def check(session_id: int, step_id: int, language: str = "en") -> int:
+    session = LabSession.objects.get(pk=session_id)
+    step = LabStep.objects.get(pk=step_id, lab_id=session.lab_id)
+    return services.lab_session_check(session=session, step=step, language=language).pk
+
+
+@shared_task(acks_late=True)
+def stop(session_id: int) -> None:
+    session = LabSession.objects.filter(pk=session_id).first()
+    if session is not None:
+        services.lab_session_stop(session=session)
+
+
+@shared_task(acks_late=True)
+def reap() -> dict:
+    return services.lab_sessions_reap()
+
+
+@shared_task(acks_late=True)
+def pool_refill() -> int:
+    return services.pool_refill()
+
+
+@shared_task(acks_late=True)
+def extend(session_id: int) -> None:
+    services.lab_session_extend(session=LabSession.objects.get(pk=session_id))
