@@ -109,7 +109,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server and the worker read while the other writes.
     DATABASES["default"].setdefault("OPTIONS", {})
     # A file, not memory, so that the tests' Celery worker (another process) shares it.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # One per test run, so that two runs side by side do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
     DATABASES["default"]["OPTIONS"].update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
     )
@@ -163,7 +164,14 @@ MODELTRANSLATION_FALLBACK_LANGUAGES = ("en",)
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+_NODE_MODULES = BASE_DIR / "node_modules"  # package.json; `npm ci` in scripts/bootstrap.sh
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # Only the built files of the browser packages, at the npm layout, under vendor/.
+    ("vendor/@xterm/xterm/lib", _NODE_MODULES / "@xterm/xterm/lib"),
+    ("vendor/@xterm/xterm/css", _NODE_MODULES / "@xterm/xterm/css"),
+    ("vendor/@xterm/addon-fit/lib", _NODE_MODULES / "@xterm/addon-fit/lib"),
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -236,6 +244,10 @@ LAB_CHECK_TIMEOUT_SECONDS = float(env("LAB_CHECK_TIMEOUT_SECONDS", "30"))
 LAB_SETUP_TIMEOUT_SECONDS = float(env("LAB_SETUP_TIMEOUT_SECONDS", "120"))
 LAB_PROVISION_TIMEOUT_SECONDS = int(env("LAB_PROVISION_TIMEOUT_SECONDS", "600"))
 LAB_REAP_INTERVAL_SECONDS = int(env("LAB_REAP_INTERVAL_SECONDS", "30"))
+# The browser terminal (labs/terminal.py): closed after this long without a keystroke, and
+# the session's state is read this often to close it when the session ends.
+LAB_TERMINAL_IDLE_SECONDS = float(env("LAB_TERMINAL_IDLE_SECONDS", "900"))
+LAB_TERMINAL_POLL_SECONDS = float(env("LAB_TERMINAL_POLL_SECONDS", "5"))
 # The queue of this lab host's worker (one worker, one Docker engine, one queue per lab host).
 LAB_TASK_QUEUE = env("LAB_TASK_QUEUE", "labs")
 # Names this academy's sandboxes on a shared Docker engine; empty: derived from the database.

@@ -43,6 +43,9 @@ class Lab(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def get_absolute_url(self) -> str:
+        return reverse("labs:lab", kwargs={"lab_slug": self.slug})
+
 
 class LabStep(models.Model):
     lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="steps")

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 State = LabSession.State
 SCRIPTS_DIR = "/opt/lab"
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# States in which the learner's terminal and checks work.
+TERMINAL_STATES = (State.READY, State.CHECKING, State.COMPLETED)
 
 
 class LabSessionError(Exception):
@@ -50,6 +52,7 @@ def _transition(session: LabSession, to: str, *, allowed_from=None, **fields) ->
             setattr(current, name, value)
         if to in (State.EXPIRED, State.FAILED, State.DESTROYED) and current.ended_at is None:
             current.ended_at = timezone.now()
+            transaction.on_commit(lambda: _notify_ended(current.pk))
         current.save()
     session.refresh_from_db()
     return True
@@ -64,6 +67,20 @@ def lab_instance() -> str:
     db = settings.DATABASES["default"]
     identity = f"{db['ENGINE']}|{db.get('HOST', '')}|{db.get('PORT', '')}|{db['NAME']}"
     return hashlib.sha256(identity.encode()).hexdigest()[:12]
+
+
+def _notify_ended(session_id: int) -> None:
+    """Tells open terminals of the session to close (they also poll, should this not arrive)."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(f"lab-session-{session_id}", {"type": "session.ended"})
+    except Exception:  # a missed notice only delays the close to the next poll
+        log.warning("Could not notify terminals of session %s", session_id, exc_info=True)
 
 
 def _labels(session: LabSession) -> dict[str, str]:
@@ -356,6 +373,16 @@ def lab_session_stop(*, session: LabSession) -> None:
     if session.sandbox:
         LabSession.objects.filter(pk=session.pk).update(sandbox={})
     lab_sessions_schedule()
+
+
+def lab_session_end(*, session: LabSession) -> None:
+    """The learner's Stop: the session ends now; the lab host's worker removes its containers.
+
+    Only the row changes here, so that a web request does no Docker work; should the worker
+    never get to it, the reaper destroys what belongs to no live session.
+    """
+    _transition(session, State.DESTROYED)
+    _enqueue("stop", session.pk)
 
 
 def lab_sessions_reap() -> dict[str, int]:

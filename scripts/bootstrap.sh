@@ -12,6 +12,9 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 missing=()
 command -v msgfmt >/dev/null 2>&1 || missing+=(gettext)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+# The browser terminal's packages (package.json) are served as static files; Debian's npm
+# brings nodejs with it.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ "$mode" = test ]; then
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 fi
@@ -41,5 +44,15 @@ if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet --editable ".${extras}"
     touch "$stamp"
+fi
+
+# --- Browser packages ------------------------------------------------------------------------
+# Pinned in package-lock.json, installed into node_modules/ (never committed), served from there
+# by STATICFILES_DIRS. No bundler and no install scripts.
+node_stamp="node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)"
+if [ ! -f "$node_stamp" ]; then
+    say "Installing browser packages (pinned in package-lock.json)"
+    npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+    touch "$node_stamp"
 fi
 mkdir -p var/static

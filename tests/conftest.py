@@ -9,6 +9,9 @@ from tests.content_tree import write_demo_course
 @pytest.fixture(autouse=True)
 def _fast_passwords_and_clean_cache(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Lab tasks go to a queue nobody reads, unless a test asks for the real worker
+    # (lab_worker): a developer's own running worker must never take a test's task.
+    settings.LAB_TASK_QUEUE = "test-nobody-listens"
     cache.clear()
     yield
     cache.clear()
@@ -124,3 +127,57 @@ def lab_worker(celery_worker_process, settings):
         celery_worker_process.start()  # a test killed it on purpose: start a new one
     settings.LAB_TASK_QUEUE = celery_worker_process.queue
     return celery_worker_process
+
+
+@pytest.fixture
+def asgi_server(lab_worker, settings):
+    """The site on uvicorn (HTTP and websockets), on the test database, sending lab tasks to the
+    test worker: what `make run` serves, in a process of its own."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    database = settings.DATABASES["default"]
+    env = {**os.environ, "LAB_TASK_QUEUE": lab_worker.queue}
+    if database["ENGINE"].endswith("sqlite3"):
+        env["DATABASE_URL"] = f"sqlite:///{database['NAME']}"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "academy.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=settings.BASE_DIR,
+        env=env,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url + "/en/", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("uvicorn did not start") from None
+            time.sleep(0.2)
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -11,8 +11,10 @@ from html.parser import HTMLParser
 
 import pytest
 from django.conf import settings
+from django.urls import reverse
 
 from academy.courses.models import Course, Lesson
+from labs.models import Lab
 from scripts.check_catalogue import entries
 from tests.factories import UserFactory
 
@@ -88,6 +90,8 @@ def _pages(client, language: str) -> dict[str, str]:
     with translation.override(language):
         urls = ["/", *[c.get_absolute_url() for c in Course.objects.published()]]
         urls += [lesson.get_absolute_url() for lesson in lessons]
+        urls += [reverse("labs:catalogue")]
+        urls += [lab.get_absolute_url() for lab in Lab.objects.published()]
     urls = [url if url.startswith(prefix) else prefix + url for url in urls]
     pages = {}
     for url in urls:
@@ -131,12 +135,21 @@ def _signed_in_pages(client, language: str) -> dict[str, str]:
     from django.utils import translation
 
     with translation.override(language):
-        urls.append(lesson.get_absolute_url())
-    client.post(urls[-1] + ("completar/" if language == "es" else "complete/"))
+        lesson_url = lesson.get_absolute_url()
+        complete_url = reverse(
+            "courses:lesson_complete",
+            kwargs={"course_slug": lesson.course.slug, "lesson_slug": lesson.slug},
+        )
+    urls.append(lesson_url)
+    client.post(complete_url)
+    with translation.override(language):
+        lab = Lab.objects.published().first()
+        started = client.post(reverse("labs:start", kwargs={"lab_slug": lab.slug}))
+    urls.append(started["Location"])  # the session page, queued or starting
     pages = {url: client.get(url).content.decode() for url in urls}
     # The lesson page once more, now with graded answers and explanations.
     answers = {f"question-{q.pk}": str(q.choices.first().pk) for q in lesson.questions.all()}
-    pages[urls[-1] + " (graded)"] = client.post(urls[-1], answers).content.decode()
+    pages[lesson_url + " (graded)"] = client.post(lesson_url, answers).content.decode()
     return pages
 
 

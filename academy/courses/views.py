@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from academy.courses import selectors, services
 from academy.courses.models import Lesson
+from labs import selectors as lab_selectors
 
 
 def _alternate_urls(url_for) -> dict[str, str]:
@@ -95,6 +96,7 @@ def lesson_detail(request, course_slug: str, lesson_slug: str):
         "outline": selectors.course_outline(course=lesson.course, user=request.user),
         "alternate_urls": _alternate_urls(lesson.get_absolute_url),
         "translation_missing": _translation_missing(lesson, "body_html"),
+        "labs": lab_selectors.labs_for_lesson(course_key=lesson.course.key, lesson_key=lesson.key),
     }
     return render(request, "courses/lesson_detail.html", context)
 
@@ -112,4 +114,10 @@ def lesson_mark_complete(request, course_slug: str, lesson_slug: str):
 
 @login_required
 def dashboard(request):
-    return render(request, "courses/dashboard.html", selectors.dashboard(user=request.user))
+    context = selectors.dashboard(user=request.user)
+    context["labs"] = [
+        item
+        for item in lab_selectors.lab_catalogue(user=request.user)
+        if item.passed or item.live_session
+    ]
+    return render(request, "courses/dashboard.html", context)

@@ -9,6 +9,9 @@ data the database can keep (ids and labels). Every Docker label key starts with 
     result = sandbox_exec(container_id=sandbox.containers["toolbox"], command=["id"],
                           user="learner", timeout=10)
     sandbox_destroy(labels={"academy.session": "42"})
+
+Interactive shells (the browser terminal) go through ``terminal_open``, which returns a
+``Terminal``: a raw byte stream to a process with a TTY.
 """
 
 from labs.runtime.engine import (
@@ -35,10 +38,12 @@ from labs.runtime.sandbox import (
     sandbox_destroy,
     sandbox_list,
 )
+from labs.runtime.terminal import MAX_TERMINAL_SIZE, Terminal, terminal_open
 
 __all__ = [
     "CONTAINER_LABEL",
     "LABEL_PREFIX",
+    "MAX_TERMINAL_SIZE",
     "SANDBOX_LABEL",
     "Action",
     "ContainerSpec",
@@ -47,6 +52,7 @@ __all__ = [
     "RuntimeFailure",
     "RuntimeUnavailable",
     "Sandbox",
+    "Terminal",
     "Tmpfs",
     "container_action",
     "engine_ping",
@@ -55,4 +61,5 @@ __all__ = [
     "sandbox_exec",
     "sandbox_list",
     "sandbox_put_files",
+    "terminal_open",
 ]

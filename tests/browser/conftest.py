@@ -38,3 +38,7 @@ def page(browser):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+# The lab engine's fixtures, for the lab-in-the-browser tests.
+from tests.labs.conftest import docker_engine, lab_images  # noqa: E402, F401

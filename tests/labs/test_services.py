@@ -194,3 +194,40 @@ def test_failed_setup_fails_the_session_and_leaves_nothing(lab_worker, tmp_path,
 
     assert "setup failed (3)" in session.error
     assert resources(session) == []
+
+
+def test_celery_beat_reaps_expired_sessions_by_itself(lab_worker, tiny_lab, tmp_path, settings):
+    import os
+    import subprocess
+    import sys
+
+    session = wait_for(services.lab_session_start(user=UserFactory(), lab=tiny_lab), State.READY)
+    LabSession.objects.filter(pk=session.pk).update(expires_at=timezone.now())
+    database = settings.DATABASES["default"]
+    env = {**os.environ, "LAB_TASK_QUEUE": lab_worker.queue, "LAB_REAP_INTERVAL_SECONDS": "1"}
+    if database["ENGINE"].endswith("sqlite3"):
+        env["DATABASE_URL"] = f"sqlite:///{database['NAME']}"
+    beat = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "--app",
+            "academy",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(tmp_path / "beat-schedule"),
+        ],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(session, State.DESTROYED, timeout=60)
+    finally:
+        beat.terminate()
+        beat.wait(timeout=20)
+    assert resources(session) == []

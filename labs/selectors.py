@@ -1,0 +1,111 @@
+"""Reads of the lab side: catalogue, progress, what a session page shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q
+from django.http import Http404
+
+from academy.contentfiles import LANGUAGES
+from labs import services
+from labs.models import CheckResult, Lab, LabSession
+
+
+def lab_get_by_slug(*, slug: str) -> Lab:
+    query = Q()
+    for language in LANGUAGES:
+        query |= Q(**{f"slug_{language}": slug})
+    lab = Lab.objects.published().filter(query).first()
+    if lab is None:
+        raise Http404
+    return lab
+
+
+def session_get_for_user(*, session_id: int, user) -> LabSession:
+    """A session its owner may see; staff may see anyone's. Others get a 404, not a 403."""
+    session = LabSession.objects.select_related("lab").filter(pk=session_id).first()
+    if session is None or not (session.user_id == user.pk or user.is_staff):
+        raise Http404
+    return session
+
+
+@dataclass
+class LabProgress:
+    lab: Lab
+    steps: int
+    passed: int
+    completed: bool
+    live_session: LabSession | None
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.passed / self.steps) if self.steps else 0
+
+
+def lab_progress(*, lab: Lab, user) -> LabProgress:
+    steps = lab.steps.count()
+    if user is None or not user.is_authenticated:
+        return LabProgress(lab, steps, 0, False, None)
+    passed = (
+        CheckResult.objects.filter(session__user=user, session__lab=lab, passed=True)
+        .values("step_id")
+        .distinct()
+        .count()
+    )
+    completed = (
+        LabSession.objects.filter(user=user, lab=lab, checks__passed=True).exists()
+        and passed >= steps
+    )
+    live = LabSession.objects.live().filter(user=user, lab=lab).first()
+    return LabProgress(lab, steps, passed, completed, live)
+
+
+def lab_catalogue(*, user) -> list[LabProgress]:
+    return [lab_progress(lab=lab, user=user) for lab in Lab.objects.published()]
+
+
+def labs_for_lesson(*, course_key: str, lesson_key: str) -> list[Lab]:
+    ref = f"{course_key}/{lesson_key}"
+    return [lab for lab in Lab.objects.published() if ref in lab.lesson_refs]
+
+
+def session_status(*, session: LabSession) -> dict:
+    """What the lab page shows live: state, queue position, time left, each step's result."""
+    from django.utils import timezone
+
+    latest: dict[int, CheckResult] = {}
+    for result in session.checks.order_by("created_at", "pk"):
+        latest[result.step_id] = result
+    passed_ever = set(session.checks.filter(passed=True).values_list("step_id", flat=True))
+    steps = []
+    for step in session.lab.steps.order_by("number"):
+        result = latest.get(step.pk)
+        steps.append(
+            {
+                "number": step.number,
+                "passed": step.pk in passed_ever,
+                "result": None
+                if result is None
+                else {
+                    "id": result.pk,
+                    "passed": result.passed,
+                    "messages": result.messages,
+                    "timed_out": result.timed_out,
+                },
+            }
+        )
+    seconds_left = None
+    if session.expires_at and session.is_live:
+        seconds_left = max(0, int((session.expires_at - timezone.now()).total_seconds()))
+    return {
+        "id": session.pk,
+        "state": session.state,
+        "state_label": str(session.get_state_display()),
+        "live": session.is_live,
+        "terminal": session.state in services.TERMINAL_STATES,
+        "queue_position": services.queue_position(session),
+        "seconds_left": seconds_left,
+        "extended": session.extended,
+        "steps": steps,
+    }

@@ -1,0 +1,356 @@
+"""The browser terminal: a websocket to the learner's shell in the lab's shell container.
+
+``ws/labs/sessions/<session_id>/terminal/`` (optionally ``?cols=N&rows=M``, the first size).
+
+Browser to server:
+    binary frame   keystrokes and pastes, as bytes (UTF-8), at most 64 KiB a frame
+    text frame     a JSON control message: {"type": "resize", "cols": N, "rows": M}
+Server to browser:
+    text frame     first, once: {"type": "hello", "read_only": true|false}
+    binary frame   terminal output, raw bytes (a UTF-8 character may span two frames)
+
+The shell runs in tmux, so that a reload, a dropped connection or a second tab lands in the same
+shell; tmux is set up to look like a plain shell. Staff may watch a learner's shell read-only.
+
+Close codes: 4001 not signed in, 4003 not yours (or no such session), 4009 the session is not
+running, 4008 idle for LAB_TERMINAL_IDLE_SECONDS, 4010 the session ended while connected,
+1000 the shell exited (a reconnect starts a new one), 1009 a frame over 64 KiB, 1011 the shell
+could not be started or stopped taking input. Every close carries a short English reason for
+logs and developer tools; the page shows its own translated texts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import timezone
+
+from labs import runtime
+from labs.models import LabSession
+from labs.services import TERMINAL_STATES
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME = 64 * 1024
+SHELL_USER = "learner"
+SHELL_HOME = "/home/learner"
+TMUX_SESSION = "lab"
+# Written to tmux when a connection ends: tmux detaches that client, so that no tmux client is
+# left behind in the container (the engine does not hang up an exec's TTY when its stream
+# closes). No key produces it; tmux knows it as User0.
+DETACH_KEY = b"\x1b[9999~"
+# Input budget: bursts of a few pastes, then 64 KiB/s. Each frame also costs 64 bytes, so that a
+# flood of tiny frames is slowed too. A client over budget is slowed down, not disconnected.
+INPUT_BURST = 256 * 1024
+INPUT_RATE = 64 * 1024
+FRAME_COST = 64
+RESIZE_COST = 4 * 1024
+WRITE_TIMEOUT = 10.0
+
+
+class Close:
+    NORMAL = 1000
+    TOO_BIG = 1009
+    SERVER_ERROR = 1011
+    NOT_SIGNED_IN = 4001
+    FORBIDDEN = 4003
+    IDLE = 4008
+    NOT_RUNNING = 4009
+    ENDED = 4010
+
+
+def tmux_command(*, read_only: bool) -> list[str]:
+    """The shell: tmux's session "lab", made or joined; a plain login shell without tmux."""
+    options = [
+        ("-s", "escape-time", "0"),
+        ("-s", "user-keys[0]", DETACH_KEY.decode()),
+        # Draw on the normal screen, so that the browser terminal's scrollback works.
+        ("-s", "terminal-overrides[0]", "xterm*:smcup@:rmcup@"),
+        ("-g", "status", "off"),
+        ("-g", "mouse", "off"),
+        ("-g", "prefix", "None"),  # every key goes to the shell
+        ("-g", "prefix2", "None"),
+        ("-g", "history-limit", "10000"),
+        ("-g", "set-titles", "off"),
+        ("-g", "window-size", "latest"),  # two tabs of different sizes: the last one used
+    ]
+    tmux = ["tmux", "-u", "start-server", ";", "bind-key", "-n", "User0", "detach-client"]
+    for flag, name, value in options:
+        tmux += [";", "set-option", flag, name, value]
+    tmux += [";", "new-session", "-A", "-s", TMUX_SESSION, "-c", SHELL_HOME]
+    if read_only:
+        tmux += ["-f", "read-only,ignore-size"]
+    fallback = "command -v bash >/dev/null && exec bash -l; exec sh -l"
+    script = f'if command -v tmux >/dev/null; then exec "$@"; fi; {fallback}'
+    return ["sh", "-c", script, "sh", *tmux]
+
+
+class TokenBucket:
+    """A budget that refills at ``rate`` per second up to ``burst``."""
+
+    def __init__(self, *, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.updated = burst, time.monotonic()
+
+    def wait_for(self, cost: float) -> float:
+        """Takes ``cost`` tokens, borrowing if need be; returns the seconds to wait first."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        self.tokens -= cost
+        return max(0.0, -self.tokens / self.rate)
+
+
+@database_sync_to_async
+def _load_session(session_id: int) -> LabSession | None:
+    return LabSession.objects.select_related("lab").filter(pk=session_id).first()
+
+
+@database_sync_to_async
+def _still_running(session_id: int) -> bool:
+    return LabSession.objects.filter(
+        pk=session_id, state__in=TERMINAL_STATES, expires_at__gt=timezone.now()
+    ).exists()
+
+
+def _is_running(session: LabSession) -> bool:
+    return session.state in TERMINAL_STATES and (
+        session.expires_at is None or session.expires_at > timezone.now()
+    )
+
+
+class TerminalConsumer(AsyncWebsocketConsumer):
+    terminal: runtime.Terminal | None = None
+    read_only = False
+    ended = False
+
+    async def connect(self) -> None:
+        self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
+        self.group = f"lab-session-{self.session_id}"
+        self.tasks: list[asyncio.Task] = []
+        self.bucket = TokenBucket(rate=INPUT_RATE, burst=INPUT_BURST)
+        self.last_input = time.monotonic()
+        self.size: tuple[int, int] | None = None
+        # Accepted first, so that a refused browser still gets the close code and reason.
+        await self.accept()
+        container_id = await self._admit()
+        if container_id is None:
+            return
+        cols, rows = self._query_size()
+        try:
+            self.terminal = await asyncio.to_thread(
+                runtime.terminal_open,
+                container_id=container_id,
+                command=tmux_command(read_only=self.read_only),
+                user=SHELL_USER,
+                workdir=SHELL_HOME,
+                cols=cols,
+                rows=rows,
+            )
+        except (runtime.RuntimeFailure, runtime.RuntimeUnavailable):
+            log.exception("Could not open the terminal of lab session %s", self.session_id)
+            await self.end(Close.SERVER_ERROR, "The lab's shell could not be started.")
+            return
+        self.size = (cols, rows) if cols and rows else None
+        try:
+            await self.channel_layer.group_add(self.group, self.channel_name)
+        except Exception:  # without the layer, the poll still notices the end
+            log.warning("Terminal %s: no channel layer group", self.session_id, exc_info=True)
+        await self.send(text_data=json.dumps({"type": "hello", "read_only": self.read_only}))
+        self.tasks = [
+            asyncio.create_task(self._pump_output()),
+            asyncio.create_task(self._watch()),
+        ]
+
+    async def _admit(self) -> str | None:
+        """The id of the session's shell container; None once the connection has been refused."""
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.end(Close.NOT_SIGNED_IN, "Sign in to use the terminal.")
+            return None
+        session = await _load_session(self.session_id)
+        if session is None or (session.user_id != user.pk and not user.is_staff):
+            await self.end(Close.FORBIDDEN, "This lab session is not yours.")
+            return None
+        self.read_only = session.user_id != user.pk  # staff watching a learner's shell
+        containers = session.sandbox.get("containers") or {}
+        if not _is_running(session) or session.lab.shell_container not in containers:
+            await self.end(Close.NOT_RUNNING, "This lab session is not running.")
+            return None
+        return containers[session.lab.shell_container]
+
+    def _query_size(self) -> tuple[int | None, int | None]:
+        query = parse_qs(self.scope.get("query_string", b"").decode(errors="replace"))
+        try:
+            cols, rows = int(query["cols"][0]), int(query["rows"][0])
+        except (KeyError, ValueError):
+            return None, None
+        if not (1 <= cols <= runtime.MAX_TERMINAL_SIZE and 1 <= rows <= runtime.MAX_TERMINAL_SIZE):
+            return None, None
+        return cols, rows
+
+    # --- Browser to shell ---------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.terminal is None or self.ended:
+            return
+        size = len(bytes_data) if bytes_data is not None else len((text_data or "").encode())
+        if size > MAX_FRAME:
+            await self.end(Close.TOO_BIG, "A message was larger than 64 KiB.")
+            return
+        if bytes_data is not None:
+            if self.read_only:
+                return
+            await self._throttle(len(bytes_data) + FRAME_COST)
+            self.last_input = time.monotonic()
+            await self._write(bytes_data)
+            return
+        try:
+            message = json.loads(text_data or "")
+        except ValueError:
+            return  # not a control message: ignored, never typed into the shell
+        if isinstance(message, dict) and message.get("type") == "resize":
+            await self._resize(message.get("cols"), message.get("rows"))
+
+    async def _throttle(self, cost: float) -> None:
+        delay = self.bucket.wait_for(cost)
+        if delay:
+            await asyncio.sleep(delay)
+
+    async def _write(self, data: bytes) -> None:
+        terminal = self.terminal
+        assert terminal is not None
+        view = memoryview(data)
+        deadline = time.monotonic() + WRITE_TIMEOUT
+        try:
+            while view:
+                view = view[terminal.write_nowait(view) :]
+                if view:
+                    if time.monotonic() > deadline:
+                        await self.end(Close.SERVER_ERROR, "The shell takes no input.")
+                        return
+                    await self._wait_fd(terminal.fileno(), writable=True, timeout=1.0)
+        except runtime.RuntimeFailure:
+            await self._shell_gone()
+
+    async def _resize(self, cols: object, rows: object) -> None:
+        valid = range(1, runtime.MAX_TERMINAL_SIZE + 1)
+        if not (type(cols) is int and type(rows) is int and cols in valid and rows in valid):
+            return
+        if (cols, rows) == self.size or self.terminal is None:
+            return
+        await self._throttle(RESIZE_COST)
+        self.size = (cols, rows)
+        try:
+            await asyncio.to_thread(self.terminal.resize, cols=cols, rows=rows)
+        except (runtime.RuntimeFailure, runtime.RuntimeUnavailable):
+            log.info("Terminal %s: resize failed", self.session_id, exc_info=True)
+
+    # --- Shell to browser ----------------------------------------------------------------------
+
+    async def _pump_output(self) -> None:
+        terminal = self.terminal
+        assert terminal is not None
+        while True:
+            data = terminal.read_nowait()
+            if data is None:
+                await self._wait_fd(terminal.fileno(), writable=False)
+            elif data:
+                try:
+                    await self.send(bytes_data=data)
+                except Exception:  # the browser has gone: its disconnect cleans up
+                    return
+            else:
+                break
+        await self._shell_gone()
+
+    async def _shell_gone(self) -> None:
+        """The shell's stream ended: the learner typed exit, or the session's containers went."""
+        if self.ended:
+            return
+        if await _still_running(self.session_id):
+            await self.end(Close.NORMAL, "The shell has exited.")
+        else:
+            await self.end(Close.ENDED, "The lab session has ended.")
+
+    @staticmethod
+    async def _wait_fd(fd: int, *, writable: bool, timeout: float | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        ready = loop.create_future()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        if writable:
+            loop.add_writer(fd, wake)
+        else:
+            loop.add_reader(fd, wake)
+        try:
+            await asyncio.wait_for(ready, timeout)
+        except TimeoutError:
+            pass
+        finally:
+            (loop.remove_writer if writable else loop.remove_reader)(fd)
+
+    # --- Ends -----------------------------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        """Closes the terminal when its session ends (polled) or when nobody types for long."""
+        idle = float(settings.LAB_TERMINAL_IDLE_SECONDS)
+        poll = float(settings.LAB_TERMINAL_POLL_SECONDS)
+        next_poll = time.monotonic() + poll
+        while not self.ended:
+            now = time.monotonic()
+            await asyncio.sleep(max(0.0, min(next_poll, self.last_input + idle) - now))
+            now = time.monotonic()
+            if now >= self.last_input + idle:
+                minutes = f"{idle / 60:g} minutes" if idle >= 60 else f"{idle:g} seconds"
+                await self.end(Close.IDLE, f"Closed after {minutes} without input.")
+                return
+            if now >= next_poll:
+                if not await _still_running(self.session_id):
+                    await self.end(Close.ENDED, "The lab session has ended.")
+                    return
+                next_poll = time.monotonic() + poll
+
+    async def session_ended(self, event: dict) -> None:
+        """Sent by labs.services to the group ``lab-session-<id>`` when the session ends."""
+        await self.end(Close.ENDED, "The lab session has ended.")
+
+    async def end(self, code: int, reason: str) -> None:
+        """Closes the websocket with ``code`` and lets go of the shell. Idempotent."""
+        if self.ended:
+            return
+        self.ended = True
+        await self.close(code=code, reason=reason)
+        await self._release()
+
+    async def disconnect(self, code: int) -> None:
+        self.ended = True
+        await self._release()
+
+    async def _release(self) -> None:
+        current = asyncio.current_task()
+        others = [task for task in self.tasks if task is not current]
+        for task in others:
+            task.cancel()
+        for task in others:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.tasks = []
+        terminal, self.terminal = self.terminal, None
+        if terminal is not None:
+            with contextlib.suppress(runtime.RuntimeFailure):
+                terminal.write_nowait(DETACH_KEY)  # tmux lets go of this client
+            terminal.close()
+        with contextlib.suppress(Exception):
+            await self.channel_layer.group_discard(self.group, self.channel_name)

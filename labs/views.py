@@ -1,0 +1,123 @@
+"""Lab pages: catalogue, a lab's page, the session page and its live status and actions.
+
+Views only read rows and call services; Docker work goes to the lab host's Celery worker.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from labs import selectors, services, tasks
+from labs.models import LabSession
+
+
+def _alternate_urls(url_for) -> dict[str, str]:
+    urls = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            urls[code] = url_for()
+    return urls
+
+
+def catalogue(request):
+    return render(
+        request, "labs/catalogue.html", {"labs": selectors.lab_catalogue(user=request.user)}
+    )
+
+
+def lab_detail(request, lab_slug: str):
+    lab = selectors.lab_get_by_slug(slug=lab_slug)
+    if lab_slug != lab.slug:
+        return redirect(lab, permanent=True)
+    context = {
+        "lab": lab,
+        "steps": lab.steps.order_by("number"),
+        "progress": selectors.lab_progress(lab=lab, user=request.user),
+        "alternate_urls": _alternate_urls(lab.get_absolute_url),
+    }
+    return render(request, "labs/lab_detail.html", context)
+
+
+@login_required
+@require_POST
+def lab_start(request, lab_slug: str):
+    lab = selectors.lab_get_by_slug(slug=lab_slug)
+    session = services.lab_session_start(user=request.user, lab=lab)
+    return redirect(session)
+
+
+@login_required
+def session_detail(request, session_id: int):
+    session = selectors.session_get_for_user(session_id=session_id, user=request.user)
+    context = {
+        "session": session,
+        "lab": session.lab,
+        "steps": session.lab.steps.order_by("number"),
+        "status": selectors.session_status(session=session),
+        "is_owner": session.user_id == request.user.pk,
+        "alternate_urls": _alternate_urls(session.get_absolute_url),
+    }
+    return render(request, "labs/session.html", context)
+
+
+@login_required
+def session_status(request, session_id: int):
+    session = selectors.session_get_for_user(session_id=session_id, user=request.user)
+    return JsonResponse(selectors.session_status(session=session))
+
+
+def _owned(request, session_id: int) -> LabSession:
+    """Only the owner acts on a session; staff who watch get a 404 here, like strangers."""
+    session = selectors.session_get_for_user(session_id=session_id, user=request.user)
+    if session.user_id != request.user.pk:
+        raise Http404
+    return session
+
+
+@login_required
+@require_POST
+def session_check(request, session_id: int, number: int):
+    session = _owned(request, session_id)
+    step = get_object_or_404(session.lab.steps, number=number)
+    if session.state not in services.TERMINAL_STATES:
+        return JsonResponse({"error": _("This lab session is not running.")}, status=409)
+    language = translation.get_language()
+    tasks.check.apply_async((session.pk, step.pk, language), queue=settings.LAB_TASK_QUEUE)
+    return JsonResponse({"queued": True}, status=202)
+
+
+@login_required
+@require_POST
+def session_extend(request, session_id: int):
+    session = _owned(request, session_id)
+    try:
+        services.lab_session_extend(session=session)
+        messages.success(request, _("You have more time for this lab."))
+    except services.LabSessionError as error:
+        messages.error(request, str(error))
+    return redirect(session)
+
+
+@login_required
+@require_POST
+def session_stop(request, session_id: int):
+    session = _owned(request, session_id)
+    services.lab_session_end(session=session)
+    messages.success(request, _("The lab session has stopped. Its containers are being removed."))
+    return redirect(session.lab)
+
+
+@login_required
+@require_POST
+def session_reset(request, session_id: int):
+    """A fresh session of the same lab: the old one is stopped, its containers removed."""
+    session = _owned(request, session_id)
+    services.lab_session_end(session=session)
+    fresh = services.lab_session_start(user=request.user, lab=session.lab)
+    messages.success(request, _("A fresh lab session is starting."))
+    return redirect(fresh)

@@ -1,0 +1,151 @@
+// The lab session page: live state, queue position, countdown, step tabs and checks.
+// Texts come from data-text-* attributes, so the page speaks the learner's language.
+(function () {
+  "use strict";
+
+  const root = document.querySelector(".lab-session");
+  if (!root) return;
+
+  const text = (name) => root.dataset["text" + name] || "";
+  const csrf = () => (document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/) || [])[1] || "";
+  const statusUrl = root.dataset.statusUrl;
+  const countdown = root.querySelector("[data-countdown]");
+  const shownResults = new Map(); // step number -> id of the result on screen
+  const pending = new Set(); // steps whose check was asked for and has not come back
+  let state = root.dataset.state;
+  let deadline = null;
+
+  // --- Steps: one at a time, remembered per session -----------------------------------------
+  const storageKey = "lab-step-" + statusUrl;
+  const steps = Array.from(root.querySelectorAll("[data-step]"));
+  function showStep(number) {
+    steps.forEach((step) => { step.hidden = step.dataset.step !== String(number); });
+    root.querySelectorAll("[data-step-tab]").forEach((tab) => {
+      const current = tab.dataset.stepTab === String(number);
+      tab.classList.toggle("active", current);
+      tab.setAttribute("aria-current", current ? "step" : "false");
+    });
+    try { sessionStorage.setItem(storageKey, number); } catch (e) { /* private mode */ }
+  }
+  root.addEventListener("click", (event) => {
+    const target = event.target.closest("[data-step-tab],[data-goto]");
+    if (target) showStep(target.dataset.stepTab || target.dataset.goto);
+  });
+  let first = 1;
+  try { first = sessionStorage.getItem(storageKey) || 1; } catch (e) { /* private mode */ }
+  showStep(first);
+
+  // --- Checks --------------------------------------------------------------------------------
+  function resultBox(number) {
+    return root.querySelector('[data-step="' + number + '"] [data-result]');
+  }
+  function renderResult(number, result) {
+    const box = resultBox(number);
+    if (!box) return;
+    box.replaceChildren();
+    box.className = "check-result";
+    if (pending.has(number)) {
+      box.classList.add("checking");
+      box.textContent = text("Checking");
+      return;
+    }
+    if (!result) return;
+    const verdict = document.createElement("p");
+    verdict.className = "verdict " + (result.passed ? "verdict-pass" : "verdict-fail");
+    verdict.textContent = result.passed ? text("Passed") : text("Failed");
+    box.append(verdict);
+    if (!result.passed && result.messages.length) {
+      const list = document.createElement("ul");
+      result.messages.forEach((message) => {
+        const item = document.createElement("li");
+        item.textContent = message;
+        list.append(item);
+      });
+      box.append(list);
+    }
+    box.classList.add(result.passed ? "passed" : "failed");
+  }
+  root.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-check-url]");
+    if (!button) return;
+    const number = Number(button.closest("[data-step]").dataset.step);
+    pending.add(number);
+    button.disabled = true;
+    renderResult(number, null);
+    try {
+      const response = await fetch(button.dataset.checkUrl, {
+        method: "POST",
+        headers: { "X-CSRFToken": decodeURIComponent(csrf()) },
+        credentials: "same-origin",
+      });
+      if (!response.ok) {
+        const body = await response.json().catch(() => ({}));
+        throw new Error(body.error || text("Error"));
+      }
+    } catch (error) {
+      pending.delete(number);
+      button.disabled = false;
+      resultBox(number).textContent = error.message || text("Error");
+    }
+    poll();
+  });
+
+  // --- Live state ----------------------------------------------------------------------------
+  function tick() {
+    if (deadline === null || !countdown) return;
+    const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+    const minutes = Math.floor(left / 60);
+    countdown.textContent = minutes + ":" + String(left % 60).padStart(2, "0");
+    countdown.classList.toggle("countdown-low", left < 300);
+  }
+  function apply(status) {
+    root.querySelector("[data-state-label]").textContent = status.state_label;
+    root.dataset.state = status.state;
+    const queue = root.querySelector("[data-queue-notice]");
+    queue.hidden = status.queue_position === null;
+    if (status.queue_position !== null) {
+      queue.textContent = text("Queued").replace("__position__", status.queue_position);
+    }
+    deadline = status.seconds_left === null ? null : Date.now() + status.seconds_left * 1000;
+    if (deadline === null && countdown) countdown.textContent = "";
+    const extend = root.querySelector("[data-extend]");
+    if (extend) extend.disabled = status.extended;
+    status.steps.forEach((step) => {
+      const tab = root.querySelector('[data-step-tab="' + step.number + '"]');
+      if (tab) tab.classList.toggle("passed", step.passed);
+      const id = step.result ? step.result.id : null;
+      if (pending.has(step.number) && id !== null && id !== shownResults.get(step.number)) {
+        pending.delete(step.number);
+        const button = root.querySelector('[data-step="' + step.number + '"] [data-check-url]');
+        if (button) button.disabled = false;
+      }
+      if (!pending.has(step.number) && id !== shownResults.get(step.number)) {
+        renderResult(step.number, step.result);
+        shownResults.set(step.number, id);
+      }
+    });
+    if (!status.live) {
+      root.querySelector("[data-ended-notice]").hidden = false;
+      root.querySelectorAll("[data-check-url]").forEach((b) => { b.disabled = true; });
+    }
+    // The terminal is drawn by the server once the containers are ready.
+    if (status.terminal && root.querySelector("[data-terminal-waiting]")) location.reload();
+    state = status.state;
+  }
+  let timer = null;
+  async function poll() {
+    clearTimeout(timer);
+    try {
+      const response = await fetch(statusUrl, { credentials: "same-origin" });
+      if (response.ok) apply(await response.json());
+    } catch (error) { /* a blip: the next poll catches up */ }
+    const live = root.dataset.state !== "destroyed" && root.dataset.state !== "expired"
+      && root.dataset.state !== "failed";
+    if (live) timer = setTimeout(poll, pending.size || state === "requested" || state === "provisioning" ? 1000 : 3000);
+  }
+  const initial = countdown && countdown.dataset.seconds;
+  if (initial) deadline = Date.now() + Number(initial) * 1000;
+  setInterval(tick, 1000);
+  tick();
+  poll();
+})();
