@@ -12,16 +12,9 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from academy.i18n import alternate_urls
 from labs import selectors, services, tasks
 from labs.models import LabSession
-
-
-def _alternate_urls(url_for) -> dict[str, str]:
-    urls = {}
-    for code, _name in settings.LANGUAGES:
-        with translation.override(code):
-            urls[code] = url_for()
-    return urls
 
 
 def catalogue(request):
@@ -38,7 +31,7 @@ def lab_detail(request, lab_slug: str):
         "lab": lab,
         "steps": lab.steps.order_by("number"),
         "progress": selectors.lab_progress(lab=lab, user=request.user),
-        "alternate_urls": _alternate_urls(lab.get_absolute_url),
+        "alternate_urls": alternate_urls(lab.get_absolute_url),
     }
     return render(request, "labs/lab_detail.html", context)
 
@@ -60,7 +53,7 @@ def session_detail(request, session_id: int):
         "steps": session.lab.steps.order_by("number"),
         "status": selectors.session_status(session=session),
         "is_owner": session.user_id == request.user.pk,
-        "alternate_urls": _alternate_urls(session.get_absolute_url),
+        "alternate_urls": alternate_urls(session.get_absolute_url),
     }
     return render(request, "labs/session.html", context)
 

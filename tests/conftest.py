@@ -29,6 +29,17 @@ def real_content(db):
     return content_sync(root=settings.CONTENT_DIR)
 
 
+def database_env() -> dict[str, str]:
+    """Environment that points another process (worker, server, CLI) at the test database."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        return {"DATABASE_URL": f"sqlite:///{database['NAME']}"}
+    return {
+        "DATABASE_URL": f"postgres://{database['USER']}:{database['PASSWORD']}@"
+        f"{database['HOST']}:{database['PORT'] or 5432}/{database['NAME']}"
+    }
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real Celery worker, in its own process, on the test database and its own queue.
@@ -42,14 +53,6 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     import time
     from dataclasses import dataclass
 
-    database = settings.DATABASES["default"]
-    if database["ENGINE"].endswith("sqlite3"):
-        database_url = f"sqlite:///{database['NAME']}"
-    else:
-        database_url = (
-            f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:"
-            f"{database['PORT'] or 5432}/{database['NAME']}"
-        )
     queue = f"test-labs-{os.getpid()}"
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
 
@@ -60,7 +63,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         process: object = None
 
         def start(self):
-            env = {**os.environ, "DATABASE_URL": database_url, "LAB_TASK_QUEUE": queue}
+            env = {**os.environ, **database_env(), "LAB_TASK_QUEUE": queue}
             log = open(self.log_path, "a")  # noqa: SIM115 - the worker writes to it until stopped
             self.process = subprocess.Popen(
                 [
@@ -143,10 +146,7 @@ def asgi_server(lab_worker, settings):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    database = settings.DATABASES["default"]
-    env = {**os.environ, "LAB_TASK_QUEUE": lab_worker.queue}
-    if database["ENGINE"].endswith("sqlite3"):
-        env["DATABASE_URL"] = f"sqlite:///{database['NAME']}"
+    env = {**os.environ, **database_env(), "LAB_TASK_QUEUE": lab_worker.queue}
     process = subprocess.Popen(
         [
             sys.executable,

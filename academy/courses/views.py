@@ -8,16 +8,8 @@ from django.views.decorators.http import require_POST
 
 from academy.courses import selectors, services
 from academy.courses.models import Lesson
+from academy.i18n import alternate_urls
 from labs import selectors as lab_selectors
-
-
-def _alternate_urls(url_for) -> dict[str, str]:
-    """The page in each language, where each has its own slugs."""
-    urls = {}
-    for code, _name in settings.LANGUAGES:
-        with translation.override(code):
-            urls[code] = url_for()
-    return urls
 
 
 def _translation_missing(obj, field: str) -> bool:
@@ -43,7 +35,7 @@ def course_detail(request, course_slug: str):
         "course": course,
         "outline": selectors.course_outline(course=course, user=request.user),
         "progress": selectors.course_progress(course=course, user=request.user),
-        "alternate_urls": _alternate_urls(course.get_absolute_url),
+        "alternate_urls": alternate_urls(course.get_absolute_url),
         "translation_missing": _translation_missing(course, "title"),
     }
     return render(request, "courses/course_detail.html", context)
@@ -94,7 +86,7 @@ def lesson_detail(request, course_slug: str, lesson_slug: str):
         "score": sum(result.is_correct for result in graded) if graded else None,
         "completed": selectors.lesson_is_completed(lesson=lesson, user=request.user),
         "outline": selectors.course_outline(course=lesson.course, user=request.user),
-        "alternate_urls": _alternate_urls(lesson.get_absolute_url),
+        "alternate_urls": alternate_urls(lesson.get_absolute_url),
         "translation_missing": _translation_missing(lesson, "body_html"),
         "labs": lab_selectors.labs_for_lesson(course_key=lesson.course.key, lesson_key=lesson.key),
     }

@@ -9,16 +9,14 @@ from django.conf import settings
 
 from academy.courses.services import content_sync
 from labs import runtime, services
+from tests.conftest import database_env
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def manage(lab_worker, lab_images):
-    database = settings.DATABASES["default"]
-    env = {**os.environ, "LAB_TASK_QUEUE": lab_worker.queue}
-    if database["ENGINE"].endswith("sqlite3"):
-        env["DATABASE_URL"] = f"sqlite:///{database['NAME']}"
+    env = {**os.environ, **database_env(), "LAB_TASK_QUEUE": lab_worker.queue}
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(

@@ -9,6 +9,7 @@ from django.utils import timezone
 from academy.courses.services import content_sync
 from labs import runtime, services
 from labs.models import CheckResult, Lab, LabSession
+from tests.conftest import database_env
 from tests.factories import UserFactory
 from tests.labs_tree import write_tiny_lab
 
@@ -203,10 +204,12 @@ def test_celery_beat_reaps_expired_sessions_by_itself(lab_worker, tiny_lab, tmp_
 
     session = wait_for(services.lab_session_start(user=UserFactory(), lab=tiny_lab), State.READY)
     LabSession.objects.filter(pk=session.pk).update(expires_at=timezone.now())
-    database = settings.DATABASES["default"]
-    env = {**os.environ, "LAB_TASK_QUEUE": lab_worker.queue, "LAB_REAP_INTERVAL_SECONDS": "1"}
-    if database["ENGINE"].endswith("sqlite3"):
-        env["DATABASE_URL"] = f"sqlite:///{database['NAME']}"
+    env = {
+        **os.environ,
+        **database_env(),
+        "LAB_TASK_QUEUE": lab_worker.queue,
+        "LAB_REAP_INTERVAL_SECONDS": "1",
+    }
     beat = subprocess.Popen(
         [
             sys.executable,
