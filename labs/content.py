@@ -22,6 +22,9 @@ from academy.contentfiles import (
 )
 
 IMAGES_DIR = Path(__file__).resolve().parent / "images"
+# The platform's own sidecar (labs.faults): added by the platform, never named by a lab.
+FAULTS_CONTAINER = "faults"
+PLATFORM_IMAGES = {"faults"}
 DIFFICULTIES = ("beginner", "intermediate", "advanced")
 CONTAINER_DEFAULTS = {"memory_mb": 256, "cpus": 0.5, "pids": 256}
 LIMITS = {"memory_mb": (32, 2048), "cpus": (0.1, 2.0), "pids": (16, 4096)}
@@ -40,7 +43,11 @@ ALLOWED_CAPABILITIES = {
 
 
 def lab_image_names() -> set[str]:
-    return {p.name for p in IMAGES_DIR.iterdir() if (p / "Dockerfile").exists()}
+    return {
+        p.name
+        for p in IMAGES_DIR.iterdir()
+        if (p / "Dockerfile").exists() and p.name not in PLATFORM_IMAGES
+    }
 
 
 @dataclass
@@ -71,6 +78,7 @@ class LabSpec:
     steps: list[StepSpec] = field(default_factory=list)
     source_hash: str = ""
     warm_pool: int | None = None
+    faults: bool = False
 
 
 def _read_containers(reader: Reader, path: Path, data: Mapping) -> list[dict]:
@@ -184,7 +192,7 @@ def _read_steps(reader: Reader, lab_dir: Path, path: Path, data: Mapping, names:
                 f"{what}: no container named {container!r}",
             )
         messages = {}
-        raw_messages = item.get("messages") or {}
+        raw_messages = item.get("messages") or Mapping()
         if not isinstance(raw_messages, Mapping):
             reader.problem(
                 path, reader.line_of(item, "messages"), f"{what}: 'messages' must map keys to texts"
@@ -244,6 +252,17 @@ def _read_lab(reader: Reader, lab_dir: Path, lesson_keys: set[str]) -> LabSpec |
             reader.line_of(data, "warm_pool"),
             "lab: 'warm_pool' must be a whole number from 0 to 50",
         )
+    faults = data.get("faults", False)
+    if not isinstance(faults, bool):
+        reader.problem(path, reader.line_of(data, "faults"), "lab: 'faults' must be true or false")
+        faults = False
+    if faults and FAULTS_CONTAINER in names:
+        reader.problem(
+            path,
+            reader.line_of(data, "containers"),
+            f"lab: with 'faults: true' the platform adds a container named {FAULTS_CONTAINER!r};"
+            " name yours otherwise",
+        )
     if not header.complete:
         return None
     files = sorted(p for p in lab_dir.rglob("*") if p.is_file())
@@ -263,6 +282,7 @@ def _read_lab(reader: Reader, lab_dir: Path, lesson_keys: set[str]) -> LabSpec |
         steps,
         hash_files(files),
         warm_pool,
+        faults,
     )
 
 
@@ -315,6 +335,7 @@ def labs_apply(report, labs: list[LabSpec], now) -> None:
                 "setup_script": spec.setup,
                 "lesson_refs": spec.lesson_refs,
                 "warm_pool_size": spec.warm_pool,
+                "faults_enabled": spec.faults,
                 "content_hash": spec.source_hash,
                 **localized("slug", spec.slug),
                 **localized("title", spec.title),

@@ -28,6 +28,8 @@ class Lab(models.Model):
     setup_script = models.TextField(_("setup script"), blank=True)
     # Ready sandboxes kept waiting for learners; None: settings.LAB_WARM_POOL_SIZE, 0: none.
     warm_pool_size = models.PositiveSmallIntegerField(_("warm pool size"), null=True, blank=True)
+    # faults: true in lab.yaml: the platform adds its faults sidecar (labs.faults) to sessions.
+    faults_enabled = models.BooleanField(_("faults enabled"), default=False)
     # "course-key/lesson-key" of the lessons this lab practises.
     lesson_refs = models.JSONField(_("lessons"), default=list, blank=True)
     content_hash = models.CharField(_("content hash"), max_length=64, blank=True)

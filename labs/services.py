@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 
 from labs import runtime
+from labs.content import FAULTS_CONTAINER
 from labs.models import CheckResult, Lab, LabSession, LabStep
 
 log = logging.getLogger(__name__)
@@ -204,7 +205,51 @@ def _container_specs(lab: Lab) -> list[runtime.ContainerSpec]:
                 tmpfs=tmpfs,
             )
         )
+    if lab.faults_enabled:
+        # Not the learner's shell: a paused or killed shell could not undo its own fault.
+        targets = [spec.name for spec in specs if spec.name != lab.shell_container]
+        specs.append(_faults_spec(targets=targets))
     return specs
+
+
+def _faults_spec(*, targets: list[str]) -> runtime.ContainerSpec:
+    """The platform's faults sidecar: the lab asks it, labs.faults acts (see labs/faults.py)."""
+    return runtime.ContainerSpec(
+        name=FAULTS_CONTAINER,
+        image="academy/faults:latest",
+        env={"FAULT_TARGETS": ",".join(targets), "SELF_NAME": FAULTS_CONTAINER},
+        memory=48,
+        cpus=0.2,
+        pids=32,
+        tmpfs={"/tmp": runtime.Tmpfs(size=4)},
+        private_dirs=(),
+        stdin_open=True,  # the relay writes the platform's answers there
+    )
+
+
+# Waits (10 s at most) until the faults sidecar takes connections.
+_LISTENING = (
+    "import socket, time\n"
+    "for _ in range(100):\n"
+    "    try:\n"
+    "        socket.create_connection(('127.0.0.1', 7000), 0.5).close(); break\n"
+    "    except OSError:\n"
+    "        time.sleep(0.1)\n"
+    "else:\n"
+    "    raise SystemExit('the faults sidecar does not listen on :7000')\n"
+)
+
+
+def _faults_wait_until_listening(sandbox: runtime.Sandbox) -> None:
+    """The session is ready only when `fault` works: the sidecar must listen first."""
+    result = runtime.sandbox_exec(
+        container_id=sandbox.containers[FAULTS_CONTAINER],
+        command=["python3", "-c", _LISTENING],
+        user="faultd",
+        timeout=15,
+    )
+    if result.exit_code != 0:
+        raise runtime.RuntimeFailure(f"faults sidecar: {result.output.strip()[-500:]}")
 
 
 def _scripts_by_container(lab: Lab) -> dict[str, dict[str, bytes]]:
@@ -230,6 +275,8 @@ def lab_session_provision(*, session: LabSession) -> None:
     try:
         sandbox = runtime.sandbox_create(labels=_labels(session), containers=_container_specs(lab))
         LabSession.objects.filter(pk=session.pk).update(sandbox=sandbox.as_dict())
+        if lab.faults_enabled:
+            _faults_wait_until_listening(sandbox)
         for container, files in _scripts_by_container(lab).items():
             runtime.sandbox_put_files(
                 container_id=sandbox.containers[container], path=SCRIPTS_DIR, files=files

@@ -46,3 +46,46 @@ def write_tiny_lab(root: Path, *, setup: str = "", check: str | None = None) -> 
     (steps / "make-a-file.solve.sh").write_text("touch ~/done\n")
     (root / "courses").mkdir(exist_ok=True)
     return lab
+
+
+FAULTS_LAB_YAML = """\
+order: 2
+difficulty: beginner
+duration_minutes: 10
+slug: {en: faults-lab, es: laboratorio-de-fallos}
+title: {en: Faults lab, es: Laboratorio de fallos}
+summary: {en: A lab with platform faults., es: Un laboratorio con fallos de la plataforma.}
+shell: toolbox
+faults: true
+containers:
+  - name: toolbox
+    image: toolbox
+    memory_mb: 128
+    pids: 64
+  - name: api
+    image: target
+    memory_mb: 64
+    pids: 32
+steps:
+  - key: kill-the-api
+    messages:
+      alive:
+        en: The api still answers.
+        es: La api todavía responde.
+"""
+
+
+def write_faults_lab(root: Path) -> Path:
+    """A lab with ``faults: true``: a toolbox and an api; the platform adds its sidecar."""
+    lab = root / "labs" / "faults-lab"
+    steps = lab / "steps"
+    steps.mkdir(parents=True)
+    (lab / "lab.yaml").write_text(FAULTS_LAB_YAML, encoding="utf-8")
+    (steps / "kill-the-api.en.md").write_text("---\ntitle: Kill the api\n---\n\n`fault kill api`\n")
+    (steps / "kill-the-api.es.md").write_text("---\ntitle: Mata la api\n---\n\n`fault kill api`\n")
+    (steps / "kill-the-api.check.sh").write_text(
+        "curl -fsS --max-time 2 http://api:8080/health && { echo 'FAIL: alive'; exit 1; } || true\n"
+    )
+    (steps / "kill-the-api.solve.sh").write_text("fault kill api\n")
+    (root / "courses").mkdir(exist_ok=True)
+    return lab

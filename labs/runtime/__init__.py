@@ -14,6 +14,7 @@ Interactive shells (the browser terminal) go through ``terminal_open``, which re
 ``Terminal``: a raw byte stream to a process with a TTY.
 """
 
+from labs.runtime.attach import AttachedStream, container_attach
 from labs.runtime.engine import (
     LABEL_PREFIX,
     SANDBOX_LABEL,
@@ -46,6 +47,7 @@ __all__ = [
     "MAX_TERMINAL_SIZE",
     "SANDBOX_LABEL",
     "Action",
+    "AttachedStream",
     "ContainerSpec",
     "ExecResult",
     "LabelledResource",
@@ -55,6 +57,7 @@ __all__ = [
     "Terminal",
     "Tmpfs",
     "container_action",
+    "container_attach",
     "engine_ping",
     "sandbox_create",
     "sandbox_destroy",

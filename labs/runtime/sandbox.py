@@ -94,6 +94,8 @@ class ContainerSpec:
     private_dirs: Sequence[str] = ("/opt/lab",)
     workdir: str | None = None
     hostname: str | None = None
+    # Keep stdin open, so that the platform can talk to the process (see container_attach).
+    stdin_open: bool = False
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -219,6 +221,7 @@ def _container_create(*, spec: ContainerSpec, sandbox_id: str, labels: dict[str,
         user=spec.user,
         environment=dict(spec.env),
         working_dir=spec.workdir,
+        stdin_open=spec.stdin_open,
         labels={**labels, CONTAINER_LABEL: spec.name},
         host_config=host_config,
         networking_config=networking,

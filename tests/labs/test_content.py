@@ -73,3 +73,46 @@ def test_missing_spanish_step_is_reported_as_missing_translation(tmp_path):
 
     assert any("has no es" in p.message for p in report.content.missing_translations)
     assert LabStep.objects.get().body_html_es == ""
+
+
+def test_faults_true_is_read_and_defaults_to_false(tmp_path):
+    from tests.labs_tree import write_faults_lab
+
+    write_faults_lab(tmp_path)
+    write_tiny_lab(tmp_path)
+
+    content_sync(root=tmp_path)
+
+    assert Lab.objects.get(key="faults-lab").faults_enabled is True
+    assert Lab.objects.get(key="tiny-lab").faults_enabled is False
+
+
+def test_faults_must_be_a_boolean(tmp_path):
+    error = _broken(tmp_path, "shell: toolbox", "faults: sometimes\nshell: toolbox")
+    assert "'faults' must be true or false" in error.problems[0].message
+
+
+def test_a_lab_cannot_use_the_platforms_faults_image_or_name(tmp_path):
+    error = _broken(tmp_path, "image: toolbox", "image: faults")
+    assert "unknown image 'faults'" in error.problems[0].message
+
+
+def test_a_container_named_faults_clashes_with_the_sidecar(tmp_path):
+    error = _broken(tmp_path, "- name: toolbox", "- name: faults")
+    assert error.problems  # shell: toolbox no longer names a container
+    lab = tmp_path / "labs" / "tiny-lab" / "lab.yaml"
+    lab.write_text(lab.read_text().replace("shell: toolbox", "shell: faults\nfaults: true"))
+    with pytest.raises(ContentError) as caught:
+        content_sync(root=tmp_path)
+    assert any("adds a container named 'faults'" in p.message for p in caught.value.problems)
+
+
+def test_a_step_without_messages_is_fine(tmp_path):
+    lab = write_tiny_lab(tmp_path)
+    path = lab / "lab.yaml"
+    text = path.read_text()
+    path.write_text(text[: text.index("    messages:")])
+
+    content_sync(root=tmp_path)
+
+    assert LabStep.objects.get().messages == {}
