@@ -297,7 +297,7 @@ def labs_read(reader: Reader, root: Path, lesson_keys: set[str]) -> list[LabSpec
     ]
 
 
-def _step_values(spec: StepSpec, step, number: int) -> dict:
+def _step_values(spec: StepSpec, number: int) -> dict:
     from academy.courses.rendering import render_lesson
 
     values = {
@@ -345,12 +345,11 @@ def labs_apply(report, labs: list[LabSpec], now) -> None:
         if unchanged:
             continue  # same files: the steps are as they were, no need to render them again
         for number, step_spec in enumerate(spec.steps, start=1):
-            step = LabStep.objects.filter(lab=lab, key=step_spec.key).first()
             upsert(
                 report,
                 LabStep,
                 {"lab": lab, "key": step_spec.key},
-                _step_values(step_spec, step, number),
+                _step_values(step_spec, number),
             )
         stale = lab.steps.exclude(key__in=[s.key for s in spec.steps])
         count, _ = stale.delete()

@@ -11,7 +11,6 @@ host. The container must have been created with ``ContainerSpec(stdin_open=True)
 
 from __future__ import annotations
 
-import contextlib
 import select
 import socket
 import struct
@@ -19,20 +18,19 @@ import struct
 import docker.errors
 
 from labs.runtime.engine import RuntimeFailure, client, engine_errors
+from labs.runtime.stream import HijackedStream
 
 MAX_LINE = 64 * 1024  # a longer line is a broken or hostile sidecar: the stream is dropped
 
 
-class AttachedStream:
+class AttachedStream(HijackedStream):
     """stdin and stdout of a running container. One reader thread and one writer at most."""
 
     def __init__(self, *, container_id: str, response, sock: socket.socket, pending: bytes):
         self.container_id = container_id
-        self._response = response  # keeps the connection open
-        self._sock = sock
+        super().__init__(response=response, sock=sock)
         self._frames = bytearray(pending)  # raw multiplexed bytes not yet decoded
         self._text = bytearray()  # decoded stdout not yet split into lines
-        self.closed = False
 
     def read_lines(self, timeout: float) -> list[str]:
         """Complete stdout lines that arrived within ``timeout``; RuntimeFailure at the end."""
@@ -78,23 +76,6 @@ class AttachedStream:
         except OSError as exc:
             self.close()
             raise RuntimeFailure(f"The stream of {self.container_id} is gone: {exc}") from exc
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(OSError):
-            self._sock.close()
-        with contextlib.suppress(Exception):
-            self._response.close()
-
-    def __enter__(self) -> AttachedStream:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def container_attach(*, container_id: str) -> AttachedStream:

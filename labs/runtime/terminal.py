@@ -14,7 +14,6 @@ None; a thread may call ``read(timeout)`` instead. With a TTY there is no stdout
 
 from __future__ import annotations
 
-import contextlib
 import select
 import socket
 import ssl
@@ -24,21 +23,20 @@ from collections.abc import Mapping, Sequence
 import docker.errors
 
 from labs.runtime.engine import RuntimeFailure, client, engine_errors
+from labs.runtime.stream import HijackedStream
 
 # Errors that mean "try again later" on a non-blocking socket, TLS included.
 _AGAIN = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 MAX_TERMINAL_SIZE = 1000  # columns or rows; anything bigger is a mistake or an attack
 
 
-class Terminal:
+class Terminal(HijackedStream):
     """One interactive exec session. Not thread-safe: one reader and one writer at most."""
 
     def __init__(self, *, exec_id: str, response, sock: socket.socket, pending: bytes) -> None:
         self.exec_id = exec_id
-        self._response = response  # keeps the connection open (TLS closes with it)
-        self._sock = sock
+        super().__init__(response=response, sock=sock)
         self._pending = pending  # output that arrived with the HTTP headers
-        self.closed = False
 
     def fileno(self) -> int:
         return self._sock.fileno()
@@ -116,24 +114,6 @@ class Terminal:
         with engine_errors():
             state = client().api.exec_inspect(self.exec_id)
         return None if state.get("Running") else state.get("ExitCode")
-
-    def close(self) -> None:
-        """Hangs up: the engine closes the TTY, and the process gets SIGHUP. Idempotent."""
-        if self.closed:
-            return
-        self.closed = True
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(OSError):
-            self._sock.close()
-        with contextlib.suppress(Exception):
-            self._response.close()
-
-    def __enter__(self) -> Terminal:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def terminal_open(
