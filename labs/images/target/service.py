@@ -1,16 +1,22 @@
-"""The system under test in chaos labs: a small HTTP service and its dependency.
+"""The system under test in chaos and GitOps labs: a small HTTP service and its dependency.
 
-Standard library only. Settings come from the environment:
+Standard library only. Start-up settings come from the environment; most can be changed at run
+time with ``PUT /config`` (what a learner, or a GitOps reconciler, does):
 
-ROLE                 "service" (default) or "dependency"
-PORT                 port to listen on (8080)
-DEPENDENCY_URL       what the service calls (http://dependency:8080/data)
-DEPENDENCY_TIMEOUT   seconds the service waits for its dependency (2.0)
-FALLBACK_QUOTE       when set, the service answers with it instead of failing
-DELAY_MS, ERROR_RATE faults injected at start; also set at run time with PUT /faults
+ROLE                  "service" (default) or "dependency"
+PORT                  port to listen on (8080)
+DEPENDENCY_URL        what the service calls (http://dependency:8080/data); empty: the service
+                      answers with a quote of its own (replicas behind a load balancer)
+VERSION, MESSAGE      shown in every answer             config: version, message
+DEPENDENCY_TIMEOUT    seconds to wait for the dependency config: dependency_timeout_ms
+RETRIES               extra attempts after a failed call config: retries (0..5)
+RETRY_BACKOFF_MS      wait before retry n: backoff * 2**(n-1)  config: retry_backoff_ms
+FALLBACK_QUOTE        answer with it when the dependency fails  config: fallback_quote
+DELAY_MS, ERROR_RATE  injected latency and errors       config: delay_ms, error_rate
 
-Endpoints: GET /health; GET / and /api/quote (service) or /data (dependency);
-GET and PUT /faults ({"delay_ms": 0, "error_rate": 0.0}). One log line per request on stdout.
+Endpoints: GET /health; GET / and /api/quote (service) or /data (dependency); GET and PUT
+/config (partial updates; 400 with the reason, nothing applied, when a value is wrong); GET and
+PUT /faults (only delay_ms and error_rate). One log line per request on stdout.
 """
 
 from __future__ import annotations
@@ -29,9 +35,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 ROLE = os.environ.get("ROLE", "service")
 PORT = int(os.environ.get("PORT", "8080"))
 DEPENDENCY_URL = os.environ.get("DEPENDENCY_URL", "http://dependency:8080/data")
-DEPENDENCY_TIMEOUT = float(os.environ.get("DEPENDENCY_TIMEOUT", "2.0"))
-FALLBACK_QUOTE = os.environ.get("FALLBACK_QUOTE", "")
 HOSTNAME = socket.gethostname()
+MAX_BODY = 8192
 
 QUOTES = [
     "Everything fails, all the time.",
@@ -42,83 +47,165 @@ QUOTES = [
 ]
 
 
-class Faults:
-    """Latency and errors injected into the main endpoint, changed at run time."""
+def _text(limit: int):
+    def check(value):
+        if not isinstance(value, str) or len(value) > limit:
+            raise ValueError(f"must be a string of at most {limit} characters")
+        return value
+
+    return check
+
+
+def _number(kind, low, high):
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"must be a number from {low} to {high}")
+        if kind is int and value != int(value):
+            raise ValueError(f"must be a whole number from {low} to {high}")
+        if not low <= value <= high:
+            raise ValueError(f"must be from {low} to {high}")
+        return kind(value)
+
+    return check
+
+
+# name -> (validator, default from the environment)
+SETTINGS = {
+    "version": (_text(40), os.environ.get("VERSION", "v1")),
+    "message": (_text(200), os.environ.get("MESSAGE", "")),
+    "delay_ms": (_number(int, 0, 60_000), int(os.environ.get("DELAY_MS", "0"))),
+    "error_rate": (_number(float, 0.0, 1.0), float(os.environ.get("ERROR_RATE", "0"))),
+    "dependency_timeout_ms": (
+        _number(int, 1, 60_000),
+        round(float(os.environ.get("DEPENDENCY_TIMEOUT", "2.0")) * 1000),
+    ),
+    "retries": (_number(int, 0, 5), int(os.environ.get("RETRIES", "0"))),
+    "retry_backoff_ms": (_number(int, 0, 10_000), int(os.environ.get("RETRY_BACKOFF_MS", "100"))),
+    "fallback_quote": (_text(200), os.environ.get("FALLBACK_QUOTE", "")),
+}
+
+
+class Config:
+    """The service's settings, changed as a whole or not at all."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.delay_ms = int(os.environ.get("DELAY_MS", "0"))
-        self.error_rate = float(os.environ.get("ERROR_RATE", "0"))
+        self._values = {name: default for name, (_check, default) in SETTINGS.items()}
 
-    def as_dict(self) -> dict:
+    def as_dict(self, names=None) -> dict:
         with self._lock:
-            return {"delay_ms": self.delay_ms, "error_rate": self.error_rate}
+            return {k: v for k, v in self._values.items() if names is None or k in names}
 
-    def update(self, values: dict) -> dict:
-        delay_ms = int(values.get("delay_ms", self.delay_ms))
-        error_rate = float(values.get("error_rate", self.error_rate))
-        if not 0 <= delay_ms <= 60_000 or not 0.0 <= error_rate <= 1.0:
-            raise ValueError("delay_ms must be 0..60000 and error_rate 0..1")
+    def update(self, values: object, names=None) -> dict:
+        """Validates every value first; raises ValueError naming the first wrong one."""
+        allowed = names or SETTINGS
+        if not isinstance(values, dict):
+            raise ValueError("the body must be a JSON object")
+        unknown = sorted(set(values) - set(allowed))
+        if unknown:
+            raise ValueError(f"unknown setting {unknown[0]!r}; known: {', '.join(allowed)}")
+        checked = {}
+        for name, value in values.items():
+            try:
+                checked[name] = SETTINGS[name][0](value)
+            except ValueError as exc:
+                raise ValueError(f"{name} {exc}") from None
         with self._lock:
-            self.delay_ms, self.error_rate = delay_ms, error_rate
-        return self.as_dict()
-
-    def apply(self) -> bool:
-        """Sleep for the injected delay; True when this request must fail."""
-        settings = self.as_dict()
-        if settings["delay_ms"]:
-            time.sleep(settings["delay_ms"] / 1000)
-        return random.random() < settings["error_rate"]
+            self._values.update(checked)
+        return self.as_dict(names)
 
 
-FAULTS = Faults()
+CONFIG = Config()
+FAULT_SETTINGS = ("delay_ms", "error_rate")
 
 
-def call_dependency() -> tuple[int, dict]:
+def injected_failure(settings: dict) -> bool:
+    """Sleeps for the injected delay; True when this request must fail."""
+    if settings["delay_ms"]:
+        time.sleep(settings["delay_ms"] / 1000)
+    return random.random() < settings["error_rate"]
+
+
+def call_dependency(settings: dict) -> tuple[int, dict]:
+    """Calls the dependency with the configured timeout, retries and exponential backoff."""
     started = time.monotonic()
-    try:
-        with urllib.request.urlopen(DEPENDENCY_URL, timeout=DEPENDENCY_TIMEOUT) as response:
-            body = json.load(response)
-        elapsed_ms = round((time.monotonic() - started) * 1000)
-        return 200, {"quote": body.get("quote"), "source": DEPENDENCY_URL, "ms": elapsed_ms}
-    except (OSError, ValueError) as exc:
-        detail = str(exc.reason if isinstance(exc, urllib.error.URLError) else exc)
-        if FALLBACK_QUOTE:
-            return 200, {"quote": FALLBACK_QUOTE, "source": "fallback", "degraded": True}
-        return 503, {"error": "dependency unavailable", "detail": detail}
+    timeout = settings["dependency_timeout_ms"] / 1000
+    attempts, detail = 0, ""
+    for attempt in range(settings["retries"] + 1):
+        if attempt:
+            time.sleep(settings["retry_backoff_ms"] * 2 ** (attempt - 1) / 1000)
+        attempts += 1
+        try:
+            with urllib.request.urlopen(DEPENDENCY_URL, timeout=timeout) as response:
+                body = json.load(response)
+            return 200, {
+                "quote": body.get("quote"),
+                "source": DEPENDENCY_URL,
+                "attempts": attempts,
+                "ms": round((time.monotonic() - started) * 1000),
+            }
+        except (OSError, ValueError) as exc:
+            detail = str(exc.reason if isinstance(exc, urllib.error.URLError) else exc)
+    elapsed = round((time.monotonic() - started) * 1000)
+    if settings["fallback_quote"]:
+        return 200, {
+            "quote": settings["fallback_quote"],
+            "source": "fallback",
+            "degraded": True,
+            "attempts": attempts,
+            "ms": elapsed,
+        }
+    return 503, {
+        "error": "dependency unavailable",
+        "detail": detail,
+        "attempts": attempts,
+        "ms": elapsed,
+    }
 
 
 class Handler(BaseHTTPRequestHandler):
-    server_version = "academy-target/1"
+    server_version = "academy-target/2"
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
+        settings = CONFIG.as_dict()
         if path == "/health":
             self.reply(200, {"status": "ok", "role": ROLE, "host": HOSTNAME})
+        elif path == "/config":
+            self.reply(200, settings)
         elif path == "/faults":
-            self.reply(200, FAULTS.as_dict())
-        elif ROLE == "dependency" and path == "/data":
-            if FAULTS.apply():
-                self.reply(500, {"error": "injected failure"})
+            self.reply(200, CONFIG.as_dict(FAULT_SETTINGS))
+        elif (ROLE == "dependency" and path == "/data") or (
+            ROLE != "dependency" and path in ("/", "/api/quote")
+        ):
+            if injected_failure(settings):
+                self.reply(500, {"error": "injected failure", "host": HOSTNAME})
+                return
+            if ROLE == "dependency" or not DEPENDENCY_URL:
+                status, body = 200, {"quote": random.choice(QUOTES)}
             else:
-                self.reply(200, {"quote": random.choice(QUOTES), "host": HOSTNAME})
-        elif ROLE != "dependency" and path in ("/", "/api/quote"):
-            if FAULTS.apply():
-                self.reply(500, {"error": "injected failure"})
-            else:
-                self.reply(*call_dependency())
+                status, body = call_dependency(settings)
+            body.update(host=HOSTNAME, version=settings["version"])
+            if settings["message"]:
+                body["message"] = settings["message"]
+            self.reply(status, body)
         else:
             self.reply(404, {"error": "not found"})
 
     def do_PUT(self) -> None:
-        if self.path.split("?", 1)[0] != "/faults":
+        path = self.path.split("?", 1)[0]
+        if path not in ("/config", "/faults"):
             self.reply(404, {"error": "not found"})
             return
         try:
-            length = min(int(self.headers.get("Content-Length") or 0), 4096)
-            self.reply(200, FAULTS.update(json.loads(self.rfile.read(length) or b"{}")))
-        except (ValueError, TypeError, AttributeError) as exc:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                raise ValueError(f"the body is larger than {MAX_BODY} bytes")
+            values = json.loads(self.rfile.read(length) or b"{}")
+            names = FAULT_SETTINGS if path == "/faults" else None
+            self.reply(200, CONFIG.update(values, names))
+        except ValueError as exc:
             self.reply(400, {"error": str(exc)})
 
     def reply(self, status: int, body: dict) -> None:
@@ -138,7 +225,7 @@ class Handler(BaseHTTPRequestHandler):
 def main() -> None:
     server = ThreadingHTTPServer(("0.0.0.0", PORT), Handler)
     server.daemon_threads = True
-    print(f"{ROLE} listening on :{PORT}", flush=True)
+    print(f"{ROLE} {CONFIG.as_dict()['version']} listening on :{PORT}", flush=True)
     server.serve_forever()
 
 
