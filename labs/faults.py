@@ -26,7 +26,8 @@ from labs.content import FAULTS_CONTAINER
 from labs.models import LabSession
 
 log = logging.getLogger(__name__)
-ACTIONS = ("kill", "pause", "unpause", "restart", "stress")
+ACTIONS = ("kill", "pause", "unpause", "restart", "stress", "unstress")
+RESOURCES = ("cpu", "memory")
 MAX_DURATION = 300  # seconds, as faultd.py allows
 RETRY_SECONDS = 5.0  # a stream that failed is attached again after this long at the earliest
 REMEMBERED_ANSWERS = 256  # per stream: the sidecar repeats a request until it is answered
@@ -79,6 +80,7 @@ def fault_request_run(*, sandbox: SessionSandbox, line: str) -> dict:
     answer = {"id": request_id, "ok": False}
     action, target = request.get("action"), request.get("target")
     duration = request.get("duration", 30)
+    resource = request.get("resource", "cpu")
     if action not in ACTIONS:
         return {**answer, "error": f"unknown action {action!r}"}
     # The sidecar checked this too; the relay does not trust it: a lab may have broken it.
@@ -90,11 +92,14 @@ def fault_request_run(*, sandbox: SessionSandbox, line: str) -> dict:
         or not 1 <= duration <= MAX_DURATION
     ):
         return {**answer, "error": f"duration must be from 1 to {MAX_DURATION} seconds"}
+    if resource not in RESOURCES:
+        return {**answer, "error": f"resource must be one of {', '.join(RESOURCES)}"}
     try:
         runtime.container_action(
             container_id=sandbox.containers[target],
             action=action,
             duration=float(duration),
+            resource=resource,
             expect_labels={
                 "academy.session": str(sandbox.session_id),
                 "academy.instance": services.lab_instance(),
@@ -108,7 +113,7 @@ def fault_request_run(*, sandbox: SessionSandbox, line: str) -> dict:
         sandbox.session_id,
         action,
         target,
-        f" for {duration:g} s" if action == "stress" else "",
+        f" ({resource}) for {duration:g} s" if action == "stress" else "",
     )
     return {**answer, "ok": True}
 

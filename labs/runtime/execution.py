@@ -210,7 +210,11 @@ def _tar_entry(
     return entry
 
 
-Action = Literal["kill", "pause", "unpause", "restart", "stress"]
+Action = Literal["kill", "pause", "unpause", "restart", "stress", "unstress"]
+Resource = Literal["cpu", "memory"]
+# Memory stress takes this share of the container's memory limit and holds it, so that the
+# kernel has to make room; it never comes near the limit itself (no OOM kill of the stress).
+MEMORY_STRESS_SHARE = 0.6
 
 
 def container_action(
@@ -218,19 +222,22 @@ def container_action(
     container_id: str,
     action: Action,
     duration: float = 30.0,
-    stress_args: Sequence[str] = ("--cpu", "1"),
+    resource: Resource = "cpu",
     expect_labels: Mapping[str, str] | None = None,
 ) -> None:
     """A fault the platform runs on a learner's behalf; labs never get Docker API access.
 
-    ``stress`` runs stress-ng inside the container for ``duration`` seconds, in the background.
+    ``stress`` runs stress-ng inside the container for ``duration`` seconds, in the background:
+    one CPU hog (``cpu``), or one worker that allocates and holds 60 % of the container's memory
+    limit without burning CPU (``memory``). ``unstress`` ends every stress in the container.
     With ``expect_labels``, the container must carry them (say, the learner's session), or
     nothing is done.
     """
     api = client().api
     with engine_errors():
+        info = api.inspect_container(container_id)
         if expect_labels:
-            labels = api.inspect_container(container_id)["Config"].get("Labels") or {}
+            labels = info["Config"].get("Labels") or {}
             if any(labels.get(key) != value for key, value in expect_labels.items()):
                 raise RuntimeFailure(f"Container {container_id} is not one of this sandbox's.")
         if action == "kill":
@@ -244,20 +251,47 @@ def container_action(
         elif action == "stress":
             if duration <= 0 or duration > 3600:
                 raise ValueError("duration must be within (0, 3600] seconds.")
-            command = [
-                "timeout",
-                "-s",
-                "KILL",
-                f"{duration + 5:g}s",
-                "stress-ng",
-                "--temp-path",
-                "/tmp",  # stress-ng refuses to start without a writable temp path
-                *stress_args,
-                "--timeout",
-                f"{duration:g}s",
-                "--quiet",
-            ]
-            exec_id = api.exec_create(container_id, command, stdout=False, stderr=False)["Id"]
-            api.exec_start(exec_id, detach=True)
+            _exec_detached(api, container_id, _stress_command(info, resource, duration))
+        elif action == "unstress":
+            result = _exec_simple(api, container_id, ["pkill", "-KILL", "-f", "^stress-ng"])
+            if result not in (0, 1):  # 1: there was nothing to end
+                raise RuntimeFailure(f"Ending the stress failed (pkill exited {result}).")
         else:
             raise ValueError(f"Unknown action {action!r}.")
+
+
+def _stress_command(info: Mapping, resource: Resource, duration: float) -> list[str]:
+    if resource == "cpu":
+        load = ["--cpu", "1"]
+    elif resource == "memory":
+        limit = info["HostConfig"].get("Memory") or 256 * 1024 * 1024
+        size_mb = max(8, int(limit * MEMORY_STRESS_SHARE) // (1024 * 1024))
+        # --vm-hang 0: allocate, touch every page once, then hold it without burning CPU.
+        load = ["--vm", "1", "--vm-bytes", f"{size_mb}M", "--vm-hang", "0", "--vm-keep"]
+    else:
+        raise ValueError(f"Unknown resource {resource!r}.")
+    return [
+        "timeout",
+        "-s",
+        "KILL",
+        f"{duration + 5:g}s",
+        "stress-ng",
+        "--temp-path",
+        "/tmp",  # stress-ng refuses to start without a writable temp path
+        *load,
+        "--timeout",
+        f"{duration:g}s",
+        "--quiet",
+    ]
+
+
+def _exec_detached(api, container_id: str, command: list[str]) -> None:
+    exec_id = api.exec_create(container_id, command, stdout=False, stderr=False)["Id"]
+    api.exec_start(exec_id, detach=True)
+
+
+def _exec_simple(api, container_id: str, command: list[str]) -> int:
+    """Runs a short command in the container and returns its exit code."""
+    exec_id = api.exec_create(container_id, command, stdout=True, stderr=True)["Id"]
+    api.exec_start(exec_id)
+    return api.exec_inspect(exec_id)["ExitCode"]

@@ -310,10 +310,42 @@ def test_fault_stress_runs_stress_ng_in_the_target(lab_worker, faults_lab, fault
         command=[
             "bash",
             "-c",
-            "for i in $(seq 50); do pgrep -x stress-ng && exit; sleep 0.1; done; exit 1",
+            "for i in $(seq 50); do pgrep -f ^stress-ng-cpu && exit; sleep 0.1; done; exit 1",
         ],
         user="app",
         timeout=10,
     )
     assert seen.exit_code == 0, seen.output
     assert learner(session, "fault stress api 301").exit_code == 1
+
+
+def test_fault_memory_stress_and_unstress_from_the_terminal(lab_worker, faults_lab, fault_relay):
+    session = ready_session(faults_lab)
+
+    stressed = learner(session, "fault stress api 120 memory")
+    bad = learner(session, "fault stress api 10 disk")
+    sent = learner(
+        session,
+        "curl -s -o /dev/null -w '%{http_code} ' -X POST http://faults:7000/v1/faults"
+        ' -d \'{"action": "stress", "target": "api", "resource": "disk"}\'',
+    )
+
+    assert stressed.exit_code == 0, stressed.output
+    assert "fault: stressing api's memory for 120 s" in stressed.output
+    assert bad.exit_code == 2 and "stress cpu or memory" in bad.output
+    assert sent.output.startswith("400"), sent.output
+    holding = "for i in $(seq 50); do pgrep -f ^stress-ng-vm && exit; sleep 0.1; done; exit 1"
+    api = session.sandbox["containers"]["api"]
+    seen = runtime.sandbox_exec(
+        container_id=api, command=["bash", "-c", holding], user="app", timeout=10
+    )
+    assert seen.exit_code == 0, seen.output
+
+    ended = learner(session, "fault unstress api")
+
+    assert ended.exit_code == 0 and "fault: ended the stress in api" in ended.output
+    left = runtime.sandbox_exec(
+        container_id=api, command=["pgrep", "-f", "^stress-ng"], user="app", timeout=10
+    )
+    assert left.exit_code == 1, left.output  # nothing matches any more
+    assert "unstress api" in fault_relay.log_path.read_text()

@@ -423,20 +423,50 @@ def test_container_actions_kill_pause_restart_and_stress(sandbox):
     wait = "for i in $(seq 100); do curl -fsS http://target:8080/health && exit 0; sleep 0.1; done"
     assert run(sandbox, wait + "; exit 1").exit_code == 0
 
-    container_action(container_id=target, action="stress", duration=3, stress_args=["--cpu", "1"])
+    container_action(container_id=target, action="stress", duration=3)
     seen = run(
         sandbox,
-        "for i in $(seq 50); do pgrep -x stress-ng && exit 0; sleep 0.1; done; exit 1",
+        "for i in $(seq 50); do pgrep -f ^stress-ng-cpu && exit 0; sleep 0.1; done; exit 1",
         container="target",
     )
     assert seen.exit_code == 0, seen.output
     gone = run(
         sandbox,
-        "for i in $(seq 150); do pgrep -x stress-ng || exit 0; sleep 0.1; done; exit 1",
+        "for i in $(seq 150); do pgrep -f ^stress-ng || exit 0; sleep 0.1; done; exit 1",
         container="target",
         timeout=30,
     )
     assert gone.exit_code == 0  # stress ends by itself after its duration
+
+
+def test_memory_stress_holds_memory_until_unstressed(sandbox):
+    target = sandbox.containers["target"]
+    cgroup = "/sys/fs/cgroup"  # cgroup v2 file names first, else v1's
+    used = f"cat {cgroup}/memory.current 2>/dev/null || cat {cgroup}/memory/memory.usage_in_bytes"
+    limit = f"cat {cgroup}/memory.max 2>/dev/null || cat {cgroup}/memory/memory.limit_in_bytes"
+    before = int(run(sandbox, used, container="target").output)
+    limit = int(run(sandbox, limit, container="target").output)
+
+    container_action(container_id=target, action="stress", duration=120, resource="memory")
+    grown = run(
+        sandbox,
+        # 60 % of the limit, held: wait until at least half the limit more is in use.
+        f"for i in $(seq 100); do now=$({used}); [ $((now - {before})) -gt {limit // 2} ]"
+        " && exit 0; sleep 0.1; done; exit 1",
+        container="target",
+        timeout=30,
+    )
+    assert grown.exit_code == 0, grown.output
+    assert state_of(sandbox, "target") == "running"  # no OOM kill: the stress stays in bounds
+
+    container_action(container_id=target, action="unstress")
+    gone = run(
+        sandbox,
+        "for i in $(seq 50); do pgrep -f ^stress-ng || exit 0; sleep 0.1; done; exit 1",
+        container="target",
+    )
+    assert gone.exit_code == 0, gone.output
+    container_action(container_id=target, action="unstress")  # nothing left to end: no error
 
 
 def test_container_action_refuses_a_container_of_another_sandbox(make_sandbox):

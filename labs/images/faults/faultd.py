@@ -25,7 +25,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-ACTIONS = ("kill", "pause", "unpause", "restart", "stress")
+ACTIONS = ("kill", "pause", "unpause", "restart", "stress", "unstress")
+RESOURCES = ("cpu", "memory")
 PORT = int(os.environ.get("PORT", "7000"))
 SELF_NAME = os.environ.get("SELF_NAME", "faults")
 TARGETS = tuple(
@@ -120,7 +121,11 @@ def validate(body: object) -> tuple[int, dict]:
         return 400, {"error": "'duration' must be a number of seconds"}
     if not 1 <= duration <= 300:
         return 400, {"error": "'duration' must be from 1 to 300 seconds"}
-    return 0, {"action": action, "target": target, "duration": duration}
+    resource = body.get("resource", "cpu")
+    if resource not in RESOURCES:
+        return 400, {"error": f"'resource' must be one of: {', '.join(RESOURCES)}"}
+    request = {"action": action, "target": target, "duration": duration}
+    return 0, {**request, "resource": resource} if action == "stress" else request
 
 
 class Handler(BaseHTTPRequestHandler):
