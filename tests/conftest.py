@@ -133,6 +133,34 @@ def lab_worker(celery_worker_process, settings):
 
 
 @pytest.fixture
+def fault_relay(tmp_path):
+    """`manage.py lab_fault_relay` in a process of its own, on the test database: what carries
+    out the `fault` commands of labs with ``faults: true``."""
+    import os
+    import subprocess
+    import sys
+
+    log_path = tmp_path / "relay.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "lab_fault_relay", "--poll-interval", "0.3"],
+            cwd=settings.BASE_DIR,
+            env={**os.environ, **database_env()},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    process.log_path = log_path
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+@pytest.fixture
 def asgi_server(lab_worker, settings):
     """The site on uvicorn (HTTP and websockets), on the test database, sending lab tasks to the
     test worker: what `make run` serves, in a process of its own."""

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def manage(lab_worker, lab_images):
+def manage(lab_worker, lab_images, fault_relay):
     env = {**os.environ, **database_env(), "LAB_TASK_QUEUE": lab_worker.queue}
 
     def run(*args: str) -> subprocess.CompletedProcess:

@@ -2,18 +2,13 @@
 end on the real Docker engine and a real Celery worker."""
 
 import json
-import os
-import subprocess
-import sys
 import time
 
 import pytest
-from django.conf import settings
 
 from academy.courses.services import content_sync
 from labs import faults, runtime, services
 from labs.models import Lab, LabSession
-from tests.conftest import database_env
 from tests.factories import UserFactory
 from tests.labs_tree import write_faults_lab
 
@@ -27,29 +22,6 @@ def faults_lab(tmp_path, lab_images) -> Lab:
     write_faults_lab(tmp_path)
     content_sync(root=tmp_path)
     return Lab.objects.get(key="faults-lab")
-
-
-@pytest.fixture
-def fault_relay(tmp_path):
-    """`manage.py lab_fault_relay` in a process of its own, on the test database."""
-    log_path = tmp_path / "relay.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "lab_fault_relay", "--poll-interval", "0.3"],
-            cwd=settings.BASE_DIR,
-            env={**os.environ, **database_env()},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    process.log_path = log_path
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,8 @@ if [ ! -s "$journal" ]; then
     echo "FAIL: no-journal"
     exit 1
 fi
-if ! jq -e '[.experiment["steady-state-hypothesis"].probes[]?.provider
+if ! jq -e '[.experiment["steady-state-hypothesis"].probes[]?
+             | select(has("tolerance")) | .provider
              | select(.type == "http" and (.url | startswith("http://api:8080")))] | length > 0' \
         "$journal" >/dev/null 2>&1; then
     echo "FAIL: no-http-probe"
