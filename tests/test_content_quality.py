@@ -53,3 +53,67 @@ def test_spanish_lesson_uses_the_glossary(course, lesson):
         "ingeniería de caos",
     ):
         assert wrong not in text, wrong
+
+
+# --- Labs ----------------------------------------------------------------------------------------
+
+LABS = CONTENT.labs
+LAB_IDS = [lab.key for lab in LABS]
+
+
+def test_the_six_chaos_and_gitops_labs_exist():
+    assert {
+        "first-steady-state",
+        "kill-a-replica",
+        "latency-and-timeouts",
+        "resource-pressure",
+        "gitops-reconcile",
+        "chaos-meets-gitops",
+    } <= set(LAB_IDS)
+
+
+@pytest.mark.parametrize("lab", LABS, ids=LAB_IDS)
+def test_lab_exists_in_both_languages_with_its_messages(lab):
+    for language in ("en", "es"):
+        assert lab.title.values.get(language) and lab.summary.values.get(language)
+        assert lab.slug.values.get(language)
+    for step in lab.steps:
+        for language in ("en", "es"):
+            assert step.titles.get(language), (step.key, language)
+            assert _words(step.bodies.get(language, "")) >= 60, (step.key, language)
+        for key, texts in step.messages.items():
+            assert texts.get("en") and texts.get("es"), (step.key, key)
+            used = re.search(rf"(?<![\w-]){re.escape(key)}(?![\w-])", step.check)
+            assert used, f"{step.key}: message {key!r} is never printed by the check"
+
+
+@pytest.mark.parametrize("lab", LABS, ids=LAB_IDS)
+def test_lab_belongs_to_lessons(lab):
+    assert lab.lesson_refs, "link the lab from the lessons it practises"
+
+
+@pytest.mark.parametrize("lab", LABS, ids=LAB_IDS)
+def test_spanish_lab_steps_use_the_glossary(lab):
+    for step in lab.steps:
+        text = step.bodies["es"].lower()
+        for wrong in ("radio de explosión", "estado estacionario", "deriva", "ingeniería de caos"):
+            assert wrong not in text, (step.key, wrong)
+
+
+@pytest.mark.django_db
+def test_each_lesson_links_to_its_labs_in_both_languages(client, real_content):
+    from django.utils import translation
+
+    from academy.courses.models import Lesson
+    from labs.models import Lab
+
+    for lab in Lab.objects.published():
+        for ref in lab.lesson_refs:
+            course_key, lesson_key = ref.split("/")
+            lesson = Lesson.objects.get(key=lesson_key, course__key=course_key)
+            for language in ("en", "es"):
+                with translation.override(language):
+                    lesson_url, lab_url = lesson.get_absolute_url(), lab.get_absolute_url()
+                    title = getattr(lab, f"title_{language}")
+                html = client.get(lesson_url).content.decode()
+                assert lab_url in html and title in html, (ref, lab.key, language)
