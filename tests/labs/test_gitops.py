@@ -1,0 +1,550 @@
+"""The gitops lab image (labs/images/gitops): the git server and the reconciler, for real.
+
+The local tests run both roles as processes on loopback: git_server.py seeds a bare repository
+and runs a real ``git daemon``, the real target service (labs/images/target/service.py) plays
+web, and the reconciler pulls, applies, corrects drift and asks a stand-in for the faults
+sidecar to restart web when it stops answering. The stand-in is not under test: it only plays
+the platform's part, starting the service again when asked.
+
+The test marked ``docker`` runs the image's two roles in a lab sandbox on the real engine.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from labs.images.build import IMAGES_DIR
+
+GITOPS_DIR = IMAGES_DIR / "gitops"
+SERVICE = IMAGES_DIR / "target" / "service.py"
+GIT_ENV = {
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_AUTHOR_NAME": "Test Learner",
+    "GIT_AUTHOR_EMAIL": "learner@example.org",
+    "GIT_COMMITTER_NAME": "Test Learner",
+    "GIT_COMMITTER_EMAIL": "learner@example.org",
+    "LC_ALL": "C",
+}
+
+
+def load(name: str):
+    """A module of the image, imported from its file (the image folder is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"gitops_{name}", GITOPS_DIR / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+reconciler_module = load("reconciler")
+git_server_module = load("git_server")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], object], *, timeout: float = 20, what: str = "") -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what or predicate}")
+        time.sleep(0.1)
+
+
+def get_json(url: str) -> object:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return json.load(response)
+    except (OSError, ValueError):
+        return None
+
+
+def put_json(url: str, body: dict) -> int:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="PUT",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    done = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        env={**os.environ, **GIT_ENV},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+# --- The pieces, as local processes ------------------------------------------------------------
+
+
+class Service:
+    """The real target service on a free port; can be stopped and started again."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.log_dir = log_dir
+        self.process: subprocess.Popen | None = None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with open(self.log_dir / "web.log", "a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, str(SERVICE)],
+                env={**os.environ, "PORT": str(self.port), "DEPENDENCY_URL": "", "ROLE": "service"},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(lambda: get_json(f"{self.url}/health"), what="the service to listen")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+
+    def config(self) -> dict:
+        return get_json(f"{self.url}/config") or {}
+
+
+class FakePlatform:
+    """Stands in for the faults sidecar and the platform behind it: restart starts the
+    service again, kill stops it; every request is recorded."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.requests: list[dict] = []
+        platform = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                platform.requests.append(body)
+                if body.get("target") != "web":
+                    self.answer(403, {"error": f"{body.get('target')!r} is not a target"})
+                    return
+                if body.get("action") == "restart":
+                    platform.service.stop()
+                    platform.service.start()
+                elif body.get("action") == "kill":
+                    platform.service.stop()
+                self.answer(200, {**body, "ok": True})
+
+            def answer(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class LocalLab:
+    """A git server, web, a stand-in platform and the reconciler, on loopback."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.git_port = free_port()
+        self.repo_url = f"git://127.0.0.1:{self.git_port}/platform.git"
+        self.status_url = f"http://127.0.0.1:{free_port()}"
+        self.web = Service(tmp_path)
+        self.platform = FakePlatform(self.web)
+        self.processes: list[subprocess.Popen] = []
+        self.clone = tmp_path / "clone"
+
+    def _spawn(self, script: str, env: dict, log: str) -> subprocess.Popen:
+        with open(self.tmp_path / log, "w") as out:
+            process = subprocess.Popen(
+                [sys.executable, str(GITOPS_DIR / script)],
+                env={**os.environ, **env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self.processes.append(process)
+        return process
+
+    def start(self) -> None:
+        self._spawn(
+            "gitops.py",
+            {
+                "ROLE": "git-server",
+                "GIT_ROOT": str(self.tmp_path / "served"),
+                "GIT_LISTEN": "127.0.0.1",
+                "GIT_PORT": str(self.git_port),
+                "SEED_DIR": str(GITOPS_DIR / "seed"),
+                "SEED_APPS": "web",
+            },
+            "git.log",
+        )
+        wait_until(self.remote_head, what="the git server")
+        self.web.start()
+        port = self.status_url.rsplit(":", 1)[1]
+        self._spawn(
+            "reconciler.py",
+            {
+                "REPO_URL": self.repo_url,
+                "APP_URL": self.web.url,
+                "FAULTS_URL": self.platform.url,
+                "LISTEN_HOST": "127.0.0.1",
+                "STATUS_PORT": port,
+                "WORK_DIR": str(self.tmp_path / "reconciler"),
+                "RECONCILE_INTERVAL": "0.5",
+                "RESTART_COOLDOWN": "3",
+                "HTTP_TIMEOUT": "1",
+            },
+            "reconciler.log",
+        )
+        wait_until(lambda: (self.status() or {}).get("synced"), what="the first sync")
+        git("clone", "--quiet", self.repo_url, str(self.clone))
+
+    def close(self) -> None:
+        for process in self.processes:
+            stop(process)
+        self.web.stop()
+        self.platform.close()
+
+    def remote_head(self) -> str:
+        done = subprocess.run(
+            ["git", "ls-remote", self.repo_url, "refs/heads/main"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **GIT_ENV},
+        )
+        return done.stdout.split("\t")[0] if done.returncode == 0 else ""
+
+    def status(self) -> dict | None:
+        return get_json(f"{self.status_url}/status")
+
+    def events(self, kind: str | None = None) -> list[dict]:
+        events = get_json(f"{self.status_url}/events") or []
+        return [event for event in events if kind is None or event["kind"] == kind]
+
+    def commit_and_push(self, text: str, message: str) -> str:
+        (self.clone / "apps" / "web.yaml").write_text(text)
+        git("commit", "--quiet", "--all", "--message", message, cwd=self.clone)
+        git("push", "--quiet", "origin", "main", cwd=self.clone)
+        return git("rev-parse", "HEAD", cwd=self.clone)
+
+    def wait_applied(self, sha: str) -> dict:
+        return wait_until(
+            lambda: (s := self.status()) and s["revision"] == sha and s["synced"] and s,
+            what=f"revision {sha[:7]} applied",
+        )
+
+
+WEB_YAML = """\
+name: web
+running: {running}
+config:
+  version: {version}
+  message: {message}
+  delay_ms: 0
+  error_rate: {error_rate}
+"""
+
+
+def web_yaml(*, version="v1", message="Deployed from git", error_rate="0.0", running="true") -> str:
+    return WEB_YAML.format(version=version, message=message, error_rate=error_rate, running=running)
+
+
+@pytest.fixture
+def lab(tmp_path) -> Iterator[LocalLab]:
+    lab = LocalLab(tmp_path)
+    try:
+        lab.start()
+        yield lab
+    finally:
+        lab.close()
+
+
+# --- The reconciler, for real -----------------------------------------------------------------
+
+
+def test_the_seed_is_applied_and_reported(lab):
+    status = lab.status()
+    head = lab.remote_head()
+    assert status["revision"] == head == status["head"]
+    assert status["author"] == "Platform Team"
+    assert status["ready"] is True and status["errors"] == []
+    web = status["apps"]["web"]
+    assert web["declared"]["config"]["message"] == "Deployed from git"
+    assert web["observed"] == {"running": True, "config": web["declared"]["config"]}
+    assert lab.web.config()["message"] == "Deployed from git"
+    [synced] = lab.events("synced-revision")
+    assert synced["revision"] == head
+    assert synced["changes"] == {"web": {"message": {"from": "", "to": "Deployed from git"}}}
+
+
+def test_a_pushed_commit_is_applied(lab):
+    sha = lab.commit_and_push(web_yaml(version="v2", message="Shipped"), "web: ship v2")
+    lab.wait_applied(sha)
+    config = lab.web.config()
+    assert (config["version"], config["message"]) == ("v2", "Shipped")
+    event = lab.events("synced-revision")[-1]
+    assert event["revision"] == sha and event["subject"] == "web: ship v2"
+    assert event["author"] == "Test Learner"
+    assert event["changes"]["web"] == {
+        "version": {"from": "v1", "to": "v2"},
+        "message": {"from": "Deployed from git", "to": "Shipped"},
+    }
+
+
+def test_drift_is_corrected_with_the_fields_it_changed(lab):
+    assert put_json(f"{lab.web.url}/config", {"message": "by hand", "retries": 3}) == 200
+    event = wait_until(lambda: lab.events("drift-corrected"), what="a drift correction")[0]
+    assert event["app"] == "web" and event["fields"] == ["message"]
+    assert event["changes"] == {"message": {"from": "by hand", "to": "Deployed from git"}}
+    config = lab.web.config()
+    assert config["message"] == "Deployed from git"
+    assert config["retries"] == 3, "a key the repository does not declare is not managed"
+
+
+def test_invalid_yaml_is_not_applied_and_the_last_good_state_is_kept(lab):
+    good = lab.remote_head()
+    bad = lab.commit_and_push("name: web\nconfig: [version: v9\n", "broken")
+    status = wait_until(
+        lambda: (s := lab.status()) and s["head"] == bad and s["errors"] and s, what="an error"
+    )
+    assert status["revision"] == good
+    assert status["synced"] is False and status["ready"] is False
+    assert "apps/web.yaml line" in status["errors"][0]["message"]
+    assert bad in status["rejected"]
+    assert lab.events("error")[-1]["revision"] == bad
+    time.sleep(1.5)  # three more passes: the rejected revision is not applied later either
+    assert lab.status()["revision"] == good
+    assert lab.web.config()["version"] == "v1"
+    # Drift is still corrected, against the last good revision.
+    put_json(f"{lab.web.url}/config", {"message": "by hand"})
+    wait_until(lambda: lab.events("drift-corrected"), what="a drift correction")
+    assert lab.web.config()["message"] == "Deployed from git"
+    # A fix is a new commit: applied, and the error is gone.
+    fixed = lab.commit_and_push(web_yaml(version="v3"), "fix the file")
+    status = lab.wait_applied(fixed)
+    assert status["errors"] == [] and lab.web.config()["version"] == "v3"
+    assert lab.events("recovered")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (web_yaml().replace("delay_ms: 0", "colour: blue"), "unknown config key 'colour'"),
+        (web_yaml().replace("delay_ms: 0", "delay_ms: soon"), "delay_ms must be a whole number"),
+        (web_yaml(running="yes please"), "'running' must be true or false"),
+        (web_yaml(error_rate="2"), "web refused apps/web.yaml: error_rate must be from"),
+    ],
+    ids=["unknown-key", "wrong-type", "not-a-boolean", "refused-by-the-service"],
+)
+def test_invalid_declared_state_is_not_applied(lab, text, reason):
+    good = lab.remote_head()
+    bad = lab.commit_and_push(text.replace("version: v1", "version: v-bad"), "bad change")
+    status = wait_until(
+        lambda: (s := lab.status()) and s["errors"] and s, what="the revision to be rejected"
+    )
+    assert reason in status["errors"][0]["message"]
+    assert status["revision"] == good and status["head"] == bad
+    assert lab.web.config()["version"] == "v1", "nothing of the bad revision is applied"
+
+
+def test_an_app_that_stops_answering_is_restarted_through_the_platform(lab):
+    put_json(f"{lab.web.url}/config", {"message": "lost on restart"})
+    lab.web.stop()
+    restored = wait_until(lambda: lab.events("restored"), what="a restore")[0]
+    assert restored["app"] == "web" and restored["failed_checks"] >= 2
+    assert {"action": "restart", "target": "web"} in lab.platform.requests
+    # The restarted service starts from its built-in defaults: the declared config comes back.
+    wait_until(
+        lambda: lab.web.config().get("message") == "Deployed from git", what="declared config"
+    )
+    status = wait_until(lambda: (s := lab.status()) and s["synced"] and s, what="synced")
+    assert status["apps"]["web"]["last_restored"] == restored["time"]
+
+
+def test_an_app_declared_not_running_is_stopped(lab):
+    sha = lab.commit_and_push(web_yaml(running="false"), "web: stop")
+    wait_until(lambda: lab.events("stopped"), what="web to be stopped")
+    assert {"action": "kill", "target": "web"} in lab.platform.requests
+    status = wait_until(
+        lambda: (s := lab.status()) and s["synced"] and s, what="synced while stopped"
+    )
+    assert status["revision"] == sha
+    assert status["apps"]["web"]["observed"]["running"] is False
+    assert get_json(f"{lab.web.url}/health") is None
+
+
+def test_the_git_server_refuses_to_rewrite_history(lab):
+    lab.commit_and_push(web_yaml(version="v2"), "v2")
+    done = subprocess.run(
+        ["git", "push", "--force", "origin", "HEAD~1:main"],
+        cwd=lab.clone,
+        env={**os.environ, **GIT_ENV},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0 and "non-fast-forward" in done.stderr
+
+
+def test_a_lost_git_server_keeps_the_last_good_state_in_force(lab):
+    good = lab.status()["revision"]
+    git_server = lab.processes[0]
+    stop(git_server)
+    status = wait_until(lambda: (s := lab.status()) and s["errors"] and s, what="a fetch error")
+    assert "cannot fetch main" in status["errors"][0]["message"]
+    assert status["last_fetch_ok"] is False and status["synced"] is False
+    assert status["revision"] == good
+    put_json(f"{lab.web.url}/config", {"message": "by hand"})
+    wait_until(lambda: lab.events("drift-corrected"), what="drift corrected from the cache")
+
+
+# --- The declared-state parser and the seed -----------------------------------------------------
+
+
+def test_parse_declared_state_accepts_partial_configs_and_reports_lines():
+    parse = reconciler_module.parse_declared_state
+    apps = parse({"apps/web.yaml": "name: web\nconfig:\n  version: v2\n"})
+    assert apps["web"].running is True and apps["web"].config == {"version": "v2"}
+    with pytest.raises(reconciler_module.InvalidState, match=r"apps/a.yaml line 3: .*'\\t'"):
+        parse({"apps/a.yaml": "name: web\nconfig:\n\tversion: v2\n"})
+    with pytest.raises(reconciler_module.InvalidState, match=r"also declared in apps/a\.yaml"):
+        parse({"apps/a.yaml": "name: web\n", "apps/b.yaml": "name: web\n"})
+    with pytest.raises(reconciler_module.InvalidState, match="must be a number"):
+        parse({"apps/a.yaml": "name: web\nconfig: {error_rate: true}\n"})
+
+
+def test_the_seed_commit_is_the_same_on_every_start(tmp_path):
+    files = git_server_module.seed_files(GITOPS_DIR / "seed", ["web", "api"])
+    assert set(files) == {"README.md", "apps/web.yaml", "apps/api.yaml"}
+    shas = []
+    for folder in ("one", "two"):
+        repo = git_server_module.create_repository(root=tmp_path / folder, name="p", files=files)
+        shas.append(git("--git-dir", str(repo), "rev-parse", "main"))
+        assert git("--git-dir", str(repo), "log", "-1", "--format=%an") == "Platform Team"
+    assert shas[0] == shas[1]
+    # Every seed is a valid declared state.
+    declared = reconciler_module.parse_declared_state(
+        {path: data.decode() for path, data in files.items() if path.startswith("apps/")}
+    )
+    assert set(declared) == {"web", "api"}
+
+
+# --- The image, in a lab sandbox on the real engine ------------------------------------------
+
+
+@pytest.mark.docker
+def test_the_image_roles_in_a_sandbox(make_sandbox, lab_images):
+    from labs.runtime import ContainerSpec, Tmpfs, sandbox_exec
+
+    def gitops(name: str, env: dict) -> ContainerSpec:
+        return ContainerSpec(
+            name=name, image=lab_images["gitops"], env=env, memory=96, cpus=0.25, pids=64
+        )
+
+    sandbox = make_sandbox(
+        [
+            ContainerSpec(
+                name="toolbox",
+                image=lab_images["toolbox"],
+                memory=128,
+                pids=64,
+                tmpfs={
+                    "/tmp": Tmpfs(size=16),
+                    "/home/learner": Tmpfs(size=16, uid=1000, gid=1000, executable=True),
+                },
+            ),
+            gitops("git", {"ROLE": "git-server", "SEED_APPS": "web"}),
+            gitops("reconciler", {"ROLE": "reconciler"}),
+            ContainerSpec(
+                name="web",
+                image=lab_images["target"],
+                env={"DEPENDENCY_URL": ""},
+                memory=64,
+                pids=32,
+                tmpfs={"/tmp": Tmpfs(size=8)},
+            ),
+        ]
+    )
+
+    def learner(script: str, timeout: float = 60):
+        return sandbox_exec(
+            container_id=sandbox.containers["toolbox"],
+            command=["bash", "-c", script],
+            user="learner",
+            timeout=timeout,
+            environment=GIT_ENV,
+            workdir="/home/learner",
+        )
+
+    synced = (
+        "(for i in $(seq 200); do curl -fs http://reconciler:9100/status | jq -e "
+        "--arg h \"$(git -C ~/platform rev-parse HEAD)\" '.synced and .revision == $h' "
+        ">/dev/null && exit 0; sleep 0.2; done; curl -s http://reconciler:9100/status; exit 1)"
+    )
+    result = learner(f"git clone -q git://git/platform.git ~/platform && {synced}")
+    assert result.exit_code == 0, result.output
+    result = learner(
+        "cd ~/platform && sed -i 's/^  version: .*/  version: v2/' apps/web.yaml"
+        f" && git commit -qam v2 && git push -q && {synced} && curl -s http://web:8080/config"
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.strip().splitlines()[-1])["version"] == "v2"
+    # Both roles run as the image's unprivileged user, with no capabilities.
+    for name in ("git", "reconciler"):
+        result = sandbox_exec(
+            container_id=sandbox.containers[name],
+            command=["sh", "-c", "id -un; grep CapEff /proc/1/status /proc/self/status"],
+            user="",
+            timeout=10,
+        )
+        assert result.output.splitlines()[0] == "gitops", result.output
+        assert result.output.count("0000000000000000") == 2, result.output
