@@ -112,8 +112,9 @@ def test_each_lesson_links_to_its_labs_in_both_languages(client, real_content):
             course_key, lesson_key = ref.split("/")
             lesson = Lesson.objects.get(key=lesson_key, course__key=course_key)
             for language in ("en", "es"):
+                # Inside the override: the page's LocaleMiddleware leaves its language active.
                 with translation.override(language):
                     lesson_url, lab_url = lesson.get_absolute_url(), lab.get_absolute_url()
                     title = getattr(lab, f"title_{language}")
-                html = client.get(lesson_url).content.decode()
+                    html = client.get(lesson_url).content.decode()
                 assert lab_url in html and title in html, (ref, lab.key, language)
