@@ -140,6 +140,11 @@ class LabSession(models.Model):
     # The sandbox as labs.runtime.Sandbox.as_dict(): its network and container ids by name.
     sandbox = models.JSONField(_("sandbox"), default=dict, blank=True)
     error = models.TextField(_("error"), blank=True)
+    # The learner's Chaos Toolkit journals, read from the shell's home by the platform (see
+    # labs.services.lab_session_journals_collect): {path: {"modified", "size", "journal"}},
+    # each journal compacted by labs.journal.journal_compact.
+    journals = models.JSONField(_("journals"), default=dict, blank=True)
+    journals_collected_at = models.DateTimeField(_("journals collected at"), null=True, blank=True)
 
     objects = LabSessionQuerySet.as_manager()
 

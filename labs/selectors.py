@@ -9,6 +9,7 @@ from django.http import Http404
 
 from academy.contentfiles import LANGUAGES
 from labs import services
+from labs.journal import chaos_coverage, journal_entries
 from labs.models import CheckResult, Lab, LabSession
 
 
@@ -105,4 +106,30 @@ def session_status(*, session: LabSession) -> dict:
         "seconds_left": seconds_left,
         "extended": session.extended,
         "steps": steps,
+        "results_version": session_results_version(session=session),
+    }
+
+
+def session_results_version(*, session: LabSession) -> str:
+    """Changes whenever the journals are read again: the page then fetches the results."""
+    collected = session.journals_collected_at
+    return collected.isoformat() if collected else ""
+
+
+def session_results(*, session: LabSession, journal_path: str | None = None) -> dict:
+    """The Results section: the chosen (or latest) journal's timeline and the chaos coverage."""
+    entries = journal_entries(session.journals or {})
+    current = next((entry for entry in entries if entry.path == journal_path), None)
+    lab = session.lab
+    coverage = chaos_coverage(
+        [container["name"] for container in lab.topology],
+        lab.shell_container,
+        [item.get("journal") or {} for item in (session.journals or {}).values()],
+    )
+    return {
+        "journals": entries,
+        "current": current or (entries[0] if entries else None),
+        "coverage": coverage,
+        "results_version": session_results_version(session=session),
+        "can_refresh": session.state in services.TERMINAL_STATES,
     }

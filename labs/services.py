@@ -7,11 +7,14 @@ reads the session's state under a row lock and does nothing when the state says 
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import logging
 import time
+import zlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -19,6 +22,7 @@ from django.utils import timezone, translation
 
 from labs import runtime
 from labs.content import FAULTS_CONTAINER
+from labs.journal import journal_compact, looks_like_journal
 from labs.models import CheckResult, Lab, LabSession, LabStep
 
 log = logging.getLogger(__name__)
@@ -353,6 +357,8 @@ def lab_session_check(*, session: LabSession, step: LabStep, language: str = "en
     finally:
         duration_ms = int((time.monotonic() - started) * 1000)
     passed = result.exit_code == 0 and not result.timed_out
+    # Before the result shows: the page that sees it then shows the journals of this moment.
+    _journals_collect_quietly(session)
     messages = _learner_messages(step, result.output, language)
     if result.timed_out:
         with translation.override(language):
@@ -393,6 +399,242 @@ def lab_session_solve(*, session: LabSession, step: LabStep) -> runtime.ExecResu
         timeout=settings.LAB_SETUP_TIMEOUT_SECONDS,
         workdir="/home/learner",
     )
+
+
+# --- Chaos Toolkit journals ----------------------------------------------------------------------
+
+LEARNER_HOME = "/home/learner"
+JOURNAL_MAX_BYTES = 256 * 1024
+JOURNAL_MAX_FILES = 20
+# Output of one collector run: sandbox_exec keeps 64 KB, and JSON cut in the middle is lost.
+_COLLECT_BUDGET = 56 * 1024
+
+# Runs as root in the learner's shell container (python3 -I: no environment, no user site,
+# nothing from the working folder), so the learner can neither change nor stop it. It walks
+# the home folder through file descriptors, never following a symbolic link, and reads only
+# regular files the learner could read themself: root's reach shows nothing the learner could
+# not see. Arguments: the home folder, the largest file and the most files to keep, the index
+# to start from and the characters to print at most. Prints one JSON line: the journals (zlib +
+# base64; long texts cut when a journal is large), newest first, from that index on, as many
+# as fit, and where the next page starts.
+_COLLECT_JOURNALS = r"""
+import base64, json, os, stat, sys, zlib
+
+HOME, MAX_BYTES, MAX_FILES = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+start, budget = int(sys.argv[4]), int(sys.argv[5])
+MAX_DEPTH, MAX_ENTRIES, MAX_READS = 3, 5000, 200
+owner = os.stat(HOME)
+seen = reads = 0
+found = []
+
+
+def learner_may(st, bits):
+    if st.st_uid == owner.st_uid:
+        shift = 6
+    elif st.st_gid == owner.st_gid:
+        shift = 3
+    else:
+        shift = 0
+    return (st.st_mode >> shift) & bits == bits
+
+
+def shrink(value, depth=0):  # long texts cut; the platform keeps less of them anyway
+    if isinstance(value, str):
+        return value[:2000]
+    if depth > 30:
+        return None
+    if isinstance(value, list):
+        return [shrink(item, depth + 1) for item in value[:500]]
+    if isinstance(value, dict):
+        return {key: shrink(item, depth + 1) for key, item in list(value.items())[:500]}
+    return value
+
+
+def pack(data):
+    return base64.b64encode(zlib.compress(data, 6)).decode()
+
+
+def looks_like_journal(data):
+    return (isinstance(data, dict) and isinstance(data.get("experiment"), dict)
+            and "status" in data and ("run" in data or "steady_states" in data))
+
+
+def read(dir_fd, name):
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_BYTES or not learner_may(st, 4):
+            return None, st
+        chunks, size = [], 0
+        while size <= MAX_BYTES:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return (b"".join(chunks) if size <= MAX_BYTES else None), st
+    finally:
+        os.close(fd)
+
+
+def walk(dir_fd, prefix, depth):
+    global seen, reads
+    with os.scandir(dir_fd) as listing:
+        entries = sorted(listing, key=lambda entry: entry.name)
+    for entry in entries:
+        seen += 1
+        if seen > MAX_ENTRIES or reads > MAX_READS:
+            return
+        try:
+            if entry.is_symlink():
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if depth >= MAX_DEPTH:
+                    continue
+                fd = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW,
+                             dir_fd=dir_fd)
+                try:
+                    if learner_may(os.fstat(fd), 5):
+                        walk(fd, prefix + entry.name + "/", depth + 1)
+                finally:
+                    os.close(fd)
+            elif entry.name.endswith(".json") and entry.is_file(follow_symlinks=False):
+                reads += 1
+                data, st = read(dir_fd, entry.name)
+                if data is not None and looks_like_journal(json.loads(data)):
+                    found.append((-st.st_mtime, prefix + entry.name, st, data))
+                    found.sort(key=lambda item: (item[0], item[1]))
+                    del found[MAX_FILES:]  # only the newest are kept in memory
+        except (OSError, ValueError, RecursionError):
+            continue
+
+
+home_fd = os.open(HOME, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+walk(home_fd, "", 0)
+page, size, index = [], 0, start
+while index < len(found):
+    _, path, st, data = found[index]
+    packed = pack(data)
+    if len(packed) > budget // 2:
+        packed = pack(json.dumps(shrink(json.loads(data))).encode())
+    if size + len(packed) + len(path) + 100 > budget:
+        if page:
+            break
+        page.append({"path": path, "too_big": True, "size": st.st_size})
+    else:
+        page.append({"path": path, "size": st.st_size, "mtime": st.st_mtime, "data": packed})
+        size += len(packed) + len(path) + 100
+    index += 1
+print(json.dumps({"total": len(found), "journals": page,
+                  "next": index if index < len(found) else None}))
+"""
+
+
+class JournalsUnreadable(Exception):
+    """The shell container did not answer the collector as expected."""
+
+
+def _collector_page(container_id: str, start: int) -> dict:
+    result = runtime.sandbox_exec(
+        container_id=container_id,
+        command=[
+            "python3",
+            "-I",
+            "-",
+            LEARNER_HOME,
+            str(JOURNAL_MAX_BYTES),
+            str(JOURNAL_MAX_FILES),
+            str(start),
+            str(_COLLECT_BUDGET),
+        ],
+        stdin=_COLLECT_JOURNALS.encode(),
+        user="root",
+        timeout=20,
+        environment={"PATH": SAFE_PATH},
+        workdir="/",
+    )
+    lines = [line for line in result.output.splitlines() if line.startswith("{")]
+    if result.exit_code != 0 or result.timed_out or not lines:
+        raise JournalsUnreadable(f"collector exit {result.exit_code}: {result.output[-500:]}")
+    try:
+        page = json.loads(lines[-1])
+    except ValueError as error:
+        raise JournalsUnreadable(f"collector output is not JSON: {error}") from error
+    if not isinstance(page, dict) or not isinstance(page.get("journals"), list):
+        raise JournalsUnreadable("collector output has no journals")
+    return page
+
+
+def _unpack_journal(packed: object) -> dict | None:
+    """A journal sent by the collector, checked again here: the container is the learner's."""
+    try:
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(base64.b64decode(str(packed), validate=True), JOURNAL_MAX_BYTES)
+        if inflater.unconsumed_tail:
+            return None  # larger than a journal may be
+        document = json.loads(data)
+    except (ValueError, zlib.error, RecursionError):
+        return None
+    return journal_compact(document) if looks_like_journal(document) else None
+
+
+def lab_session_journals_collect(*, session: LabSession) -> dict:
+    """Reads the Chaos Toolkit journals in the learner's home and stores them on the session.
+
+    Every ``*.json`` up to three folders deep that is a journal, newest first, at most
+    JOURNAL_MAX_FILES of at most JOURNAL_MAX_BYTES each; anything else is skipped. The lab is
+    given nothing: the platform reads, as root, through the runtime. Raises RuntimeFailure or
+    JournalsUnreadable when the container cannot be read, and then stores nothing.
+    """
+    container_id = session.sandbox["containers"][session.lab.shell_container]
+    collected: dict[str, dict] = {}
+    start: int | None = 0
+    for _ in range(JOURNAL_MAX_FILES):
+        page = _collector_page(container_id, start)
+        for item in page["journals"]:
+            path = item.get("path") if isinstance(item, dict) else None
+            if not isinstance(path, str) or path in collected or item.get("too_big"):
+                continue
+            journal = _unpack_journal(item.get("data"))
+            if journal is None:
+                continue
+            modified = item.get("mtime")
+            collected[path[:300]] = {
+                "modified": datetime.fromtimestamp(modified, UTC).isoformat()
+                if isinstance(modified, int | float)
+                else None,
+                "size": item.get("size") if isinstance(item.get("size"), int) else None,
+                "journal": journal,
+            }
+        start = page.get("next")
+        if not isinstance(start, int) or len(collected) >= JOURNAL_MAX_FILES:
+            break
+    LabSession.objects.filter(pk=session.pk).update(
+        journals=collected, journals_collected_at=timezone.now()
+    )
+    session.refresh_from_db(fields=["journals", "journals_collected_at"])
+    return collected
+
+
+def _journals_collect_quietly(session: LabSession) -> None:
+    """Journals are a bonus of a check: a container that cannot be read never fails it."""
+    try:
+        lab_session_journals_collect(session=session)
+    except Exception:
+        log.warning("Could not collect the journals of session %s", session.pk, exc_info=True)
+
+
+def lab_session_results_refresh(*, session: LabSession) -> bool:
+    """The learner's "Refresh results": reads the journals again; False when not running."""
+    session.refresh_from_db()
+    if session.state not in TERMINAL_STATES or not session.sandbox:
+        return False
+    try:
+        lab_session_journals_collect(session=session)
+    except (runtime.RuntimeFailure, JournalsUnreadable):
+        log.warning("Could not collect the journals of session %s", session.pk, exc_info=True)
+        return False
+    return True
 
 
 # --- Extend, stop, expire, reap -----------------------------------------------------------------

@@ -40,3 +40,9 @@ def pool_refill() -> int:
 @shared_task(acks_late=True)
 def extend(session_id: int) -> None:
     services.lab_session_extend(session=LabSession.objects.get(pk=session_id))
+
+
+@shared_task(acks_late=True)
+def refresh_results(session_id: int) -> bool:
+    session = LabSession.objects.filter(pk=session_id).first()
+    return session is not None and services.lab_session_results_refresh(session=session)

@@ -14,6 +14,12 @@ urlpatterns = [
         views.session_check,
         name="check",
     ),
+    path(_("labs/sessions/<int:session_id>/results/"), views.session_results, name="results"),
+    path(
+        _("labs/sessions/<int:session_id>/results/refresh/"),
+        views.session_results_refresh,
+        name="refresh",
+    ),
     path(_("labs/sessions/<int:session_id>/extend/"), views.session_extend, name="extend"),
     path(_("labs/sessions/<int:session_id>/stop/"), views.session_stop, name="stop"),
     path(_("labs/sessions/<int:session_id>/reset/"), views.session_reset, name="reset"),

@@ -44,15 +44,22 @@ def lab_start(request, lab_slug: str):
     return redirect(session)
 
 
+def _results_context(request, session: LabSession) -> dict:
+    return {
+        "session": session,
+        "is_owner": session.user_id == request.user.pk,
+        **selectors.session_results(session=session, journal_path=request.GET.get("journal")),
+    }
+
+
 @login_required
 def session_detail(request, session_id: int):
     session = selectors.session_get_for_user(session_id=session_id, user=request.user)
     context = {
-        "session": session,
+        **_results_context(request, session),
         "lab": session.lab,
         "steps": session.lab.steps.order_by("number"),
         "status": selectors.session_status(session=session),
-        "is_owner": session.user_id == request.user.pk,
         "alternate_urls": alternate_urls(session.get_absolute_url),
     }
     return render(request, "labs/session.html", context)
@@ -62,6 +69,13 @@ def session_detail(request, session_id: int):
 def session_status(request, session_id: int):
     session = selectors.session_get_for_user(session_id=session_id, user=request.user)
     return JsonResponse(selectors.session_status(session=session))
+
+
+@login_required
+def session_results(request, session_id: int):
+    """The Results section alone, for the page to swap in when new journals arrive."""
+    session = selectors.session_get_for_user(session_id=session_id, user=request.user)
+    return render(request, "labs/_results.html", _results_context(request, session))
 
 
 def _owned(request, session_id: int) -> LabSession:
@@ -82,6 +96,25 @@ def session_check(request, session_id: int, number: int):
     language = translation.get_language()
     tasks.check.apply_async((session.pk, step.pk, language), queue=settings.LAB_TASK_QUEUE)
     return JsonResponse({"queued": True}, status=202)
+
+
+@login_required
+@require_POST
+def session_results_refresh(request, session_id: int):
+    """Reads the learner's journals again, on the lab host's worker."""
+    session = _owned(request, session_id)
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    if session.state not in services.TERMINAL_STATES:
+        error = _("This lab session is not running.")
+        if wants_json:
+            return JsonResponse({"error": error}, status=409)
+        messages.error(request, error)
+        return redirect(session)
+    tasks.refresh_results.apply_async((session.pk,), queue=settings.LAB_TASK_QUEUE)
+    if wants_json:
+        return JsonResponse({"queued": True}, status=202)
+    messages.success(request, _("Reading your journals. Reload the page in a moment to see them."))
+    return redirect(session.get_absolute_url() + "#results")
 
 
 @login_required

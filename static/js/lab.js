@@ -1,4 +1,6 @@
-// The lab session page: live state, queue position, countdown, step tabs and checks.
+// The lab session page: live state, queue position, countdown, step tabs, checks, and the
+// Results section (journals' timeline and chaos coverage, drawn by the server and swapped in
+// when the worker has read the journals again).
 // Texts come from data-text-* attributes, so the page speaks the learner's language.
 (function () {
   "use strict";
@@ -90,6 +92,92 @@
     poll();
   });
 
+  // --- Results: the server draws them; this swaps them in when new journals are read ----------
+  const results = root.querySelector("[data-results-url]");
+  let resultsVersion = results ? results.dataset.resultsVersion : "";
+  // The path the learner picked (a link with ?journal= works without this script too).
+  let chosenJournal = new URLSearchParams(location.search).get("journal");
+  let refreshing = null; // since when a refresh was asked for and has not come back
+  const REFRESH_PATIENCE = 30000;
+
+  function resultsSay(message) {
+    const box = results && results.querySelector("[data-results-status]");
+    if (box) box.textContent = message;
+  }
+  async function loadResults() {
+    const url = new URL(results.dataset.resultsUrl, location.href);
+    if (chosenJournal) url.searchParams.set("journal", chosenJournal);
+    const response = await fetch(url, { credentials: "same-origin" });
+    if (!response.ok) throw new Error(text("Error"));
+    const html = await response.text();
+    const table = results.querySelector("details.timeline-table");
+    const tableOpen = table && table.open;
+    results.innerHTML = html; // the server's own escaped HTML
+    const again = results.querySelector("details.timeline-table");
+    if (again && tableOpen) again.open = true;
+  }
+  async function resultsChanged(version) {
+    resultsVersion = version;
+    try {
+      await loadResults();
+      resultsSay(text("Refreshed"));
+    } catch (error) {
+      resultsSay(error.message || text("Error"));
+    }
+    refreshing = null;
+  }
+  if (results) {
+    results.addEventListener("click", async (event) => {
+      const link = event.target.closest("[data-journal]");
+      if (!link) return;
+      event.preventDefault();
+      chosenJournal = link.dataset.journal;
+      try {
+        await loadResults();
+        history.replaceState(null, "", link.getAttribute("href"));
+        const shown = results.querySelector(".timeline-title");
+        if (shown) { shown.tabIndex = -1; shown.focus(); }
+      } catch (error) {
+        resultsSay(error.message || text("Error"));
+      }
+    });
+    results.addEventListener("submit", async (event) => {
+      const form = event.target.closest(".results-refresh");
+      if (!form) return;
+      event.preventDefault();
+      const button = form.querySelector("[data-refresh]");
+      button.disabled = true;
+      resultsSay(text("Refreshing"));
+      try {
+        const response = await fetch(form.action, {
+          method: "POST",
+          headers: { "X-CSRFToken": decodeURIComponent(csrf()), Accept: "application/json" },
+          credentials: "same-origin",
+        });
+        if (!response.ok) {
+          const body = await response.json().catch(() => ({}));
+          throw new Error(body.error || text("Error"));
+        }
+        refreshing = Date.now();
+      } catch (error) {
+        button.disabled = false;
+        resultsSay(error.message || text("Error"));
+      }
+      poll();
+    });
+  }
+  function followResults(status) {
+    if (!results || status.results_version === undefined) return;
+    if (status.results_version !== resultsVersion) {
+      resultsChanged(status.results_version);
+    } else if (refreshing !== null && Date.now() - refreshing > REFRESH_PATIENCE) {
+      refreshing = null;
+      const button = results.querySelector("[data-refresh]");
+      if (button) button.disabled = false;
+      resultsSay(text("RefreshFailed"));
+    }
+  }
+
   // --- Live state ----------------------------------------------------------------------------
   function tick() {
     if (deadline === null || !countdown) return;
@@ -128,6 +216,7 @@
       root.querySelector("[data-ended-notice]").hidden = false;
       root.querySelectorAll("[data-check-url]").forEach((b) => { b.disabled = true; });
     }
+    followResults(status);
     // The terminal is drawn by the server once the containers are ready.
     if (status.terminal && root.querySelector("[data-terminal-waiting]")) location.reload();
     state = status.state;
@@ -141,7 +230,9 @@
     } catch (error) { /* a blip: the next poll catches up */ }
     const live = root.dataset.state !== "destroyed" && root.dataset.state !== "expired"
       && root.dataset.state !== "failed";
-    if (live) timer = setTimeout(poll, pending.size || state === "requested" || state === "provisioning" ? 1000 : 3000);
+    const busy = pending.size || refreshing !== null || state === "requested"
+      || state === "provisioning";
+    if (live) timer = setTimeout(poll, busy ? 1000 : 3000);
   }
   const initial = countdown && countdown.dataset.seconds;
   if (initial) deadline = Date.now() + Number(initial) * 1000;
