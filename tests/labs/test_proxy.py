@@ -589,7 +589,7 @@ found["toxics_after_reset"] = json.load(
 )
 proxies.delete_proxy("extra", configuration=configuration)
 found["extra_exists"] = probes.proxy_exist("extra", configuration)
-print(json.dumps(found))
+print("RESULT " + json.dumps(found))
 """
 
 
@@ -603,7 +603,9 @@ def test_chaostoxi_drives_the_proxy_image(make_sandbox, lab_images):
     )
 
     assert result.exit_code == 0, result.output
-    found = json.loads(result.output.strip().splitlines()[-1])
+    # The output mixes chaostoxi's log lines (stderr) with ours, in no fixed order.
+    (line,) = [line for line in result.output.splitlines() if line.startswith("RESULT ")]
+    found = json.loads(line.removeprefix("RESULT "))
     assert found["exists"] is True and found["upstream"] == "dependency:8080"
     assert found["created"] is True and int(found["extra_port"]) > 0
     assert found["latency_toxic"] is True and found["partial_toxic"] is True

@@ -195,7 +195,12 @@ def test_resize_reaches_the_shell(make_session):
         await screen.type("stty size\r")
         await screen.until(b"30 100")
         await screen.send(text=json.dumps({"type": "resize", "cols": 120, "rows": 40}))
-        await screen.type("stty size\r")
+        # The TTY takes the new size at once; tmux passes it to the shell's pane a moment later.
+        for _ in range(20):
+            await screen.type("stty size\r")
+            with contextlib.suppress(AssertionError):
+                await screen.until(b"40 120", timeout=0.5)
+                break
         await screen.until(b"40 120")
         # Bad sizes and unknown control messages are ignored; the shell goes on.
         await screen.send(text=json.dumps({"type": "resize", "cols": 10**6, "rows": "x"}))
