@@ -60,10 +60,11 @@ def test_list_start_exec_check_stop(manage):
     assert runtime.sandbox_list(labels=mine) == []
 
 
-def test_selftest_all_labs(manage):
+def test_selftest_all_labs(manage, fault_relay):
     result = manage("selftest", "--all")
 
-    assert result.returncode == 0, result.stdout + result.stderr
+    relay_log = fault_relay.log_path.read_text()
+    assert result.returncode == 0, result.stdout + result.stderr + "\nrelay:\n" + relay_log
     assert "before solve FAIL, after solve PASS" in result.stdout
     assert "lab(s) passed their self-test" in result.stdout
     mine = {"academy.instance": services.lab_instance(), "academy.user": "lab-selftest"}

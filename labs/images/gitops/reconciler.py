@@ -642,8 +642,7 @@ class Reconciler:
             )
             return
         failures = observed.failures
-        self._observe(app.name, failures=0, last_restored=now_iso())
-        self.events.add(
+        event = self.events.add(
             "restored",
             f"{app.name} did not answer /health {failures} times in a row; the platform "
             "restarted it",
@@ -651,6 +650,7 @@ class Reconciler:
             revision=self.revision,
             failed_checks=failures,
         )
+        self._observe(app.name, failures=0, last_restored=event["time"])  # the same moment
 
     # -- reporting ----------------------------------------------------------------------------
 

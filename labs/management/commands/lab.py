@@ -196,7 +196,8 @@ class Command(BaseCommand):
                 if not after.passed:
                     failures.append(
                         f"{lab.key} step {step.number}: check failed after solve: "
-                        f"{after.messages} {after.output[-500:]}"
+                        f"{after.messages} {after.output[-500:]}\n"
+                        f"  the solve script's output ended with:\n{solved.output[-1500:]}"
                     )
                 self.stdout.write(
                     f"{lab.key} step {step.number} ({step.key}): before solve "

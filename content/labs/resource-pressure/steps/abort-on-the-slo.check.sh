@@ -14,5 +14,5 @@ q '[.run[] | select(.status == "succeeded" and .activity.type == "action"
 # Interrupted, and early: the stress was set for 60 s.
 q '.status == "interrupted" and .duration < 20' || { echo "FAIL: not-interrupted"; exit 1; }
 q 'rollback_faults | targets("unstress") == ["api"]' || { echo "FAIL: no-rollback"; exit 1; }
-slo http://api:8080/ --requests 50 --p95 50 >/dev/null || { echo "FAIL: still-stressed"; exit 1; }
+slo http://api:8080/ --requests 50 --interval 0.02 --p95 50 >/dev/null || { echo "FAIL: still-stressed"; exit 1; }
 echo "the safeguard stopped the experiment when the SLO broke, and the rollbacks cleaned up"

@@ -18,7 +18,7 @@ cat > ~/cpu.json <<'JSON'
               "frequency": 1,
               "tolerance": 0,
               "provider": {"type": "process", "path": "slo",
-                           "arguments": "http://api:8080/ --requests 20 --p95 50"}
+                           "arguments": "http://api:8080/ --requests 20 --interval 0.02 --p95 50"}
             }
           ]
         }
@@ -33,7 +33,7 @@ cat > ~/cpu.json <<'JSON'
         "name": "latency-meets-the-slo",
         "tolerance": 0,
         "provider": {"type": "process", "path": "slo",
-                     "arguments": "http://api:8080/ --requests 50 --p95 50"}
+                     "arguments": "http://api:8080/ --requests 50 --interval 0.02 --p95 50"}
       }
     ]
   },
@@ -48,7 +48,7 @@ cat > ~/cpu.json <<'JSON'
       "type": "probe",
       "name": "latency-under-pressure",
       "provider": {"type": "process", "path": "slo",
-                   "arguments": "http://api:8080/ --requests 50 --p95 50"},
+                   "arguments": "http://api:8080/ --requests 50 --interval 0.02 --p95 50"},
       "pauses": {"after": 5}
     }
   ],

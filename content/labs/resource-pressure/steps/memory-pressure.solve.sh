@@ -12,7 +12,7 @@ cat > ~/memory.json <<'JSON'
         "name": "latency-meets-the-slo",
         "tolerance": 0,
         "provider": {"type": "process", "path": "slo",
-                     "arguments": "http://api:8080/ --requests 50 --p95 50"}
+                     "arguments": "http://api:8080/ --requests 50 --interval 0.02 --p95 50"}
       }
     ]
   },
@@ -27,7 +27,7 @@ cat > ~/memory.json <<'JSON'
       "type": "probe",
       "name": "latency-under-pressure",
       "provider": {"type": "process", "path": "slo",
-                   "arguments": "http://api:8080/ --requests 50 --p95 50"}
+                   "arguments": "http://api:8080/ --requests 50 --interval 0.02 --p95 50"}
     }
   ],
   "rollbacks": [
