@@ -50,6 +50,15 @@ def test_second_sync_changes_nothing_and_says_so(demo_content):
     assert _snapshot() == before
 
 
+def test_quiet_sync_applies_and_prints_nothing(demo_content):
+    out = StringIO()
+
+    call_command("sync_content", path=demo_content, verbosity=0, stdout=out)
+
+    assert out.getvalue() == ""
+    assert _snapshot()  # applied all the same
+
+
 def test_edit_updates_only_what_changed(demo_content):
     content_sync(root=demo_content)
     path = demo_content / "courses/demo-course/lessons/second-lesson.es.md"

@@ -21,8 +21,9 @@ class Command(BaseCommand):
             "--path", type=Path, default=None, help="Content folder (default: CONTENT_DIR)."
         )
 
-    def handle(self, *args, check: bool, path: Path | None, **options):
+    def handle(self, *args, check: bool, path: Path | None, verbosity: int = 1, **options):
         root = (path or settings.CONTENT_DIR).resolve()
+        say = self.stdout.write if verbosity else (lambda *_args, **_kwargs: None)
         if not root.is_dir():
             raise CommandError(f"No content folder at {root}")
         try:
@@ -37,13 +38,11 @@ class Command(BaseCommand):
         content = report.content
         lessons = sum(len(course.lessons) for course in content.courses)
         courses, labs = len(content.courses), len(content.labs)
-        self.stdout.write(f"Read {courses} course(s), {lessons} lesson(s), {labs} lab(s).")
+        say(f"Read {courses} course(s), {lessons} lesson(s), {labs} lab(s).")
         for problem in content.missing_translations:
-            self.stdout.write(self.style.WARNING(f"missing translation: {problem.render(root)}"))
+            say(self.style.WARNING(f"missing translation: {problem.render(root)}"))
         if not report.changed:
-            self.stdout.write(
-                self.style.SUCCESS("Nothing to do: the database matches the content.")
-            )
+            say(self.style.SUCCESS("Nothing to do: the database matches the content."))
             return
         verb = "Would apply" if check else "Applied"
         for label, counter in (
@@ -52,5 +51,5 @@ class Command(BaseCommand):
             ("retired", report.retired),
         ):
             for kind, count in sorted(counter.items()):
-                self.stdout.write(f"  {label}: {count} {kind}")
-        self.stdout.write(self.style.SUCCESS(f"{verb} the changes above."))
+                say(f"  {label}: {count} {kind}")
+        say(self.style.SUCCESS(f"{verb} the changes above."))
