@@ -217,8 +217,17 @@
       root.querySelectorAll("[data-check-url]").forEach((b) => { b.disabled = true; });
     }
     followResults(status);
-    // The terminal is drawn by the server once the containers are ready.
-    if (status.terminal && root.querySelector("[data-terminal-waiting]")) location.reload();
+    // The terminal waited, hidden, for the containers: show and start it in place.
+    const waiting = root.querySelector("[data-terminal-waiting]");
+    const deferred = document.querySelector("[data-terminal-deferred]");
+    if (status.terminal && waiting) {
+      if (deferred && window.academyTerminal) {
+        waiting.remove();
+        window.academyTerminal.reveal(deferred);
+      } else {
+        location.reload();  // no deferred terminal on this page: the server draws it
+      }
+    }
     state = status.state;
   }
   let timer = null;

@@ -166,15 +166,25 @@
     return term;
   }
 
-  function startAll() {
-    if (!window.Terminal || !window.FitAddon) return;
-    document.querySelectorAll("[data-terminal-url]").forEach(function (container) {
-      if (!container.dataset.terminalStarted) {
-        container.dataset.terminalStarted = "1";
-        start(container);
-      }
-    });
+  function startOnce(container) {
+    if (!window.Terminal || !window.FitAddon || container.dataset.terminalStarted) return;
+    container.dataset.terminalStarted = "1";
+    start(container);
   }
+
+  function startAll() {
+    // A deferred terminal (the containers are still starting) is started by lab.js instead.
+    document.querySelectorAll("[data-terminal-url]:not([data-terminal-deferred])").forEach(startOnce);
+  }
+
+  // For lab.js: show and start a terminal that waited for the session to become ready.
+  window.academyTerminal = {
+    reveal: function (container) {
+      container.removeAttribute("data-terminal-deferred");
+      container.hidden = false;
+      startOnce(container);
+    },
+  };
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", startAll);

@@ -1,6 +1,8 @@
 """A learner does the sample lab in a real browser: terminal over a websocket, checks graded,
 and the Results section drawing the journal of the experiment they ran."""
 
+import re
+
 import pytest
 from django.conf import global_settings
 
@@ -74,11 +76,15 @@ def test_learner_starts_the_lab_types_in_the_terminal_and_passes_a_check(
     page.get_by_role("button", name=text["submit"]).click()
     page.goto(asgi_server + text["lab"])
     page.get_by_role("button", name=text["start"]).click()
+    page.wait_for_url(re.compile(r"/(sessions|sesiones)/\d+/$"))
+    page.evaluate("window.sameDocument = true")
 
-    # The page follows the session until it is ready, then the terminal connects.
+    # The page follows the session until it is ready, then the terminal connects, in place.
     terminal = page.locator(".terminal .xterm")
     terminal.wait_for(timeout=90_000)
     page.locator("[data-terminal-status]").filter(has_text="").wait_for()
+    assert page.evaluate("window.sameDocument === true"), "the page reloaded"
+    assert page.locator("[data-terminal-waiting]").count() == 0
     page.get_by_role("button", name=text["check"], exact=True).first.click()
     page.locator(".check-result.failed").first.wait_for()
     assert text["missing"] in page.locator(".check-result").first.inner_text()
