@@ -251,11 +251,18 @@ def container_action(
         elif action == "stress":
             if duration <= 0 or duration > 3600:
                 raise ValueError("duration must be within (0, 3600] seconds.")
-            _exec_detached(api, container_id, _stress_command(info, resource, duration))
+            command = _stress_command(info, resource, duration)
+            exec_id = api.exec_create(container_id, command, stdout=False, stderr=False)["Id"]
+            api.exec_start(exec_id, detach=True)
         elif action == "unstress":
-            result = _exec_simple(api, container_id, ["pkill", "-KILL", "-f", "^stress-ng"])
-            if result not in (0, 1):  # 1: there was nothing to end
-                raise RuntimeFailure(f"Ending the stress failed (pkill exited {result}).")
+            ended = sandbox_exec(
+                container_id=container_id,
+                command=["pkill", "-KILL", "-f", "^stress-ng"],
+                user=info["Config"].get("User") or "",  # who ran the stress: the image's user
+                timeout=10,
+            )
+            if ended.exit_code not in (0, 1):  # 1: there was nothing to end
+                raise RuntimeFailure(f"Ending the stress failed (pkill exited {ended.exit_code}).")
         else:
             raise ValueError(f"Unknown action {action!r}.")
 
@@ -283,15 +290,3 @@ def _stress_command(info: Mapping, resource: Resource, duration: float) -> list[
         f"{duration:g}s",
         "--quiet",
     ]
-
-
-def _exec_detached(api, container_id: str, command: list[str]) -> None:
-    exec_id = api.exec_create(container_id, command, stdout=False, stderr=False)["Id"]
-    api.exec_start(exec_id, detach=True)
-
-
-def _exec_simple(api, container_id: str, command: list[str]) -> int:
-    """Runs a short command in the container and returns its exit code."""
-    exec_id = api.exec_create(container_id, command, stdout=True, stderr=True)["Id"]
-    api.exec_start(exec_id)
-    return api.exec_inspect(exec_id)["ExitCode"]

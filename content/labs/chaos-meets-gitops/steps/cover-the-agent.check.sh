@@ -4,82 +4,17 @@
 # brought back in its rollbacks what nothing else restores (the reconciler, git), and the
 # platform is back to its desired state: the reconciler answers and reports synced.
 exec python3 - <<'PY'
-import json, re, shlex, sys, time, urllib.request
-from pathlib import Path
+import time
 
-HOME = Path("/home/learner")
-FAULTS_URL = "http://faults:7000/v1/faults"
-APP_CONFIG = re.compile(r"^http://([a-z][a-z0-9-]*):8080/(config|faults)(\?|$)")
+from labcheck import fail, fault_calls, get_json, journals
+
 # Nothing restarts these when they stop: the experiment must.
 UNATTENDED = ("reconciler", "git")
 
 
-def fail(key):
-    print(f"FAIL: {key}")
-    sys.exit(1)
-
-
-def get_json(url):
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return json.load(response)
-    except (OSError, ValueError):
-        return None
-
-
-def words(arguments):
-    if isinstance(arguments, list):
-        return [str(word) for word in arguments]
-    try:
-        return shlex.split(str(arguments or ""))
-    except ValueError:
-        return str(arguments).split()
-
-
-def journals():
-    """Chaos Toolkit journals in the learner's home (files the check may read), oldest first."""
-    found = []
-    for path in HOME.glob("*.json"):
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError, UnicodeDecodeError):
-            continue
-        if isinstance(data, dict) and isinstance(data.get("experiment"), dict) \
-                and isinstance(data.get("run"), list):
-            found.append(data)
-    return sorted(found, key=lambda journal: str(journal.get("start") or ""))
-
-
 def faults(runs):
-    """(action, target) of each fault that ran and took effect; "config" for a change made to
-    an app's /config or /faults by hand (drift)."""
-    found = []
-    for run in runs or []:
-        activity = run.get("activity") or {}
-        provider = activity.get("provider") or {}
-        output = run.get("output") if isinstance(run.get("output"), dict) else {}
-        if activity.get("type") != "action" or run.get("status") != "succeeded":
-            continue
-        kind, method = provider.get("type"), str(provider.get("method") or "GET").upper()
-        url = str(provider.get("url") or "").rstrip("/")
-        if kind == "process":
-            program, args = Path(str(provider.get("path"))).name, words(provider.get("arguments"))
-            if output.get("status") != 0:
-                continue
-            if program == "fault" and len(args) >= 2:
-                found.append((args[0], args[1]))
-            elif program == "curl" and "PUT" in args:
-                for arg in args:
-                    if match := APP_CONFIG.match(arg):
-                        found.append(("config", match.group(1)))
-        elif kind == "http" and url == FAULTS_URL and method == "POST":
-            args = provider.get("arguments")
-            if isinstance(args, dict) and output.get("status") == 200:
-                found.append((args.get("action"), args.get("target")))
-        elif kind == "http" and method in ("PUT", "POST") and (match := APP_CONFIG.match(url)):
-            if output.get("status") == 200:
-                found.append(("config", match.group(1)))
-    return found
+    """(action, target) of each fault that ran and took effect, "config" for drift."""
+    return [(action, target) for action, target, _start in fault_calls(runs)]
 
 
 def covers_more(journal):
