@@ -20,6 +20,7 @@ API (JSON in and out; errors are {"error": "...", "status": code}):
     GET, POST /proxies/{proxy}/toxics                    list, add (200)
     GET, POST (or PATCH), DELETE /proxies/{proxy}/toxics/{toxic}
     POST /reset                            enable every proxy and remove every toxic (204)
+    GET  /events                           what the API changed, for the lab's checks (ours)
 
 A proxy is {"name", "listen", "upstream", "enabled", "toxics"}; "listen" with port 0 picks a free
 port, and the answer holds the port. A disabled proxy closes its listener and its connections,
@@ -58,6 +59,7 @@ import threading
 import time
 import urllib.parse
 from collections import deque
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 VERSION = "2.12.0+academy"
@@ -723,6 +725,44 @@ class Collection:
             log(f"proxy {name}: toxic {toxic_name} removed")
 
 
+class Events:
+    """What the API changed and when, oldest first: the last MAX entries, in memory. The lab's
+    checks hold a learner's journal against it ("a latency toxic was added at 10:02:03": was
+    it?). Only a change the API carried out makes an entry; nothing changes one."""
+
+    MAX = 500
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: deque[dict] = deque(maxlen=self.MAX)
+        self._seq = itertools.count(1)
+        self.since = self.now()
+
+    @staticmethod
+    def now() -> str:
+        return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+    def note(self, method: str, parts: list[str], status: int, answer: object) -> None:
+        if method == "GET" or (status >= 300 and status != 204):
+            return
+        event = {"time": self.now(), "method": method, "path": "/" + "/".join(parts)[:300]}
+        if parts[:1] == ["proxies"] and len(parts) >= 2:
+            event["proxy"] = parts[1][:100]
+        if len(parts) == 4 and parts[2] == "toxics":
+            event["toxic"] = parts[3][:100]
+        if isinstance(answer, dict) and len(json.dumps(answer)) <= 4096:
+            event["answer"] = answer  # the toxic or proxy as it is now
+        with self._lock:
+            self._events.append({"seq": next(self._seq), **event})
+
+    def read(self) -> dict:
+        with self._lock:
+            return {"since": self.since, "events": list(self._events)}
+
+
+EVENTS = Events()
+
+
 # --- HTTP API ----------------------------------------------------------------------------------
 
 
@@ -752,7 +792,11 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError("User agent not allowed", 403)
             raw = urllib.parse.urlsplit(self.path).path
             parts = [urllib.parse.unquote(p) for p in raw.strip("/").split("/")] if raw else []
-            status, body = self._route(method, parts)
+            if (method, parts) == ("GET", ["events"]):
+                status, body = 200, EVENTS.read()
+            else:
+                status, body = self._route(method, parts)
+                EVENTS.note(method, parts, status, body)
         except ApiError as error:
             status, body = error.status, {"error": error.message, "status": error.status}
         except Exception as error:  # a bug must not kill the API: answer 500 and log it
