@@ -9,6 +9,9 @@ stdin with the same id. The platform (labs/faults.py) checks the request again b
                       200 done, 400 bad request, 403 not a target, 409 refused or failed,
                       504 no answer from the platform in time
     GET  /v1/targets  {"targets": ["api", ...]}
+    GET  /v1/records  {"since": ..., "records": [{"seq", "time", "answered", "action", "target",
+                       "duration", "resource", "ok", "error"}, ...]}: the faults the platform
+                      answered, oldest first (the last MAX_RECORDS)
     GET  /health
 
 Settings from the environment: FAULT_TARGETS (comma-separated container names), PORT (7000),
@@ -23,6 +26,8 @@ import secrets
 import sys
 import threading
 import time
+from collections import deque
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ACTIONS = ("kill", "pause", "unpause", "restart", "stress", "unstress")
@@ -38,6 +43,46 @@ ANSWER_TIMEOUT = float(os.environ.get("ANSWER_TIMEOUT", "20"))
 MAX_BODY = 4096
 REPEAT_SECONDS = 2.0
 MAX_WAITING = 16  # requests waiting for an answer at once; more are turned away
+MAX_RECORDS = 500
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Records:
+    """The faults the platform answered, with its answer: what a check holds a learner's
+    journal against ("the journal says api-2 was killed at 10:02:03": was it?). Only the
+    platform's answer on stdin makes an entry, and nothing over HTTP changes one; a ring of the
+    last MAX_RECORDS, in memory, empty when the sidecar starts (``since``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: deque[dict] = deque(maxlen=MAX_RECORDS)
+        self._seq = 0
+        self.since = now_iso()
+
+    def add(self, request: dict, asked_at: str, answer: dict) -> None:
+        with self._lock:
+            self._seq += 1
+            self._records.append(
+                {
+                    "seq": self._seq,
+                    "time": asked_at,  # when the request came in
+                    "answered": now_iso(),  # when the platform's answer came back
+                    **{key: request[key] for key in ("action", "target", "duration")},
+                    "resource": request.get("resource"),
+                    "ok": answer.get("ok") is True,
+                    "error": None if answer.get("ok") is True else str(answer.get("error"))[:300],
+                }
+            )
+
+    def read(self) -> dict:
+        with self._lock:
+            return {"since": self.since, "records": list(self._records)}
+
+
+RECORDS = Records()
 
 
 class Answers:
@@ -136,6 +181,8 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/v1/targets":
             self.reply(200, {"targets": list(TARGETS)})
+        elif path == "/v1/records":
+            self.reply(200, RECORDS.read())
         elif path == "/health":
             self.reply(200, {"status": "ok"})
         else:
@@ -162,7 +209,10 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(status, request)
             return
         request = {"id": secrets.token_hex(8), **request}
+        asked_at = now_iso()
         answer = ANSWERS.ask(request)
+        if answer is not None:  # no answer: the platform did nothing
+            RECORDS.add(request, asked_at, answer)
         if answer is None:
             self.reply(504, {**request, "ok": False, "error": "the platform did not answer"})
         elif answer.get("ok") is True:

@@ -16,7 +16,8 @@ DELAY_MS, ERROR_RATE  injected latency and errors       config: delay_ms, error_
 
 Endpoints: GET /health; GET / and /api/quote (service) or /data (dependency); GET and PUT
 /config (partial updates; 400 with the reason, nothing applied, when a value is wrong); GET and
-PUT /faults (only delay_ms and error_rate). One log line per request on stdout.
+PUT /faults (only delay_ms and error_rate); GET /requests, the requests this process answered
+(see RequestLog). One log line per request on stdout.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from collections import deque
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROLE = os.environ.get("ROLE", "service")
@@ -119,6 +123,58 @@ CONFIG = Config()
 FAULT_SETTINGS = ("delay_ms", "error_rate")
 
 
+class RequestLog:
+    """What this process answered, for the platform's checks: a claim in a learner's journal
+    ("my probe got a 200 at 10:02:03") is held against it. Read-only over HTTP (GET
+    /requests); a learner adds to it only by really sending requests. Bounded: one ring per
+    kind of path, so health checks every 100 ms cannot push out the requests of an experiment.
+    It lives in memory and starts empty with the process (``since``)."""
+
+    KINDS = ("/health", "/config", "/faults", "/api/quote", "/", "/data")
+    PER_KIND = 1000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.since = now_iso()
+        self._rings = {kind: deque(maxlen=self.PER_KIND) for kind in (*self.KINDS, "other")}
+        self._seq = 0
+
+    def add(self, *, at: str, method: str, path: str, status: int, ms: float, client: str) -> None:
+        kind = path if path in self.KINDS else "other"
+        with self._lock:
+            self._seq += 1
+            self._rings[kind].append(
+                {
+                    "seq": self._seq,
+                    "time": at,  # when the request came in
+                    "method": method,
+                    "path": path[:200],
+                    "status": status,
+                    "ms": round(ms, 1),
+                    "client": client,
+                }
+            )
+
+    def read(self, path: str | None = None) -> dict:
+        with self._lock:
+            rings = (
+                [self._rings.get(path if path in self.KINDS else "other", ())]
+                if path
+                else (self._rings.values())
+            )
+            entries = [
+                entry for ring in rings for entry in ring if not path or entry["path"] == path
+            ]
+        return {"since": self.since, "requests": sorted(entries, key=lambda e: e["seq"])}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+REQUESTS = RequestLog()
+
+
 def injected_failure(settings: dict) -> bool:
     """Sleeps for the injected delay; True when this request must fail."""
     if settings["delay_ms"]:
@@ -167,10 +223,34 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "academy-target/2"
     protocol_version = "HTTP/1.1"
 
+    def parse_request(self) -> bool:
+        # The clock starts once the request line is in (a kept-alive connection waits idle
+        # before it).
+        self._started, self._started_at, self._status = time.monotonic(), now_iso(), 0
+        return super().parse_request()
+
+    def handle_one_request(self) -> None:
+        self._status = 0
+        super().handle_one_request()
+        # Every answered request but reads of the log itself.
+        path = urllib.parse.urlsplit(getattr(self, "path", "") or "").path
+        if self._status and path != "/requests":
+            REQUESTS.add(
+                at=self._started_at,
+                method=str(getattr(self, "command", "") or "")[:10],
+                path=path,
+                status=self._status,
+                ms=(time.monotonic() - self._started) * 1000,
+                client=self.client_address[0],
+            )
+
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         settings = CONFIG.as_dict()
-        if path == "/health":
+        if path == "/requests":
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            self.reply(200, REQUESTS.read((query.get("path") or [None])[0]))
+        elif path == "/health":
             self.reply(200, {"status": "ok", "role": ROLE, "host": HOSTNAME})
         elif path == "/config":
             self.reply(200, settings)
@@ -210,6 +290,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def reply(self, status: int, body: dict) -> None:
         data = json.dumps(body).encode() + b"\n"
+        self._status = status
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
