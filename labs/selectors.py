@@ -101,7 +101,7 @@ def session_status(*, session: LabSession) -> dict:
         "state": session.state,
         "state_label": str(session.get_state_display()),
         "live": session.is_live,
-        "terminal": session.state in services.TERMINAL_STATES,
+        "terminal": services.session_is_running(session),
         "queue_position": services.queue_position(session),
         "seconds_left": seconds_left,
         "extended": session.extended,
@@ -131,5 +131,5 @@ def session_results(*, session: LabSession, journal_path: str | None = None) -> 
         "current": current or (entries[0] if entries else None),
         "coverage": coverage,
         "results_version": session_results_version(session=session),
-        "can_refresh": session.state in services.TERMINAL_STATES,
+        "can_refresh": services.session_is_running(session),
     }

@@ -31,11 +31,11 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.utils import timezone
 
 from labs import runtime
 from labs.models import LabSession
-from labs.services import TERMINAL_STATES
+from labs.services import session_is_running
+from labs.services.access import running_q
 
 log = logging.getLogger(__name__)
 
@@ -116,15 +116,11 @@ def _load_session(session_id: int) -> LabSession | None:
 
 @database_sync_to_async
 def _still_running(session_id: int) -> bool:
-    return LabSession.objects.filter(
-        pk=session_id, state__in=TERMINAL_STATES, expires_at__gt=timezone.now()
-    ).exists()
+    return LabSession.objects.filter(running_q(), pk=session_id).exists()
 
 
 def _is_running(session: LabSession) -> bool:
-    return session.state in TERMINAL_STATES and (
-        session.expires_at is None or session.expires_at > timezone.now()
-    )
+    return session_is_running(session)
 
 
 class TerminalConsumer(AsyncWebsocketConsumer):

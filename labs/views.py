@@ -3,7 +3,6 @@
 Views only read rows and call services; Docker work goes to the lab host's Celery worker.
 """
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
@@ -13,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from academy.i18n import alternate_urls
-from labs import selectors, services, tasks
+from labs import selectors, services
 from labs.models import LabSession
 
 
@@ -81,7 +80,7 @@ def session_results(request, session_id: int):
 def _owned(request, session_id: int) -> LabSession:
     """Only the owner acts on a session; staff who watch get a 404 here, like strangers."""
     session = selectors.session_get_for_user(session_id=session_id, user=request.user)
-    if session.user_id != request.user.pk:
+    if not services.session_may_act(session, request.user):
         raise Http404
     return session
 
@@ -91,10 +90,12 @@ def _owned(request, session_id: int) -> LabSession:
 def session_check(request, session_id: int, number: int):
     session = _owned(request, session_id)
     step = get_object_or_404(session.lab.steps, number=number)
-    if session.state not in services.TERMINAL_STATES:
-        return JsonResponse({"error": _("This lab session is not running.")}, status=409)
-    language = translation.get_language()
-    tasks.check.apply_async((session.pk, step.pk, language), queue=settings.LAB_TASK_QUEUE)
+    try:
+        services.lab_session_check_request(
+            session=session, step=step, language=translation.get_language()
+        )
+    except services.LabSessionError as error:
+        return JsonResponse({"error": str(error)}, status=409)
     return JsonResponse({"queued": True}, status=202)
 
 
@@ -104,13 +105,13 @@ def session_results_refresh(request, session_id: int):
     """Reads the learner's journals again, on the lab host's worker."""
     session = _owned(request, session_id)
     wants_json = "application/json" in request.headers.get("Accept", "")
-    if session.state not in services.TERMINAL_STATES:
-        error = _("This lab session is not running.")
+    try:
+        services.lab_session_results_request(session=session)
+    except services.LabSessionError as error:
         if wants_json:
-            return JsonResponse({"error": error}, status=409)
-        messages.error(request, error)
+            return JsonResponse({"error": str(error)}, status=409)
+        messages.error(request, str(error))
         return redirect(session)
-    tasks.refresh_results.apply_async((session.pk,), queue=settings.LAB_TASK_QUEUE)
     if wants_json:
         return JsonResponse({"queued": True}, status=202)
     messages.success(request, _("Reading your journals. Reload the page in a moment to see them."))

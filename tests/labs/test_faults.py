@@ -58,7 +58,7 @@ def state_of(session: LabSession, name: str) -> str:
     (container,) = [
         r
         for r in runtime.sandbox_list(
-            labels={**services._session_labels(session), runtime.CONTAINER_LABEL: name}
+            labels={**services.session_labels(session), runtime.CONTAINER_LABEL: name}
         )
         if r.kind == "container"
     ]
@@ -76,7 +76,7 @@ def test_faults_true_adds_the_sidecar_to_the_topology(faults_lab):
     assert faults_lab.faults_enabled
     assert [c["name"] for c in faults_lab.topology] == ["toolbox", "api"]  # as the author wrote
 
-    specs = services._container_specs(faults_lab)
+    specs = services.container_specs(faults_lab)
 
     assert [spec.name for spec in specs] == ["toolbox", "api", "faults"]
     sidecar = specs[-1]

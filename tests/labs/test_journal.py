@@ -32,6 +32,7 @@ from labs.journal import (
     probe_targets,
 )
 from labs.models import Lab, LabSession
+from labs.services import results
 from tests.factories import UserFactory
 from tests.labs.journals import make
 from tests.labs_tree import write_faults_lab
@@ -672,13 +673,13 @@ def test_at_most_twenty_journals_are_kept_the_newest(lab_worker, faults_lab, mon
         assert ran.exit_code == 0, ran.output
 
         pages = []
-        real_page = services._collector_page
+        real_page = results._collector_page
 
         def counted_page(container_id, start):
             pages.append(start)
             return real_page(container_id, start)
 
-        monkeypatch.setattr(services, "_collector_page", counted_page)
+        monkeypatch.setattr(results, "_collector_page", counted_page)
         collected = services.lab_session_journals_collect(session=session)
 
         assert len(pages) >= 2 and pages[0] == 0  # more than one exec's output could hold
@@ -693,7 +694,7 @@ def test_at_most_twenty_journals_are_kept_the_newest(lab_worker, faults_lab, mon
 def test_a_shell_that_cannot_be_read_never_fails_a_check(lab_worker, faults_lab, monkeypatch):
     session = ready_session(faults_lab)
     try:
-        monkeypatch.setattr(services, "_COLLECT_JOURNALS", "raise SystemExit(3)")
+        monkeypatch.setattr(results, "COLLECTOR", "/nonexistent/collect_journals.py")
         step = faults_lab.steps.get()
 
         result = services.lab_session_check(session=session, step=step)

@@ -35,7 +35,7 @@ def wait_for(session: LabSession, *states: str, timeout: float = 90) -> LabSessi
 
 
 def resources(session: LabSession) -> list:
-    return runtime.sandbox_list(labels=services._session_labels(session))
+    return runtime.sandbox_list(labels=services.session_labels(session))
 
 
 def test_lifecycle_start_check_solve_stop(lab_worker, tiny_lab):

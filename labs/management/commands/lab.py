@@ -110,7 +110,7 @@ class Command(BaseCommand):
         session = LabSession.objects.select_related("lab").filter(pk=session_id).first()
         if session is None:
             raise CommandError(f"No session {session_id}.")
-        if running and session.state not in (State.READY, State.CHECKING, State.COMPLETED):
+        if running and not services.session_is_running(session):
             raise CommandError(f"Session {session_id} is {session.state}, not running.")
         return session
 

@@ -1,0 +1,114 @@
+"""Grading: run a step's check out of the learner's reach and store the verdict."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import translation
+
+from labs import runtime
+from labs.models import CheckResult, LabSession, LabStep
+from labs.services.access import LabSessionError, session_is_running
+from labs.services.provisioning import SAFE_PATH, SCRIPTS_DIR
+from labs.services.results import journals_collect_quietly
+from labs.services.state import enqueue, transition
+
+log = logging.getLogger(__name__)
+State = LabSession.State
+
+
+# --- Checks ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    messages: list[str]
+
+
+def _learner_messages(step: LabStep, output: str, language: str) -> list[str]:
+    """The FAIL: lines of a check, each in the learner's language when the lab translates it."""
+    messages = []
+    for line in output.splitlines():
+        if not line.startswith("FAIL:"):
+            continue
+        text = line.removeprefix("FAIL:").strip()
+        translations = step.messages.get(text)
+        if translations:
+            text = translations.get(language) or translations.get("en") or text
+        messages.append(text)
+    return messages
+
+
+def lab_session_check_request(*, session: LabSession, step: LabStep, language: str) -> None:
+    """The learner's Check: the lab host's worker runs it once this transaction commits."""
+    if not session_is_running(session):
+        raise LabSessionError(translation.gettext("This lab session is not running."))
+    enqueue("check", session.pk, step.pk, language, kind="checks")
+
+
+def lab_session_check(*, session: LabSession, step: LabStep, language: str = "en") -> CheckResult:
+    """Runs the step's check as root, out of the learner's reach, and stores the result."""
+    session.refresh_from_db()
+    if not session_is_running(session):
+        raise LabSessionError(translation.gettext("This lab session is not running."))
+    previous = session.state if session.state != State.CHECKING else State.READY
+    transition(session, State.CHECKING, allowed_from=[State.READY, State.COMPLETED])
+    container = step.check_container or session.lab.shell_container
+    started = time.monotonic()
+    try:
+        result = runtime.sandbox_exec(
+            container_id=session.sandbox["containers"][container],
+            command=["bash", f"{SCRIPTS_DIR}/steps/{step.key}.check.sh"],
+            user="root",
+            timeout=settings.LAB_CHECK_TIMEOUT_SECONDS,
+            environment={"PATH": SAFE_PATH, "LAB_LANGUAGE": language},
+        )
+    finally:
+        duration_ms = int((time.monotonic() - started) * 1000)
+    passed = result.exit_code == 0 and not result.timed_out
+    # Before the result shows: the page that sees it then shows the journals of this moment.
+    journals_collect_quietly(session)
+    messages = _learner_messages(step, result.output, language)
+    if result.timed_out:
+        with translation.override(language):
+            messages.append(translation.gettext("The check took too long and was stopped."))
+    elif not passed and not messages:
+        with translation.override(language):
+            messages.append(translation.gettext("Not yet: this step's check did not pass."))
+    check = CheckResult.objects.create(
+        session=session,
+        step=step,
+        passed=passed,
+        messages=messages,
+        output=result.output,
+        exit_code=result.exit_code,
+        timed_out=result.timed_out,
+        duration_ms=duration_ms,
+    )
+    passed_steps = set(
+        CheckResult.objects.filter(session=session, passed=True).values_list("step_id", flat=True)
+    )
+    all_done = passed_steps >= set(session.lab.steps.values_list("pk", flat=True))
+    transition(
+        session,
+        State.COMPLETED if all_done or previous == State.COMPLETED else State.READY,
+        allowed_from=[State.CHECKING],
+    )
+    return check
+
+
+def lab_session_solve(*, session: LabSession, step: LabStep) -> runtime.ExecResult:
+    """Runs the step's solution as the learner would (used by the lab self-test)."""
+    session.refresh_from_db()
+    return runtime.sandbox_exec(
+        container_id=session.sandbox["containers"][session.lab.shell_container],
+        command=["bash", "-s"],
+        stdin=step.solve_script.encode(),
+        user="learner",
+        timeout=settings.LAB_SETUP_TIMEOUT_SECONDS,
+        workdir="/home/learner",
+    )

@@ -1,0 +1,49 @@
+"""Housekeeping: the reaper, which expires overdue sessions and removes what belongs to no
+live session."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from labs import runtime
+from labs.models import LabSession
+from labs.services.provisioning import lab_session_stop, lab_sessions_schedule, pool_refill
+from labs.services.state import lab_instance, transition
+
+State = LabSession.State
+
+
+def lab_sessions_reap() -> dict[str, int]:
+    """Expires overdue sessions, destroys what belongs to no live session, starts queued ones."""
+    counts = {"expired": 0, "stalled": 0, "destroyed": 0, "orphans": 0}
+    now = timezone.now()
+    for session in LabSession.objects.overdue(now):
+        counts["expired"] += transition(session, State.EXPIRED)
+    # A worker that died mid-provision leaves its session "provisioning" for ever.
+    stalled = LabSession.objects.filter(
+        state=State.PROVISIONING,
+        state_changed_at__lt=now - timedelta(seconds=settings.LAB_PROVISION_TIMEOUT_SECONDS),
+    )
+    for session in stalled:
+        counts["stalled"] += transition(
+            session, State.FAILED, error="Provisioning did not finish in time."
+        )
+    for session in LabSession.objects.filter(state__in=[State.EXPIRED, State.FAILED]):
+        lab_session_stop(session=session)
+        counts["destroyed"] += 1
+    # Containers must never outlive their session: whatever is labelled for a session that is
+    # not live (a worker killed mid-provision, a row deleted by hand) is destroyed.
+    live = {str(pk) for pk in LabSession.objects.live().values_list("pk", flat=True)}
+    orphans = {
+        resource.labels.get("academy.sandbox")
+        for resource in runtime.sandbox_list(labels={"academy.instance": lab_instance()})
+        if resource.labels.get("academy.session") not in live
+    }
+    for sandbox_id in sorted(filter(None, orphans)):
+        counts["orphans"] += runtime.sandbox_destroy(labels={"academy.sandbox": sandbox_id})
+    lab_sessions_schedule()
+    pool_refill()
+    return counts

@@ -1,0 +1,267 @@
+"""Starting sessions: the queue, the warm pool, provisioning a sandbox, extending and
+stopping it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone, translation
+
+from labs import runtime
+from labs.content import CONTAINER_DEFAULTS, FAULTS_CONTAINER
+from labs.models import Lab, LabSession
+from labs.services.access import LabSessionError, session_is_running
+from labs.services.state import enqueue, resource_labels, session_labels, transition
+
+log = logging.getLogger(__name__)
+State = LabSession.State
+SCRIPTS_DIR = "/opt/lab"
+SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _enqueue_provisioning(task_name: str, *args) -> None:
+    enqueue(task_name, *args, kind="provisioning")
+
+
+# --- Start, queue and warm pool --------------------------------------------------------------
+
+
+def lab_session_start(*, user, lab: Lab) -> LabSession:
+    """The learner's live session of this lab: the existing one, a warm one, or a new one."""
+    existing = LabSession.objects.live().filter(user=user, lab=lab).first()
+    if existing is not None:
+        return existing
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            warm = (
+                LabSession.objects.select_for_update(skip_locked=True)
+                .pooled()
+                .filter(lab=lab, state=State.READY, expires_at__gt=now + timedelta(minutes=5))
+                .order_by("ready_at")
+                .first()
+            )
+            if warm is not None:
+                warm.user = user
+                warm.requested_at = now
+                warm.expires_at = now + timedelta(minutes=lab.duration_minutes)
+                warm.save(update_fields=["user", "requested_at", "expires_at"])
+                _enqueue_provisioning("pool_refill")
+                return warm
+            session = LabSession.objects.create(user=user, lab=lab, state=State.REQUESTED)
+    except IntegrityError:  # a second start raced this one: return the session it made
+        return LabSession.objects.live().get(user=user, lab=lab)
+    lab_sessions_schedule()
+    session.refresh_from_db()
+    return session
+
+
+def lab_sessions_schedule() -> list[int]:
+    """Starts queued sessions while running ones are under the capacity limit, oldest first."""
+    started = []
+    with transaction.atomic():
+        free = settings.LAB_MAX_RUNNING_SESSIONS - LabSession.objects.running().count()
+        if free <= 0:
+            return started
+        queued = LabSession.objects.queued().select_for_update(skip_locked=True)[:free]
+        for session in queued:
+            if transition(session, State.PROVISIONING):
+                started.append(session.pk)
+                _enqueue_provisioning("provision", session.pk)
+    return started
+
+
+def queue_position(session: LabSession) -> int | None:
+    """1 for the next session to start; None when the session is not waiting."""
+    if session.state != State.REQUESTED:
+        return None
+    ahead = LabSession.objects.queued().filter(requested_at__lt=session.requested_at).count()
+    same_time = LabSession.objects.queued().filter(
+        requested_at=session.requested_at, pk__lt=session.pk
+    )
+    return ahead + same_time.count() + 1
+
+
+def pool_refill() -> int:
+    """Provisions sessions with no user until each lab has its warm pool; returns how many."""
+    made = 0
+    for lab in Lab.objects.published():
+        size = lab.warm_pool_size
+        size = settings.LAB_WARM_POOL_SIZE if size is None else size
+        have = LabSession.objects.live().pooled().filter(lab=lab).count()
+        for _ in range(size - have):
+            if LabSession.objects.running().count() >= settings.LAB_MAX_RUNNING_SESSIONS:
+                return made  # learners come before the pool
+            session = LabSession.objects.create(lab=lab, state=State.PROVISIONING)
+            _enqueue_provisioning("provision", session.pk)
+            made += 1
+    return made
+
+
+# --- Provision ---------------------------------------------------------------------------------
+
+
+def container_specs(lab: Lab) -> list[runtime.ContainerSpec]:
+    specs = []
+    for container in lab.topology:
+        tmpfs = {"/tmp": runtime.Tmpfs(size=64)}
+        if container["name"] == lab.shell_container:
+            # The learner's home: writable, size-limited, theirs, and able to run scripts.
+            tmpfs["/home/learner"] = runtime.Tmpfs(size=64, uid=1000, gid=1000, executable=True)
+        specs.append(
+            runtime.ContainerSpec(
+                name=container["name"],
+                image=f"academy/{container['image']}:latest",
+                env=container.get("env", {}),
+                memory=int(container.get("memory_mb", CONTAINER_DEFAULTS["memory_mb"])),
+                cpus=float(container.get("cpus", CONTAINER_DEFAULTS["cpus"])),
+                pids=int(container.get("pids", CONTAINER_DEFAULTS["pids"])),
+                cap_add=container.get("capabilities", []),
+                tmpfs=tmpfs,
+            )
+        )
+    if lab.faults_enabled:
+        # Not the learner's shell: a paused or killed shell could not undo its own fault.
+        targets = [spec.name for spec in specs if spec.name != lab.shell_container]
+        specs.append(_faults_spec(targets=targets))
+    return specs
+
+
+def _faults_spec(*, targets: list[str]) -> runtime.ContainerSpec:
+    """The platform's faults sidecar: the lab asks it, labs.faults acts (see labs/faults.py)."""
+    return runtime.ContainerSpec(
+        name=FAULTS_CONTAINER,
+        image="academy/faults:latest",
+        env={"FAULT_TARGETS": ",".join(targets), "SELF_NAME": FAULTS_CONTAINER},
+        memory=48,
+        cpus=0.2,
+        pids=32,
+        tmpfs={"/tmp": runtime.Tmpfs(size=4)},
+        private_dirs=(),
+        stdin_open=True,  # the relay writes the platform's answers there
+    )
+
+
+# Waits (10 s at most) until the faults sidecar takes connections.
+_LISTENING = (
+    "import socket, time\n"
+    "for _ in range(100):\n"
+    "    try:\n"
+    "        socket.create_connection(('127.0.0.1', 7000), 0.5).close(); break\n"
+    "    except OSError:\n"
+    "        time.sleep(0.1)\n"
+    "else:\n"
+    "    raise SystemExit('the faults sidecar does not listen on :7000')\n"
+)
+
+
+def _faults_wait_until_listening(sandbox: runtime.Sandbox) -> None:
+    """The session is ready only when `fault` works: the sidecar must listen first."""
+    result = runtime.sandbox_exec(
+        container_id=sandbox.containers[FAULTS_CONTAINER],
+        command=["python3", "-c", _LISTENING],
+        user="faultd",
+        timeout=15,
+    )
+    if result.exit_code != 0:
+        raise runtime.RuntimeFailure(f"faults sidecar: {result.output.strip()[-500:]}")
+
+
+def _scripts_by_container(lab: Lab) -> dict[str, dict[str, bytes]]:
+    """Each container's root-only scripts: the checks that run in it, and the setup."""
+    files: dict[str, dict[str, bytes]] = {}
+    for step in lab.steps.all():
+        container = step.check_container or lab.shell_container
+        files.setdefault(container, {})[f"steps/{step.key}.check.sh"] = step.check_script.encode()
+    if lab.setup_script:
+        files.setdefault(lab.shell_container, {})["setup.sh"] = lab.setup_script.encode()
+    return files
+
+
+def lab_session_provision(*, session: LabSession) -> None:
+    """Creates the session's sandbox and runs the lab's setup; idempotent."""
+    session.refresh_from_db()
+    if session.state != State.PROVISIONING:
+        return
+    lab = session.lab
+    labels = session_labels(session)
+    # A crash mid-provision may have left half a sandbox: start from nothing.
+    runtime.sandbox_destroy(labels=labels)
+    try:
+        sandbox = runtime.sandbox_create(
+            labels=resource_labels(session), containers=container_specs(lab)
+        )
+        LabSession.objects.filter(pk=session.pk).update(sandbox=sandbox.as_dict())
+        if lab.faults_enabled:
+            _faults_wait_until_listening(sandbox)
+        for container, files in _scripts_by_container(lab).items():
+            runtime.sandbox_put_files(
+                container_id=sandbox.containers[container], path=SCRIPTS_DIR, files=files
+            )
+        if lab.setup_script:
+            result = runtime.sandbox_exec(
+                container_id=sandbox.containers[lab.shell_container],
+                command=["bash", f"{SCRIPTS_DIR}/setup.sh"],
+                user="root",
+                timeout=settings.LAB_SETUP_TIMEOUT_SECONDS,
+                environment={"PATH": SAFE_PATH},
+            )
+            if result.exit_code != 0:
+                raise runtime.RuntimeFailure(f"setup failed ({result.exit_code}): {result.output}")
+    except Exception as error:
+        log.exception("Provisioning session %s failed", session.pk)
+        runtime.sandbox_destroy(labels=labels)
+        transition(session, State.FAILED, error=str(error)[:2000])
+        lab_sessions_schedule()
+        return
+    now = timezone.now()
+    minutes = lab.duration_minutes if session.user_id else settings.LAB_WARM_POOL_TTL_MINUTES
+    moved = transition(
+        session,
+        State.READY,
+        allowed_from=[State.PROVISIONING],
+        ready_at=now,
+        expires_at=now + timedelta(minutes=minutes),
+    )
+    if not moved:  # stopped or expired while we were building it
+        runtime.sandbox_destroy(labels=labels)
+
+
+# --- Extend, stop, expire, reap -----------------------------------------------------------------
+
+
+def lab_session_extend(*, session: LabSession) -> LabSession:
+    """Adds time once per session."""
+    with transaction.atomic():
+        locked = LabSession.objects.select_for_update().get(pk=session.pk)
+        if not session_is_running(locked):
+            raise LabSessionError(translation.gettext("This lab session is not running."))
+        if locked.extended:
+            raise LabSessionError(translation.gettext("This session has already been extended."))
+        locked.extended = True
+        locked.expires_at = locked.expires_at + timedelta(minutes=settings.LAB_EXTENSION_MINUTES)
+        locked.save(update_fields=["extended", "expires_at"])
+    session.refresh_from_db()
+    return session
+
+
+def lab_session_stop(*, session: LabSession) -> None:
+    """Destroys the sandbox and ends the session; a second call does nothing."""
+    transition(session, State.DESTROYED)
+    runtime.sandbox_destroy(labels=session_labels(session))
+    if session.sandbox:
+        LabSession.objects.filter(pk=session.pk).update(sandbox={})
+    lab_sessions_schedule()
+
+
+def lab_session_end(*, session: LabSession) -> None:
+    """The learner's Stop: the session ends now; the lab host's worker removes its containers.
+
+    Only the row changes here, so that a web request does no Docker work; should the worker
+    never get to it, the reaper destroys what belongs to no live session.
+    """
+    transition(session, State.DESTROYED)
+    _enqueue_provisioning("stop", session.pk)

@@ -1,0 +1,96 @@
+"""The session state machine's transitions, the labels of a session's resources, and work
+sent to the lab host's worker once the current transaction commits."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from labs.models import LabSession
+
+log = logging.getLogger(__name__)
+State = LabSession.State
+
+
+def transition(session: LabSession, to: str, *, allowed_from=None, **fields) -> bool:
+    """Moves the session to ``to`` if its current state allows it; returns whether it moved.
+
+    The row is re-read under a lock, so two workers cannot both move the same session.
+    """
+    with transaction.atomic():
+        current = LabSession.objects.select_for_update().get(pk=session.pk)
+        allowed = to in LabSession.TRANSITIONS[current.state]
+        if not allowed or (allowed_from and current.state not in allowed_from):
+            session.refresh_from_db()
+            return False
+        current.state = to
+        current.state_changed_at = timezone.now()
+        for name, value in fields.items():
+            setattr(current, name, value)
+        if to in (State.EXPIRED, State.FAILED, State.DESTROYED) and current.ended_at is None:
+            current.ended_at = timezone.now()
+            transaction.on_commit(lambda: _notify_ended(current.pk))
+        current.save()
+    session.refresh_from_db()
+    return True
+
+
+def lab_instance() -> str:
+    """Which academy owns a sandbox: many may share one Docker engine (a test run beside
+    ``make run``, two deployments), and each reaps only its own. Derived from the database, so
+    the web process and its workers agree without configuration; LAB_INSTANCE overrides it."""
+    if settings.LAB_INSTANCE:
+        return settings.LAB_INSTANCE
+    db = settings.DATABASES["default"]
+    identity = f"{db['ENGINE']}|{db.get('HOST', '')}|{db.get('PORT', '')}|{db['NAME']}"
+    return hashlib.sha256(identity.encode()).hexdigest()[:12]
+
+
+def _notify_ended(session_id: int) -> None:
+    """Tells open terminals of the session to close (they also poll, should this not arrive)."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(f"lab-session-{session_id}", {"type": "session.ended"})
+    except Exception:  # a missed notice only delays the close to the next poll
+        log.warning("Could not notify terminals of session %s", session_id, exc_info=True)
+
+
+def resource_labels(session: LabSession) -> dict[str, str]:
+    """Every label a session's containers and network carry: who, which lab, until when."""
+    return {
+        "academy.instance": lab_instance(),
+        "academy.session": str(session.pk),
+        "academy.lab": session.lab.key,
+        "academy.user": session.user.get_username() if session.user_id else "",
+        "academy.expires": session.expires_at.isoformat() if session.expires_at else "",
+    }
+
+
+def session_labels(session: LabSession) -> dict[str, str]:
+    """The labels that pick out this session's resources, and no other academy's."""
+    return {"academy.instance": lab_instance(), "academy.session": str(session.pk)}
+
+
+def task_queue(kind: str) -> str:
+    """The lab host's queue for a kind of work: provisioning, checks or housekeeping."""
+    return settings.LAB_TASK_QUEUE
+
+
+def enqueue(task_name: str, *args, kind: str) -> None:
+    """Sends ``labs.tasks.<task_name>`` to the lab host's queue for ``kind`` once the current
+    transaction commits. Looked up by name: services never import the tasks module."""
+    from celery import current_app
+
+    queue = task_queue(kind)
+    transaction.on_commit(
+        lambda: current_app.send_task(f"labs.tasks.{task_name}", args=args, queue=queue)
+    )
