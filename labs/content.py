@@ -286,7 +286,8 @@ def _read_lab(reader: Reader, lab_dir: Path, lesson_keys: set[str]) -> LabSpec |
     )
 
 
-def labs_read(reader: Reader, root: Path, lesson_keys: set[str]) -> list[LabSpec]:
+def labs_read(reader: Reader, root: Path, context: dict) -> list[LabSpec]:
+    lesson_keys = context.get("lesson_keys", set())
     labs_dir = root / "labs"
     if not labs_dir.is_dir():
         return []
@@ -316,7 +317,7 @@ def _step_values(spec: StepSpec, number: int) -> dict:
 
 def labs_apply(report, labs: list[LabSpec], now) -> None:
     """Writes labs and their steps; called inside content_sync's transaction."""
-    from academy.courses.services import localized, retire, upsert
+    from academy.contentsync import localized, retire, upsert
     from labs.models import Lab, LabStep
 
     for spec in labs:

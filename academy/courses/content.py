@@ -7,13 +7,12 @@ with its path and line while the database stays as it was. The result is plain d
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from academy.contentfiles import (
     LANGUAGES,
     SOURCE_LANGUAGE,
-    ContentError,
     Mapping,
     MarkdownDoc,
     Problem,
@@ -23,7 +22,6 @@ from academy.contentfiles import (
     read_item_header,
     read_markdown,
 )
-from labs.content import labs_read
 
 LEVELS = ("beginner", "intermediate", "advanced")
 
@@ -70,14 +68,6 @@ class CourseSpec:
     summary: Text
     modules: list[ModuleSpec]
     lessons: dict[str, LessonSpec]
-
-
-@dataclass
-class ContentSet:
-    courses: list[CourseSpec] = field(default_factory=list)
-    labs: list = field(default_factory=list)  # labs.content.LabSpec
-    # Items that lack a translation: shown by the sync, never fatal.
-    missing_translations: list[Problem] = field(default_factory=list)
 
 
 def _read_quiz(reader: Reader, path: Path) -> list[QuestionSpec]:
@@ -278,9 +268,9 @@ def _check_unique_lesson_slugs(reader: Reader, path: Path, lessons: dict[str, Le
             seen[version.slug] = lesson.key
 
 
-def content_read(*, root: Path) -> ContentSet:
-    """Reads and validates every course under ``root``; raises ContentError on any problem."""
-    reader = Reader()
+def courses_read(reader: Reader, root: Path, context: dict) -> list[CourseSpec]:
+    """Reads and validates every course under ``root``/courses; leaves the lesson keys in
+    ``context["lesson_keys"]`` for kinds that link to lessons (labs)."""
     courses = []
     courses_dir = root / "courses"
     if courses_dir.is_dir():
@@ -299,8 +289,12 @@ def content_read(*, root: Path) -> ContentSet:
                     f"courses '{seen[slug]}' and '{course.key}' share the {language} slug '{slug}'",
                 )
             seen[slug] = course.key
-    lesson_keys = {f"{course.key}/{key}" for course in courses for key in course.lessons}
-    labs = labs_read(reader, root, lesson_keys)
-    if reader.problems:
-        raise ContentError(reader.problems)
-    return ContentSet(courses=courses, labs=labs, missing_translations=reader.missing)
+    context["lesson_keys"] = {f"{course.key}/{key}" for course in courses for key in course.lessons}
+    return courses
+
+
+def content_read(*, root: Path):
+    """Every registered kind of content under ``root`` (see academy.contentsync)."""
+    from academy.contentsync import content_read as read_all
+
+    return read_all(root=root)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
-from django.db import models, transaction
 from django.utils import timezone
 
-from academy.courses.content import LANGUAGES, ContentSet, CourseSpec, LessonSpec, content_read
+from academy.contentsync import SyncReport, content_sync, localized, retire, upsert
+from academy.courses.content import LANGUAGES, CourseSpec, LessonSpec
 from academy.courses.models import (
     Choice,
     Course,
@@ -20,53 +18,6 @@ from academy.courses.models import (
     QuestionAnswer,
 )
 from academy.courses.rendering import RENDERER_VERSION, render_lesson
-from labs.content import labs_apply
-
-
-@dataclass
-class SyncReport:
-    created: Counter = field(default_factory=Counter)
-    updated: Counter = field(default_factory=Counter)
-    retired: Counter = field(default_factory=Counter)
-    content: ContentSet | None = None
-    applied: bool = False
-
-    @property
-    def changed(self) -> bool:
-        return bool(+self.created or +self.updated or +self.retired)
-
-
-def localized(name: str, text) -> dict[str, str]:
-    return {f"{name}_{language}": text.get(language) for language in LANGUAGES}
-
-
-def upsert(report: SyncReport, model: type[models.Model], lookup: dict, values: dict):
-    """Creates or updates one row; counts only rows whose values really change."""
-    values = {**values, "retired_at": None} if _retirable(model) else values
-    instance = model.objects.filter(**lookup).first()
-    label = model._meta.verbose_name_plural
-    if instance is None:
-        instance = model.objects.create(**lookup, **values)
-        report.created[label] += 1
-        return instance
-    changed = [name for name, value in values.items() if getattr(instance, name) != value]
-    if changed:
-        for name in changed:
-            setattr(instance, name, values[name])
-        instance.save(update_fields=changed)
-        report.updated[label] += 1
-    return instance
-
-
-def _retirable(model: type[models.Model]) -> bool:
-    return any(f.name == "retired_at" for f in model._meta.fields)
-
-
-def retire(report: SyncReport, queryset: models.QuerySet, keep_keys: set[str], now) -> None:
-    stale = queryset.filter(retired_at__isnull=True).exclude(key__in=keep_keys)
-    count = stale.update(retired_at=now)
-    if count:
-        report.retired[queryset.model._meta.verbose_name_plural] += count
 
 
 def _lesson_values(spec: LessonSpec, lesson: Lesson | None) -> dict:
@@ -154,25 +105,12 @@ def _apply_questions(report: SyncReport, lesson: Lesson, spec: LessonSpec, now) 
     retire(report, lesson.questions.all(), {q.key for q in spec.questions}, now)
 
 
-def content_sync(*, root: Path, apply: bool = True) -> SyncReport:
-    """Reconciles the database to the content tree at ``root``.
-
-    Reads and validates everything first (raising ``ContentError`` with every problem found),
-    then applies all of it in one transaction, or nothing. With ``apply=False`` the changes
-    are worked out and rolled back, so the report says what a sync would do.
-    """
-    content = content_read(root=root)
-    report = SyncReport(content=content)
-    now = timezone.now()
-    with transaction.atomic():
-        for course_spec in content.courses:
-            _apply_course(report, course_spec, now)
-        retire(report, Course.objects.all(), {c.key for c in content.courses}, now)
-        labs_apply(report, content.labs, now)
-        if not apply:
-            transaction.set_rollback(True)
-    report.applied = apply
-    return report
+def courses_apply(report: SyncReport, courses: list[CourseSpec], now) -> None:
+    """Writes courses, modules, lessons and knowledge checks; inside content_sync's
+    transaction (registered in CoursesConfig.ready)."""
+    for course_spec in courses:
+        _apply_course(report, course_spec, now)
+    retire(report, Course.objects.all(), {c.key for c in courses}, now)
 
 
 def lesson_visit(*, user, lesson: Lesson) -> None:
@@ -224,3 +162,6 @@ def knowledge_check_grade(*, lesson: Lesson, answers: dict[int, int], user=None)
                 defaults={"choice": chosen, "is_correct": result.is_correct, "answered_at": now},
             )
     return graded
+
+
+__all__ = ["content_sync", "courses_apply"]  # content_sync: the registry's, kept here for callers

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import translation
 
-from academy.courses.content import ContentError
+from academy.contentfiles import ContentError
 from academy.courses.models import Choice, Course, Lesson, Module, Question
 from academy.courses.services import content_sync
 from tests.content_tree import QUIZ_YAML, lesson_md

@@ -3,8 +3,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from academy.courses.content import ContentError
-from academy.courses.services import content_sync
+from academy.contentfiles import ContentError
+from academy.contentsync import content_sync
 
 
 class Command(BaseCommand):
