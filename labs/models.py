@@ -145,6 +145,11 @@ class LabSession(models.Model):
     # each journal compacted by labs.journal.journal_compact.
     journals = models.JSONField(_("journals"), default=dict, blank=True)
     journals_collected_at = models.DateTimeField(_("journals collected at"), null=True, blank=True)
+    # What the platform saw go wrong with the sandbox while the session was running, as
+    # labs.services.health records it: {"container", "reason" (oom, exited, missing),
+    # "exit_code", "seen_at", "restoring"}. Empty while all is well; a session with a problem
+    # does not count as running (labs.services.access) until it is restored.
+    problem = models.JSONField(_("problem"), default=dict, blank=True)
 
     objects = LabSessionQuerySet.as_manager()
 
