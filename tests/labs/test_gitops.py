@@ -43,7 +43,10 @@ GIT_ENV = {
 
 
 def load(name: str):
-    """A module of the image, imported from its file (the image folder is not a package)."""
+    """A module of the image, imported from its file (the image folder is not a package; its
+    modules import declared.py as the image runs them, from their own folder)."""
+    if str(GITOPS_DIR) not in sys.path:
+        sys.path.append(str(GITOPS_DIR))
     spec = importlib.util.spec_from_file_location(f"gitops_{name}", GITOPS_DIR / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
@@ -53,6 +56,7 @@ def load(name: str):
 
 reconciler_module = load("reconciler")
 git_server_module = load("git_server")
+declared_module = load("declared")
 
 
 def free_port() -> int:
@@ -192,10 +196,15 @@ class FakePlatform:
 
 
 class LocalLab:
-    """A git server, web, a stand-in platform and the reconciler, on loopback."""
+    """A git server, web, a stand-in platform and the reconciler, on loopback.
 
-    def __init__(self, tmp_path: Path) -> None:
+    checked_branch: the branch whose pushes the git server checks (its BRANCH). The reconciler
+    follows main; another branch here lets a bad revision reach main, as if the reconciler
+    followed a branch that nothing checks."""
+
+    def __init__(self, tmp_path: Path, *, checked_branch: str = "main") -> None:
         self.tmp_path = tmp_path
+        self.checked_branch = checked_branch
         self.git_port = free_port()
         self.repo_url = f"git://127.0.0.1:{self.git_port}/platform.git"
         self.status_url = f"http://127.0.0.1:{free_port()}"
@@ -216,10 +225,19 @@ class LocalLab:
         return process
 
     def start(self) -> None:
+        # The image's hook, run by this test's Python (the image runs it with its own).
+        hooks = self.tmp_path / "hooks"
+        hooks.mkdir()
+        (hooks / "pre-receive").write_text(
+            f"#!/bin/sh\nexec {sys.executable} -I {GITOPS_DIR / 'hooks' / 'pre-receive'}\n"
+        )
+        (hooks / "pre-receive").chmod(0o755)
         self._spawn(
             "gitops.py",
             {
                 "ROLE": "git-server",
+                "BRANCH": self.checked_branch,
+                "HOOKS_DIR": str(hooks),
                 "GIT_ROOT": str(self.tmp_path / "served"),
                 "GIT_LISTEN": "127.0.0.1",
                 "GIT_PORT": str(self.git_port),
@@ -243,6 +261,7 @@ class LocalLab:
                 "RECONCILE_INTERVAL": "0.5",
                 "RESTART_COOLDOWN": "3",
                 "HTTP_TIMEOUT": "1",
+                "APPS": "web",
             },
             "reconciler.log",
         )
@@ -271,11 +290,25 @@ class LocalLab:
         events = get_json(f"{self.status_url}/events") or []
         return [event for event in events if kind is None or event["kind"] == kind]
 
-    def commit_and_push(self, text: str, message: str) -> str:
-        (self.clone / "apps" / "web.yaml").write_text(text)
+    def commit_and_push(self, text: str, message: str, path: str = "apps/web.yaml") -> str:
+        (self.clone / path).write_text(text)
+        git("add", path, cwd=self.clone)
         git("commit", "--quiet", "--all", "--message", message, cwd=self.clone)
         git("push", "--quiet", "origin", "main", cwd=self.clone)
         return git("rev-parse", "HEAD", cwd=self.clone)
+
+    def try_push(self, text: str, message: str) -> subprocess.CompletedProcess:
+        """Commits web.yaml with this text and pushes; the push's result, refused or not."""
+        (self.clone / "apps" / "web.yaml").write_text(text)
+        git("commit", "--quiet", "--all", "--message", message, cwd=self.clone)
+        return subprocess.run(
+            ["git", "push", "origin", "main"],
+            cwd=self.clone,
+            env={**os.environ, **GIT_ENV},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
 
     def wait_applied(self, sha: str) -> dict:
         return wait_until(
@@ -302,6 +335,18 @@ def web_yaml(*, version="v1", message="Deployed from git", error_rate="0.0", run
 @pytest.fixture
 def lab(tmp_path) -> Iterator[LocalLab]:
     lab = LocalLab(tmp_path)
+    try:
+        lab.start()
+        yield lab
+    finally:
+        lab.close()
+
+
+@pytest.fixture
+def unchecked_lab(tmp_path) -> Iterator[LocalLab]:
+    """A lab whose git server lets anything reach main: what the reconciler does with a bad
+    revision that got in anyway."""
+    lab = LocalLab(tmp_path, checked_branch="release")
     try:
         lab.start()
         yield lab
@@ -351,7 +396,8 @@ def test_drift_is_corrected_with_the_fields_it_changed(lab):
     assert config["retries"] == 3, "a key the repository does not declare is not managed"
 
 
-def test_invalid_yaml_is_not_applied_and_the_last_good_state_is_kept(lab):
+def test_invalid_yaml_is_not_applied_and_the_last_good_state_is_kept(unchecked_lab):
+    lab = unchecked_lab
     good = lab.remote_head()
     bad = lab.commit_and_push("name: web\nconfig: [version: v9\n", "broken")
     status = wait_until(
@@ -383,10 +429,22 @@ def test_invalid_yaml_is_not_applied_and_the_last_good_state_is_kept(lab):
         (web_yaml().replace("delay_ms: 0", "delay_ms: soon"), "delay_ms must be a whole number"),
         (web_yaml(running="yes please"), "'running' must be true or false"),
         (web_yaml(error_rate="2"), "web refused apps/web.yaml: error_rate must be from"),
+        (web_yaml() + "running: false\n", "the key 'running' appears twice (first on line 2)"),
+        (web_yaml().replace("name: web", "name: db"), "no app container is named 'db'"),
+        (web_yaml().replace("name: web\n", ""), "'name' is missing"),
     ],
-    ids=["unknown-key", "wrong-type", "not-a-boolean", "refused-by-the-service"],
+    ids=[
+        "unknown-key",
+        "wrong-type",
+        "not-a-boolean",
+        "refused-by-the-service",
+        "duplicate-key",
+        "no-such-container",
+        "no-name",
+    ],
 )
-def test_invalid_declared_state_is_not_applied(lab, text, reason):
+def test_invalid_declared_state_is_not_applied(unchecked_lab, text, reason):
+    lab = unchecked_lab
     good = lab.remote_head()
     bad = lab.commit_and_push(text.replace("version: v1", "version: v-bad"), "bad change")
     status = wait_until(
@@ -423,6 +481,103 @@ def test_an_app_declared_not_running_is_stopped(lab):
     assert get_json(f"{lab.web.url}/health") is None
 
 
+BAD_PUSHES = [
+    ("name: web\nconfig: [version: v9\n", "apps/web.yaml line 3: expected ',' or ']'"),
+    (web_yaml() + "running: false\n", "the key 'running' appears twice (first on line 2)"),
+    (web_yaml().replace("delay_ms: 0", "colour: blue"), "unknown config key 'colour'"),
+    (web_yaml().replace("running: true", "replicas: 2"), "unknown key 'replicas'"),
+    (web_yaml().replace("delay_ms: 0", "delay_ms: soon"), "delay_ms must be a whole number"),
+    (web_yaml(running="yes please"), "'running' must be true or false"),
+    (web_yaml().replace("name: web", "name: db"), "no app container is named 'db'"),
+    (web_yaml().replace("name: web\n", ""), "'name' is missing"),
+]
+BAD_PUSH_IDS = [
+    "yaml-error",
+    "duplicate-key",
+    "unknown-config-key",
+    "unknown-key",
+    "wrong-type",
+    "not-a-boolean",
+    "no-such-container",
+    "no-name",
+]
+
+
+@pytest.mark.parametrize(("text", "reason"), BAD_PUSHES, ids=BAD_PUSH_IDS)
+def test_a_push_that_breaks_the_desired_state_is_refused_with_its_reason(lab, text, reason):
+    good = lab.remote_head()
+    done = lab.try_push(text, "a bad change")
+    assert done.returncode != 0
+    [why] = [line for line in done.stderr.splitlines() if line.startswith("remote:   apps/")]
+    assert reason in why, done.stderr
+    assert "remote: Push refused:" in done.stderr and "pre-receive hook declined" in done.stderr
+    assert f"main stays at {good[:7]}" in done.stderr
+    assert lab.remote_head() == good, "the git server kept main where it was"
+    status = lab.status()
+    assert status["revision"] == good and status["errors"] == [] and status["rejected"] == {}
+    # The learner's way out is git: undo the commit, push both; the new head is valid.
+    git("revert", "--no-edit", "HEAD", cwd=lab.clone)
+    git("push", "--quiet", "origin", "main", cwd=lab.clone)
+    reverted = git("rev-parse", "HEAD", cwd=lab.clone)
+    assert lab.remote_head() == reverted
+    lab.wait_applied(reverted)
+
+
+def test_only_the_deployed_branch_is_checked(lab):
+    (lab.clone / "apps" / "web.yaml").write_text("name: web\nconfig: [unfinished\n")
+    git("commit", "--quiet", "--all", "--message", "work in progress", cwd=lab.clone)
+    git("push", "--quiet", "origin", "HEAD:refs/heads/wip", cwd=lab.clone)
+    assert lab.status()["errors"] == []
+
+
+def test_an_app_declared_not_running_comes_back_when_the_stop_is_reverted(lab):
+    stop_sha = lab.commit_and_push(web_yaml(running="false"), "web: stop")
+    wait_until(lambda: lab.events("stopped"), what="web to be stopped")
+    wait_until(lambda: (s := lab.status()) and s["synced"] and s, what="synced while stopped")
+    assert get_json(f"{lab.web.url}/health") is None
+    git("revert", "--no-edit", "HEAD", cwd=lab.clone)
+    git("push", "--quiet", "origin", "main", cwd=lab.clone)
+    revert = git("rev-parse", "HEAD", cwd=lab.clone)
+    status = lab.wait_applied(revert)
+    assert status["apps"]["web"]["observed"]["running"] is True
+    [started] = lab.events("started-app")
+    assert started["app"] == "web" and started["revision"] == revert
+    assert lab.platform.requests[-1] == {"action": "restart", "target": "web"}
+    assert lab.events("restored") == [], "a start on purpose is not a restore"
+    synced = lab.events("synced-revision")[-1]
+    assert synced["revision"] == revert and synced["waiting_for"] == ["web"]
+    # The started service began from its built-in defaults; the declared config is back.
+    assert lab.web.config()["message"] == "Deployed from git"
+    assert stop_sha != revert
+
+
+def test_a_deleted_app_file_leaves_the_app_unmanaged_and_says_so(lab):
+    git("rm", "--quiet", "apps/web.yaml", cwd=lab.clone)
+    git("commit", "--quiet", "--message", "web: no longer managed here", cwd=lab.clone)
+    git("push", "--quiet", "origin", "main", cwd=lab.clone)
+    sha = git("rev-parse", "HEAD", cwd=lab.clone)
+    status = lab.wait_applied(sha)
+    assert status["apps"] == {}
+    assert status["unmanaged"]["web"]["file"] == "apps/web.yaml"
+    assert status["unmanaged"]["web"]["since"] == sha
+    [event] = lab.events("unmanaged")
+    assert event["app"] == "web" and event["revision"] == sha
+    assert "no longer manages it" in event["message"] and "no pruning" in event["message"]
+    assert lab.platform.requests == [], "not pruned: web was neither stopped nor restarted"
+    assert (get_json(f"{lab.web.url}/health") or {}).get("status") == "ok"
+    # Unmanaged: a change by hand stays.
+    assert put_json(f"{lab.web.url}/config", {"message": "by hand"}) == 200
+    time.sleep(1.5)  # three passes of the reconciler
+    assert lab.web.config()["message"] == "by hand"
+    assert lab.events("drift-corrected") == []
+    # The file back: managed again, and the drift is corrected.
+    git("revert", "--no-edit", "HEAD", cwd=lab.clone)
+    git("push", "--quiet", "origin", "main", cwd=lab.clone)
+    status = lab.wait_applied(git("rev-parse", "HEAD", cwd=lab.clone))
+    assert status["unmanaged"] == {} and "web" in status["apps"]
+    assert lab.web.config()["message"] == "Deployed from git"
+
+
 def test_the_git_server_refuses_to_rewrite_history(lab):
     lab.commit_and_push(web_yaml(version="v2"), "v2")
     done = subprocess.run(
@@ -447,7 +602,7 @@ def test_a_lost_git_server_keeps_the_last_good_state_in_force(lab):
     wait_until(lambda: lab.events("drift-corrected"), what="drift corrected from the cache")
 
 
-# --- The declared-state parser and the seed -----------------------------------------------------
+# --- The declared-state parser, the reconciler's bounds and the seed ----------------------------
 
 
 def test_parse_declared_state_accepts_partial_configs_and_reports_lines():
@@ -460,6 +615,47 @@ def test_parse_declared_state_accepts_partial_configs_and_reports_lines():
         parse({"apps/a.yaml": "name: web\n", "apps/b.yaml": "name: web\n"})
     with pytest.raises(reconciler_module.InvalidState, match="must be a number"):
         parse({"apps/a.yaml": "name: web\nconfig: {error_rate: true}\n"})
+
+
+def test_parse_declared_state_refuses_duplicates_and_other_containers():
+    parse = declared_module.parse_declared_state
+    invalid = declared_module.InvalidState
+    with pytest.raises(invalid, match=r"a.yaml line 4: the key 'version' appears twice"):
+        parse({"apps/a.yaml": "name: web\nconfig:\n  version: v1\n  version: v2\n"})
+    with pytest.raises(invalid, match=r"no app container is named 'api'.*apps are web$"):
+        parse({"apps/a.yaml": "name: api\n"}, apps=("web",))
+    assert set(parse({"apps/a.yaml": "name: api\n"}, apps=("web", "api"))) == {"api"}
+    with pytest.raises(invalid, match=r"'name' is missing: it names the app's container \(web\)"):
+        parse({"apps/a.yaml": "running: true\n"}, apps=("web",))
+    long_value = "x" * 5000
+    with pytest.raises(invalid) as error:
+        parse({"apps/a.yaml": f"name: web\nconfig:\n  delay_ms: {long_value}\n"})
+    assert len(str(error.value)) < 200, "a learner's value is cut short in the message"
+    assert declared_module.lab_apps({"SEED_APPS": "web,api"}) == ("web", "api")
+    assert declared_module.lab_apps({"APPS": "web", "SEED_APPS": "web,api"}) == ("web",)
+
+
+def test_the_reconciler_keeps_its_memory_bounded(tmp_path):
+    class BadSource:
+        def commit(self, sha):
+            return reconciler_module.Commit(sha=sha, subject="bad", author="someone")
+
+        def declared_files(self, sha):
+            return {"apps/web.yaml": "name: web\nconfig: {colour: " + "x" * 3000 + "}\n"}
+
+    settings = reconciler_module.Settings(work_dir=tmp_path, max_events=10, faults_url="")
+    reconciler = reconciler_module.Reconciler(settings)
+    reconciler.source = BadSource()
+    shas = [f"{n:07x}".ljust(40, "0") for n in range(40)]
+    for sha in shas:
+        reconciler._try_revision(sha)
+    status = reconciler.status()
+    assert list(status["rejected"]) == shas[-reconciler_module.MAX_REJECTED :]
+    events = reconciler.events.since(0)
+    assert len(events) == 10 and events[-1]["revision"] == shas[-1]
+    long = reconciler.events.add("error", "y" * 5000)
+    assert len(long["message"]) == reconciler_module.MAX_MESSAGE
+    assert status["errors"][0]["source"] == "revision"
 
 
 def test_the_seed_commit_is_the_same_on_every_start(tmp_path):

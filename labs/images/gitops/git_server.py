@@ -10,8 +10,15 @@ again, and a learner's clone, whose history still begins with that commit, can p
 History is kept: the repository refuses pushes that are not fast-forwards and branch deletions
 (versioned and immutable); a mistake is undone with a new commit, such as a ``git revert``.
 
+A push is also refused when the new head of BRANCH (the deployed branch) does not declare a valid
+desired state: YAML errors, a key written twice, unknown keys, wrong types, an app naming no
+container of the lab. The pre-receive hook in HOOKS_DIR (hooks/pre-receive, owned by root in the
+image) checks it with the reconciler's own rules (declared.py) and prints the reason, which git
+shows in the learner's terminal as ``remote: ...`` lines.
+
 Settings (environment): GIT_ROOT (/tmp/git), REPO_NAME (platform), SEED_DIR (/opt/gitops/seed),
-SEED_APPS (web), GIT_LISTEN (0.0.0.0), GIT_PORT (9418).
+SEED_APPS (web), APPS (the lab's app containers; default SEED_APPS), BRANCH (main), HOOKS_DIR
+(the hooks folder beside this file), GIT_LISTEN (0.0.0.0), GIT_PORT (9418).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from pathlib import Path
 SEED_AUTHOR = ("Platform Team", "platform@academy.lab")
 SEED_DATE = "2025-01-06T09:00:00+00:00"
 SEED_MESSAGE = "Declare the desired state of the platform"
+HOOKS_DIR = Path(__file__).resolve().parent / "hooks"
 
 
 def log(message: str) -> None:
@@ -64,8 +72,11 @@ def seed_files(seed_dir: Path, apps: list[str]) -> dict[str, bytes]:
     return files
 
 
-def create_repository(*, root: Path, name: str, files: dict[str, bytes]) -> Path:
-    """A fresh bare repository whose main branch holds one commit with these files."""
+def create_repository(
+    *, root: Path, name: str, files: dict[str, bytes], hooks: Path | None = None
+) -> Path:
+    """A fresh bare repository whose main branch holds one commit with these files; pushes to
+    it then run the hooks of the folder hooks, if given."""
     repo = root / f"{name}.git"
     shutil.rmtree(repo, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
@@ -95,6 +106,8 @@ def create_repository(*, root: Path, name: str, files: dict[str, bytes]) -> Path
         git("add", "--all", cwd=work_tree)
         git("commit", "--quiet", "--message", SEED_MESSAGE, cwd=work_tree, env=identity)
         git("push", "--quiet", str(repo), "main", cwd=work_tree)
+    if hooks is not None:  # after the seed: the hooks are for what others push
+        git("--git-dir", str(repo), "config", "core.hooksPath", str(hooks))
     return repo
 
 
@@ -105,8 +118,10 @@ def main() -> None:
     apps = [a.strip() for a in os.environ.get("SEED_APPS", "web").split(",") if a.strip()]
     listen = os.environ.get("GIT_LISTEN", "0.0.0.0")
     port = os.environ.get("GIT_PORT", "9418")
-    repo = create_repository(root=root, name=name, files=seed_files(seed_dir, apps))
+    hooks = Path(os.environ.get("HOOKS_DIR", "").strip() or HOOKS_DIR)
+    repo = create_repository(root=root, name=name, files=seed_files(seed_dir, apps), hooks=hooks)
     log(f"seeded {repo} with {', '.join(apps) or 'no apps'}; serving git://{listen}:{port}/")
+    log(f"pushes to {os.environ.get('BRANCH', 'main')} are checked by {hooks}/pre-receive")
     # The daemon itself, not `git daemon`, which would wait for it as a child: this way it is
     # the process that gets the container's signals. It starts its helpers (git-daemon --serve,
     # git-upload-pack) from PATH, as the `git` wrapper would have arranged.

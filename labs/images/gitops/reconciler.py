@@ -11,25 +11,41 @@ Standard library plus PyYAML (Debian's python3-yaml). Every RECONCILE_INTERVAL s
          version: v1
          delay_ms: 0
 
-2. validates the new revision (YAML, known keys, types) and applies it to every running app
-   (PUT /config with the declared keys) as a whole: if an app refuses a value, the apps already
-   changed are put back and the revision is rejected; the last good revision stays in force and
-   the error is reported, as Flux's Ready=False does;
+2. validates the new revision with the rules of declared.py (YAML, no key written twice, known
+   keys, types, names of the lab's app containers: the git server's pre-receive hook refuses a
+   push that breaks them, so a revision that fails them here got in some other way) and applies
+   it to every running app that answers (PUT /config with the declared keys) as a whole: if an
+   app refuses a value, the apps already changed are put back and the revision is rejected; the
+   last good revision stays in force and the error is reported in /status, as Flux's
+   Ready=False does. A revision waits for an app that does not answer only while that app should
+   come back by itself (the revision in force declares it running); an app declared stopped
+   until now is started by the platform once the revision is applied, then given its config;
 
 3. reconciles continuously against the last good revision: config drift is put back; a declared
    running app that does not answer /health HEALTH_FAILURES times in a row (checked every second
    once it fails) is restarted by the platform through the lab's faults sidecar (POST
-   FAULTS_URL/v1/faults {"action": "restart", "target": name}); one declared ``running: false``
-   is stopped the same way ("kill").
+   FAULTS_URL/v1/faults {"action": "restart", "target": name}; event ``restored``); one declared
+   ``running: false`` is stopped the same way ("kill"; event ``stopped``), and started again
+   ("restart"; event ``started-app``) by the revision that declares it running again, such as a
+   ``git revert`` of the stop.
+
+No pruning: an app whose file is deleted (or no longer names it) is no longer managed. It is left
+as it is, running or stopped; nothing corrects its drift or restarts it. The event ``unmanaged``
+says so, and /status lists it under ``unmanaged`` until a file declares it again. (Argo CD and
+Flux delete such objects only when pruning is switched on; here an app is a container of the
+lab, which the reconciler cannot delete. To stop an app by git, declare ``running: false``.)
 
 HTTP API on STATUS_PORT (9100): GET /status (revision, last fetch, synced, apps declared versus
-observed, errors), GET /events[?since=SEQ] (a bounded list, newest last), GET /health. Every event
-is also printed as one line on stdout.
+observed, unmanaged apps, errors, rejected revisions), GET /events[?since=SEQ] (a bounded list,
+newest last), GET /health. Every event is also printed as one line on stdout. Memory is bounded:
+MAX_EVENTS events, each message cut at MAX_MESSAGE characters, the last MAX_REJECTED rejected
+revisions.
 
 Settings (environment): REPO_URL (git://git/platform.git), BRANCH (main), RECONCILE_INTERVAL
 (3 s), APP_URL (http://{name}:8080), FAULTS_URL (http://faults:7000; empty: no restores),
 LISTEN_HOST (0.0.0.0), STATUS_PORT (9100), WORK_DIR (/tmp/reconciler), HEALTH_FAILURES (2),
-RESTART_COOLDOWN (15 s), HTTP_TIMEOUT (2 s), MAX_EVENTS (200).
+RESTART_COOLDOWN (15 s), HTTP_TIMEOUT (2 s), MAX_EVENTS (200), APPS (the lab's app containers;
+default SEED_APPS; empty: any well-formed name).
 """
 
 from __future__ import annotations
@@ -37,7 +53,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -51,39 +66,20 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import yaml
+from declared import (  # one module for the rules, shared with the git server's hook
+    DeclaredApp,
+    InvalidState,
+    lab_apps,
+    parse_declared_state,
+    revision_files,
+)
 
-APPS_DIR = "apps"
-MAX_FILE_BYTES = 64 * 1024
-NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
-APP_KEYS = ("name", "running", "config")
 WAIT_BEFORE_REPORTING = 3  # passes a revision may wait for an app before it is an error
-
-
-def _text(value: object) -> bool:
-    return isinstance(value, str)
-
-
-def _whole(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-# The target service's PUT /config keys (labs/images/target/service.py) and their YAML types.
-# Ranges are the service's to enforce: a value it refuses rejects the whole revision.
-CONFIG_TYPES = {
-    "version": (_text, "a string"),
-    "message": (_text, "a string"),
-    "delay_ms": (_whole, "a whole number"),
-    "error_rate": (_number, "a number"),
-    "dependency_timeout_ms": (_whole, "a whole number"),
-    "retries": (_whole, "a whole number"),
-    "retry_backoff_ms": (_whole, "a whole number"),
-    "fallback_quote": (_text, "a string"),
-}
+# Passes the first revision may wait, right after a start, for an app to answer before it is
+# applied all the same (the platform then starts what does not answer).
+FIRST_REVISION_PATIENCE = 10
+MAX_REJECTED = 20  # rejected revisions remembered (and reported); older ones are forgotten
+MAX_MESSAGE = 1000  # characters of an event's message
 
 
 @dataclass(frozen=True)
@@ -100,6 +96,7 @@ class Settings:
     restart_cooldown: float = 15.0
     http_timeout: float = 2.0
     max_events: int = 200
+    apps: tuple[str, ...] = ()  # the lab's app containers; empty: any well-formed name
 
     @classmethod
     def from_environment(cls, env: dict[str, str] | None = None) -> Settings:
@@ -121,77 +118,12 @@ class Settings:
             restart_cooldown=float(get("RESTART_COOLDOWN", "15")),
             http_timeout=float(get("HTTP_TIMEOUT", "2")),
             max_events=max(10, int(get("MAX_EVENTS", "200"))),
+            apps=lab_apps(env),
         )
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-# --- The declared state ---------------------------------------------------------------------
-
-
-class InvalidState(Exception):
-    """The declared state of a revision cannot be applied; the message says where and why."""
-
-
-@dataclass(frozen=True)
-class DeclaredApp:
-    name: str
-    file: str
-    running: bool
-    config: dict
-
-    def as_dict(self) -> dict:
-        return {"file": self.file, "running": self.running, "config": dict(self.config)}
-
-
-def _load_yaml(path: str, text: str) -> object:
-    try:
-        return yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise InvalidState(f"{path}{where}: {error.problem or error}") from None
-    except yaml.YAMLError as error:
-        raise InvalidState(f"{path}: {error}") from None
-
-
-def parse_declared_state(files: dict[str, str]) -> dict[str, DeclaredApp]:
-    """Validates a revision's apps/*.yaml files; raises InvalidState naming the first problem."""
-    apps: dict[str, DeclaredApp] = {}
-    for path in sorted(files):
-        data = _load_yaml(path, files[path])
-        if data is None:
-            raise InvalidState(f"{path}: the file is empty")
-        if not isinstance(data, dict):
-            raise InvalidState(f"{path}: expected a mapping with {', '.join(APP_KEYS)}")
-        unknown = sorted(str(key) for key in set(data) - set(APP_KEYS))
-        if unknown:
-            raise InvalidState(
-                f"{path}: unknown key {unknown[0]!r}; an app has {', '.join(APP_KEYS)}"
-            )
-        name = data.get("name")
-        if not isinstance(name, str) or not NAME.match(name):
-            raise InvalidState(f"{path}: 'name' must be a container name such as web")
-        if name in apps:
-            raise InvalidState(f"{path}: app {name!r} is also declared in {apps[name].file}")
-        running = data.get("running", True)
-        if not isinstance(running, bool):
-            raise InvalidState(f"{path}: 'running' must be true or false")
-        config = data.get("config") or {}
-        if not isinstance(config, dict):
-            raise InvalidState(f"{path}: 'config' must be a mapping")
-        for key, value in config.items():
-            if key not in CONFIG_TYPES:
-                raise InvalidState(
-                    f"{path}: unknown config key {key!r}; known: {', '.join(CONFIG_TYPES)}"
-                )
-            is_valid, kind = CONFIG_TYPES[key]
-            if not is_valid(value):
-                raise InvalidState(f"{path}: config {key} must be {kind}, not {value!r}")
-        apps[name] = DeclaredApp(name=name, file=path, running=running, config=dict(config))
-    return apps
 
 
 def config_changes(declared: dict, observed: dict) -> dict:
@@ -224,21 +156,24 @@ class GitSource:
         self.url, self.branch, self.mirror = url, branch, mirror
         self.ref = f"refs/remotes/origin/{branch}"
 
-    def _git(self, *args: str, timeout: float = 15) -> str:
+    def _git_bytes(self, *args: str, timeout: float = 15) -> bytes:
         try:
             done = subprocess.run(
                 ["git", "--git-dir", str(self.mirror), *args],
                 capture_output=True,
-                text=True,
                 timeout=timeout,
                 env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
             )
         except subprocess.TimeoutExpired:
             raise SourceError(f"git {args[0]} took more than {timeout:g} s") from None
         if done.returncode != 0:
-            lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+            stderr = done.stderr.decode(errors="replace")
+            lines = [line for line in stderr.strip().splitlines() if line.strip()]
             raise SourceError(lines[-1] if lines else f"git {args[0]} failed")
         return done.stdout
+
+    def _git(self, *args: str, timeout: float = 15) -> str:
+        return self._git_bytes(*args, timeout=timeout).decode(errors="replace")
 
     def fetch(self) -> str:
         """Fetches the branch; returns the sha of its head."""
@@ -264,17 +199,7 @@ class GitSource:
         return Commit(sha=sha, subject=subject, author=author)
 
     def declared_files(self, sha: str) -> dict[str, str]:
-        listing = self._git("ls-tree", "-r", "-z", "--long", sha, "--", f"{APPS_DIR}/")
-        files = {}
-        for entry in filter(None, listing.split("\0")):
-            meta, _, path = entry.partition("\t")
-            kind, size = meta.split()[1], meta.split()[3]
-            if kind != "blob" or not path.endswith((".yaml", ".yml")):
-                continue
-            if int(size) > MAX_FILE_BYTES:
-                raise InvalidState(f"{path}: larger than {MAX_FILE_BYTES // 1024} KB")
-            files[path] = self._git("cat-file", "blob", f"{sha}:{path}")
-        return files
+        return revision_files(self._git_bytes, sha)
 
 
 # --- The running system ---------------------------------------------------------------------
@@ -368,6 +293,8 @@ class Events:
     def add(self, kind: str, message: str, **fields) -> dict:
         with self._lock:
             self._seq += 1
+            if len(message) > MAX_MESSAGE:
+                message = message[: MAX_MESSAGE - 3] + "..."
             event = {"seq": self._seq, "time": now_iso(), "kind": kind, "message": message}
             event.update(fields)
             self._events.append(event)
@@ -409,6 +336,9 @@ class Observed:
     failures: int = 0  # health checks failed in a row
     restart_requested_at: float | None = None  # monotonic
     last_restored: str | None = None  # wall-clock time of the last restart the platform did
+    # Declared running by a new revision while it was declared stopped (or did not answer when
+    # the revision came): if it does not answer, the platform starts it at once.
+    starting: bool = False
 
 
 @dataclass
@@ -434,6 +364,8 @@ class Reconciler:
         self.last_fetch_ok: bool | None = None
         self.last_sync: str | None = None
         self.rejected: dict[str, str] = {}  # sha -> why; a rejected revision is not retried
+        # Apps whose file is gone: no longer managed, left as they are (see the module's doc).
+        self.unmanaged: dict[str, dict] = {}
         self.observed: dict[str, Observed] = {}
         self.conditions: dict[str, str] = {}  # what is wrong now, by source
         self.last_error: dict | None = None
@@ -489,14 +421,17 @@ class Reconciler:
     def _try_revision(self, sha: str) -> None:
         try:
             commit = self.source.commit(sha)
-            declared = parse_declared_state(self.source.declared_files(sha))
-            changes = self._apply(declared)
+            files = self.source.declared_files(sha)
+            declared = parse_declared_state(files, apps=self.settings.apps)
+            changes, absent = self._apply(declared)
         except SourceError as error:
             self._fail("fetch", f"cannot read revision {short(sha)}: {error}")
             return
         except (InvalidState, Refused) as error:
             with self._lock:
                 self.rejected[sha] = str(error)
+                while len(self.rejected) > MAX_REJECTED:  # the oldest goes first
+                    del self.rejected[next(iter(self.rejected))]
             self._fail(
                 "revision",
                 f"revision {short(sha)} not applied ({short(self.revision)} stays in force): "
@@ -512,15 +447,32 @@ class Reconciler:
             return
         self.waiting = 0
         self._clear("apply")
-        previous = self.revision
+        previous, before = self.revision, self.declared
+        released = {name: app for name, app in before.items() if name not in declared}
         with self._lock:
             self.revision, self.commit, self.declared = sha, commit, declared
             self.last_sync = now_iso()
-            for name in declared:
-                self.observed.setdefault(name, Observed())
+            for name, app in declared.items():
+                observed = self.observed.setdefault(name, Observed())
+                was = before.get(name)
+                if app.running and (was is None or not was.running):
+                    # Declared running now, and it was not: no cooldown of an earlier stop, and
+                    # if it was declared stopped (or did not answer just now), start it at once.
+                    observed.restart_requested_at, observed.failures = None, 0
+                    observed.starting = name in absent or (was is not None and not was.running)
+                self.unmanaged.pop(name, None)
             for name in set(self.observed) - set(declared):
                 del self.observed[name]
+            for name, app in released.items():
+                self.conditions.pop(f"app:{name}", None)  # its event below says why
+                self.unmanaged[name] = {"file": app.file, "since": sha, "time": self.last_sync}
         summary = "; ".join(f"{name}: {describe_changes(c)}" for name, c in changes.items())
+        if absent:
+            summary += "; " if summary else ""
+            summary += "; ".join(
+                f"{name} does not answer: the platform starts it, then its config is applied"
+                for name in absent
+            )
         self.events.add(
             "synced-revision",
             f"applied {short(sha)} ({commit.subject!r} by {commit.author})"
@@ -530,11 +482,23 @@ class Reconciler:
             subject=commit.subject,
             author=commit.author,
             changes=changes,
+            waiting_for=absent,
         )
+        for name, app in released.items():
+            self.events.add(
+                "unmanaged",
+                f"{name} is no longer declared ({app.file} is gone from {short(sha)}): the "
+                "reconciler no longer manages it and leaves it as it is (no pruning); nothing "
+                f"corrects its drift or restarts it until a file declares {name} again",
+                app=name,
+                revision=sha,
+                file=app.file,
+            )
 
-    def _apply(self, declared: dict[str, DeclaredApp]) -> dict:
-        """Applies a revision to every running app, all or nothing; returns the changes."""
-        changes, undo = {}, []
+    def _apply(self, declared: dict[str, DeclaredApp]) -> tuple[dict, list[str]]:
+        """Applies a revision to every running app that answers, all or nothing; returns the
+        changes and the apps that did not answer (their config waits until they do)."""
+        changes, undo, absent = {}, [], []
         try:
             for app in declared.values():
                 if not app.running or not app.config:
@@ -542,7 +506,10 @@ class Reconciler:
                 try:
                     observed = self.apps.config(app.name)
                 except Unreachable as error:
-                    raise Pending(f"{app.name} does not answer ({error})") from None
+                    if self._expected_to_answer(app.name):
+                        raise Pending(f"{app.name} does not answer ({error})") from None
+                    absent.append(app.name)
+                    continue
                 diff = config_changes(app.config, observed)
                 if not diff:
                     self._observe(app.name, healthy=True, config=observed)
@@ -565,7 +532,19 @@ class Reconciler:
                 with contextlib.suppress(Unreachable):
                     self.apps.put_config(name, values)
             raise
-        return changes
+        return changes, absent
+
+    def _expected_to_answer(self, name: str) -> bool:
+        """Whether a revision waits for an app that does not answer. It waits while the app
+        should come back by itself: the revision in force declares it running (the platform
+        restores it), or the reconciler has just started. It does not wait for an app that is
+        stopped on purpose (declared not running, or not declared at all): nothing would bring
+        that one back before the revision is applied, so the revision is applied and the
+        platform starts the app."""
+        if self.revision is None:
+            return self.waiting < FIRST_REVISION_PATIENCE
+        in_force = self.declared.get(name)
+        return in_force is not None and in_force.running
 
     def _observe(self, name: str, **values) -> None:
         with self._lock:
@@ -584,11 +563,15 @@ class Reconciler:
                 self._clear(f"app:{app.name}")
             return
         if not healthy:
+            if observed.starting:  # declared stopped until this revision: no need to wait
+                self._observe(app.name, healthy=False)
+                self._platform_act(app, "start", observed)
+                return
             self._observe(app.name, healthy=False, failures=observed.failures + 1)
             if observed.failures >= self.settings.health_failures:
                 self._platform_act(app, "restart", observed)
             return
-        self._observe(app.name, healthy=True, failures=0)
+        self._observe(app.name, healthy=True, failures=0, starting=False)
         try:
             current = self.apps.config(app.name)
             diff = config_changes(app.config, current)
@@ -619,17 +602,18 @@ class Reconciler:
         self._clear(f"app:{app.name}")
 
     def _platform_act(self, app: DeclaredApp, action: str, observed: Observed) -> None:
-        """Restarts (or stops) an app through the platform, at most once per cooldown."""
+        """Restarts, starts ("start": a restart of a stopped container) or stops ("kill") an
+        app through the platform, at most once per cooldown."""
         now = time.monotonic()
         last = observed.restart_requested_at
         if last is not None and now - last < self.settings.restart_cooldown:
             return
         self._observe(app.name, restart_requested_at=now)
-        ok, message = self.platform.request(action, app.name)
-        if not ok and action == "restart" and "paused" in message:
+        ok, message = self.platform.request("restart" if action == "start" else action, app.name)
+        if not ok and action in ("restart", "start") and "paused" in message:
             ok, message = self.platform.request("unpause", app.name)
         if not ok:
-            verb = "restart" if action == "restart" else "stop"
+            verb = {"kill": "stop"}.get(action, action)
             self._fail(f"app:{app.name}", f"cannot {verb} {app.name}: {message}")
             return
         self._clear(f"app:{app.name}")
@@ -637,6 +621,16 @@ class Reconciler:
             self.events.add(
                 "stopped",
                 f"{app.name} is declared not running in {app.file}: the platform stopped it",
+                app=app.name,
+                revision=self.revision,
+            )
+            return
+        if action == "start":
+            self._observe(app.name, starting=False)
+            self.events.add(
+                "started-app",
+                f"{app.name} is declared running in {app.file} ({short(self.revision)}) and "
+                "was not running: the platform started it",
                 app=app.name,
                 revision=self.revision,
             )
@@ -702,6 +696,7 @@ class Reconciler:
                 "last_error": dict(self.last_error) if self.last_error else None,
                 "rejected": dict(self.rejected),
                 "apps": apps,
+                "unmanaged": {name: dict(info) for name, info in self.unmanaged.items()},
             }
 
     # -- running ------------------------------------------------------------------------------
