@@ -21,6 +21,7 @@ No Django here: the page and the services give these functions plain data.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -97,11 +98,233 @@ def _mapping(value: object) -> Mapping:
     return value if isinstance(value, Mapping) else {}
 
 
+# --- Chaos Toolkit's substitution --------------------------------------------------------------
+
+# chaostoolkit-lib's `substitute` is string.Template's safe_substitute over a ChainMap of the
+# loaded configuration and then every scope of the loaded secrets: `$$` is a `$`, `$name` and
+# `${name}` are looked up (ASCII names, any case), anything else is left as it is. It runs once,
+# never again on what it put in, on an http provider's url and arguments, a process provider's
+# arguments, a python provider's arguments, and a probe's tolerance.
+_PLACEHOLDER = re.compile(
+    r"\$(?:(?P<escaped>\$)|(?P<named>[_a-z][_a-z0-9]*)|\{(?P<braced>[_a-z][_a-z0-9]*)\})",
+    re.IGNORECASE | re.ASCII,
+)
+SECRET_MASK = "***"  # what a secret's value looks like wherever this module shows or keeps it
+MAX_VARIABLES = 100  # configuration keys and secrets read from a journal
+MAX_RESOLVED = 2000  # characters a substituted string may grow to; the rest is cut
+MAX_HIDDEN = 20  # digests of names a secret hid, kept per activity
+
+
+class _Unknown:
+    """A value `chaos run` had and the journal does not carry (the environment, a probe)."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN = _Unknown()
+
+
+@dataclass(frozen=True)
+class Variables:
+    """What `${name}` stood for in one run: name -> value (UNKNOWN when the journal cannot
+    tell), and which of the names were secrets."""
+
+    values: Mapping[str, object] = field(default_factory=dict)
+    secrets: frozenset[str] = frozenset()
+
+
+NO_VARIABLES = Variables()
+
+
+def _declared_value(value: object) -> object:
+    """A configuration entry's value as `chaos run` loads it, as far as the journal tells.
+
+    ``{"type": "env", "key": ..., "default": ...}`` reads the environment of the learner's shell,
+    which the journal does not record: the default stands in for it, as it did unless the
+    learner exported the variable (a careful reader of the experiment assumes the same; `--var`
+    and `--var-file` overrides are not recorded either). With no default the value is UNKNOWN
+    and `${name}` stays as written: nothing is guessed. Dynamic configuration (``"type":
+    "probe"``) and Vault are UNKNOWN too.
+    """
+    if isinstance(value, Mapping) and "type" in value:
+        if value.get("type") == "env":
+            return value.get("default", UNKNOWN)
+        if value.get("type") in ("probe", "vault"):
+            return UNKNOWN
+    return value
+
+
+def journal_variables(journal: Mapping) -> Variables:
+    """The names an experiment's activities may use, from its `configuration` and `secrets`.
+
+    Configuration comes first, then each scope of the secrets in order (chaostoolkit-lib's
+    ChainMap); a name the configuration declares is never looked up in the secrets, even when
+    its value is UNKNOWN. A secret whose value comes from the environment or Vault is UNKNOWN.
+    A compacted journal is already substituted: it has no variables.
+    """
+    if journal.get("substituted") is True:
+        return NO_VARIABLES
+    experiment = _mapping(journal.get("experiment"))
+    values: dict[str, object] = {}
+    for key, value in list(_mapping(experiment.get("configuration")).items())[:MAX_VARIABLES]:
+        if isinstance(key, str):
+            values[key] = _declared_value(value)
+    secrets: set[str] = set()
+    for scope in list(_mapping(experiment.get("secrets")).values())[:MAX_VARIABLES]:
+        if not isinstance(scope, Mapping) or "type" in scope:
+            continue  # a whole scope from the environment or Vault: nothing to read here
+        for key, value in list(scope.items())[:MAX_VARIABLES]:
+            if isinstance(key, str) and key not in values:
+                values[key] = _declared_value(value)
+                secrets.add(key)
+    return Variables(values=values, secrets=frozenset(secrets))
+
+
+def _variables(value: Variables | Mapping | None) -> Variables:
+    """Variables as given, or made from a plain configuration mapping."""
+    if isinstance(value, Variables):
+        return value
+    if isinstance(value, Mapping):
+        return journal_variables({"experiment": {"configuration": value}})
+    return NO_VARIABLES
+
+
+def substitute(value: object, variables: Variables, *, mask: bool = True, _depth: int = 0):
+    """The value with `$name`, `${name}` and `$$` replaced as `chaos run` replaced them.
+
+    A string that is a single `${name}` becomes the value itself, of its own type; in a longer
+    string a value is written with str(), as chaostoolkit-lib does. Objects and lists are
+    substituted inside, keys left alone. Names the journal cannot tell (UNKNOWN, undeclared)
+    stay as written. With ``mask``, a secret's value is SECRET_MASK. Bounded for hostile
+    journals: one pass, strings cut at MAX_RESOLVED characters, nesting at MAX_DEPTH * 2.
+    """
+    if isinstance(value, str):
+        return _substitute_text(value, variables, mask)
+    if _depth >= MAX_DEPTH * 2 or not variables.values:
+        return value
+    if isinstance(value, Mapping):
+        return {
+            key: substitute(item, variables, mask=mask, _depth=_depth + 1)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [substitute(item, variables, mask=mask, _depth=_depth + 1) for item in value]
+    return value
+
+
+def _substitute_text(text: str, variables: Variables, mask: bool) -> object:
+    if not variables.values or "$" not in text:
+        return text
+    whole = _PLACEHOLDER.fullmatch(text)
+    if whole and whole.group("braced"):
+        name = whole.group("braced")
+        found = variables.values.get(name, UNKNOWN)
+        if found is not UNKNOWN:
+            if mask and name in variables.secrets:
+                return SECRET_MASK
+            return _text(found, MAX_RESOLVED) if isinstance(found, str) else found
+    pieces: list[str] = []
+    size = last = 0
+    for match in _PLACEHOLDER.finditer(text):
+        if size > MAX_RESOLVED:
+            break
+        pieces.append(text[last : match.start()])
+        last = match.end()
+        name = match.group("named") or match.group("braced")
+        found = variables.values.get(name, UNKNOWN) if name else UNKNOWN
+        if match.group("escaped"):
+            piece = "$"
+        elif found is UNKNOWN:
+            piece = match.group(0)
+        elif mask and name in variables.secrets:
+            piece = SECRET_MASK
+        else:
+            piece = _plain(found)
+        pieces.append(piece)
+        size += len(pieces[-2]) + len(piece)
+    else:
+        pieces.append(text[last:])
+    return _text("".join(pieces), MAX_RESOLVED)
+
+
+def _plain(value: object) -> str:
+    """str(value) as string.Template writes it, cut: a value may be a large object."""
+    if isinstance(value, str):
+        return value[: MAX_RESOLVED + 1]
+    if isinstance(value, Mapping | list | tuple):
+        return _text(str(_shrink(value)), MAX_RESOLVED + 1)
+    return _text(str(value), MAX_RESOLVED + 1)
+
+
+def _resolved_provider(provider: Mapping, variables: Variables, *, mask: bool) -> dict:
+    """The provider with what Chaos Toolkit substitutes substituted (the rest as declared)."""
+    resolved = dict(provider)
+    keys = ("url", "arguments", "timeout") if provider.get("type") == "http" else ("arguments",)
+    for key in keys:
+        if key in resolved:
+            resolved[key] = substitute(resolved[key], variables, mask=mask)
+    return resolved
+
+
+def _resolved_activity(activity: Mapping, variables: Variables, *, mask: bool) -> Mapping:
+    if not variables.values:
+        return activity
+    resolved = dict(activity)
+    if isinstance(activity.get("provider"), Mapping):
+        resolved["provider"] = _resolved_provider(activity["provider"], variables, mask=mask)
+    if "tolerance" in activity:
+        resolved["tolerance"] = substitute(activity["tolerance"], variables, mask=mask)
+    return resolved
+
+
+def _digest(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:32]
+
+
+MIN_SCRUBBED = 4  # shorter secrets are masked where substituted, not hunted in free text
+
+
+def _secret_texts(variables: Variables) -> list[str]:
+    """The secrets' values as text, longest first, to be masked wherever they appear."""
+    texts = set()
+    for name in variables.secrets:
+        value = variables.values.get(name)
+        scalar = isinstance(value, str | int | float) and not isinstance(value, bool)
+        if scalar and len(str(value)) >= MIN_SCRUBBED:
+            texts.add(str(value))
+    return sorted(texts, key=lambda text: (-len(text), text))[:MAX_VARIABLES]
+
+
+def _scrubbed(value: object, secrets: list[str], depth: int = 0) -> object:
+    """The value with every secret's text in its strings (keys too) replaced by the mask: a
+    program may print a secret, a traceback may quote the URL that held it, and `chaos run`
+    writes the experiment's title with its secrets substituted."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, SECRET_MASK)
+        return value
+    if depth > 64:
+        return None
+    if isinstance(value, Mapping):
+        return {
+            _scrubbed(key, secrets): _scrubbed(item, secrets, depth + 1)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_scrubbed(item, secrets, depth + 1) for item in value]
+    return value
+
+
 # --- Compacting --------------------------------------------------------------------------------
 
 
-def _compact_activity(activity: object) -> dict:
-    activity = _mapping(activity)
+def _compact_activity(activity: object, variables: Variables = NO_VARIABLES) -> dict:
+    original = _mapping(activity)
+    activity = _resolved_activity(original, variables, mask=True)
     provider = _mapping(activity.get("provider"))
     kept = {key: _text(activity[key], 200) for key in ("type", "name", "ref") if key in activity}
     if "tolerance" in activity:
@@ -114,7 +337,25 @@ def _compact_activity(activity: object) -> dict:
         for key in ("type", "url", "method", "path", "module", "func", "arguments")
         if key in provider
     }
+    hidden = _hidden_hosts(original, variables, provider)
+    if hidden:
+        kept["provider"]["hidden_hosts"] = hidden
     return kept
+
+
+def _hidden_hosts(activity: Mapping, variables: Variables, shown: Mapping) -> list[str]:
+    """Digests of the hosts that a secret's value put in the provider's URLs, which the mask
+    hides: the coverage still matches them, and the stored journal holds no secret's value."""
+    kept = _list(_mapping(activity.get("provider")).get("hidden_hosts"))
+    if all(isinstance(item, str) and re.fullmatch(r"[0-9a-f]{32}", item) for item in kept):
+        hidden = set(kept[:MAX_HIDDEN])  # a compacted journal's
+    else:
+        hidden = set()
+    if variables.secrets:
+        real = _resolved_activity(activity, variables, mask=False)
+        hosts = _provider_hosts(_mapping(real.get("provider")))
+        hidden |= {_digest(host) for host in hosts - _provider_hosts(shown)}
+    return sorted(hidden)[:MAX_HIDDEN]
 
 
 def _compact_output(output: object) -> object:
@@ -146,9 +387,9 @@ def _exception_line(exception: object) -> str:
     return text
 
 
-def _compact_run(run: object) -> dict:
+def _compact_run(run: object, variables: Variables = NO_VARIABLES) -> dict:
     run = _mapping(run)
-    kept: dict = {"activity": _compact_activity(run.get("activity"))}
+    kept: dict = {"activity": _compact_activity(run.get("activity"), variables)}
     for key in ("status", "start", "end"):
         if key in run:
             kept[key] = _text(run[key], 40)
@@ -164,13 +405,14 @@ def _compact_run(run: object) -> dict:
     return kept
 
 
-def _compact_state(state: object) -> dict | None:
+def _compact_state(state: object, variables: Variables = NO_VARIABLES) -> dict | None:
     if not isinstance(state, Mapping):
         return None
     met = state.get("steady_state_met")
+    probes = _list(state.get("probes"))[:MAX_RUNS]
     return {
         "steady_state_met": met if isinstance(met, bool) else None,
-        "probes": [_compact_run(run) for run in _list(state.get("probes"))[:MAX_RUNS]],
+        "probes": [_compact_run(run, variables) for run in probes],
     }
 
 
@@ -178,8 +420,13 @@ def journal_compact(journal: Mapping) -> dict:
     """A smaller journal of the same shape: enough for the timeline and the coverage.
 
     Tracebacks keep their last line, HTTP answers lose their headers, long texts are cut, and
-    the provider's headers and secrets are dropped.
+    the provider's headers and secrets are dropped. Placeholders are substituted as `chaos run`
+    did (see ``substitute``), with secrets masked: the result says ``"substituted": true`` and
+    holds no secret's value (a secret's text is masked wherever it appears, the hosts a secret
+    named are kept as digests for the coverage).
     """
+    variables = journal_variables(journal)
+    journal = _scrubbed(journal, _secret_texts(variables))
     experiment = _mapping(journal.get("experiment"))
     hypothesis = experiment.get("steady-state-hypothesis")
     configuration = {
@@ -187,21 +434,30 @@ def journal_compact(journal: Mapping) -> dict:
         for key, value in list(_mapping(experiment.get("configuration")).items())[:MAX_ITEMS]
         if isinstance(value, str | int | float) and not isinstance(value, bool)
     }
+
+    def activities(items: object) -> list[dict]:
+        return [_compact_activity(item, variables) for item in _list(items)[:MAX_RUNS]]
+
+    def runs(items: object) -> list[dict]:
+        return [_compact_run(run, variables) for run in _list(items)[:MAX_RUNS]]
+
     compact_experiment: dict = {
         "title": _text(experiment.get("title"), 200),
         "description": _text(experiment.get("description"), 500),
         "configuration": {key: _shrink(value) for key, value in configuration.items()},
-        "method": [_compact_activity(a) for a in _list(experiment.get("method"))[:MAX_RUNS]],
-        "rollbacks": [_compact_activity(a) for a in _list(experiment.get("rollbacks"))[:MAX_RUNS]],
+        "method": activities(experiment.get("method")),
+        "rollbacks": activities(experiment.get("rollbacks")),
     }
     if isinstance(hypothesis, Mapping):
         compact_experiment["steady-state-hypothesis"] = {
             "title": _text(hypothesis.get("title"), 200),
-            "probes": [_compact_activity(p) for p in _list(hypothesis.get("probes"))[:MAX_RUNS]],
+            "probes": activities(hypothesis.get("probes")),
         }
     states = _mapping(journal.get("steady_states"))
+    during = [_compact_state(state, variables) for state in _list(states.get("during"))]
     return {
         "chaoslib-version": _text(journal.get("chaoslib-version"), 20),
+        "substituted": True,
         "experiment": compact_experiment,
         "start": _text(journal.get("start"), 40),
         "end": _text(journal.get("end"), 40),
@@ -209,16 +465,12 @@ def journal_compact(journal: Mapping) -> dict:
         "status": _text(journal.get("status"), 20),
         "deviated": journal.get("deviated") is True,
         "steady_states": {
-            "before": _compact_state(states.get("before")),
-            "after": _compact_state(states.get("after")),
-            "during": [
-                state
-                for state in map(_compact_state, _list(states.get("during"))[:MAX_DURING])
-                if state is not None
-            ],
+            "before": _compact_state(states.get("before"), variables),
+            "after": _compact_state(states.get("after"), variables),
+            "during": [state for state in during[:MAX_DURING] if state is not None],
         },
-        "run": [_compact_run(run) for run in _list(journal.get("run"))[:MAX_RUNS]],
-        "rollbacks": [_compact_run(run) for run in _list(journal.get("rollbacks"))[:MAX_RUNS]],
+        "run": runs(journal.get("run")),
+        "rollbacks": runs(journal.get("rollbacks")),
     }
 
 
@@ -344,12 +596,15 @@ def _value_text(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def _call(activity: Mapping) -> str:
+def _call(activity: Mapping, variables: Variables = NO_VARIABLES) -> str:
+    """What the activity did, as Chaos Toolkit ran it: placeholders substituted (secrets
+    masked), "GET http://api:8080/health" rather than "GET ${front_url}"."""
+    activity = _resolved_activity(activity, variables, mask=True)
     provider = _mapping(activity.get("provider"))
     kind = provider.get("type")
     if kind == "http":
         method = str(provider.get("method") or "GET").upper()
-        return _text(f"{method} {provider.get('url', '')}", 200)
+        return _text(f"{method} {_value_text(provider.get('url', ''))}", 200)
     if kind == "process":
         arguments = _arguments_text(provider.get("arguments"))
         return _text(f"{provider.get('path', '')} {arguments}".strip(), 200)
@@ -377,13 +632,20 @@ def _output(run: Mapping) -> str:
     return _text(_value_text(output), 200)
 
 
-def _tolerance(activity: Mapping) -> str:
+def _tolerance(activity: Mapping, variables: Variables = NO_VARIABLES) -> str:
     if "tolerance" not in activity:
         return ""
-    return _text(_value_text(activity["tolerance"]), 80)
+    tolerance = substitute(activity["tolerance"], variables, mask=True)
+    return _text(_value_text(tolerance), 80)
 
 
-def _activities(runs: Iterable, phase: str, start: datetime | None, **extra) -> list[Activity]:
+def _activities(
+    runs: Iterable,
+    phase: str,
+    start: datetime | None,
+    variables: Variables = NO_VARIABLES,
+    **extra,
+) -> list[Activity]:
     placed = []
     for run in runs:
         if not isinstance(run, Mapping):
@@ -401,11 +663,11 @@ def _activities(runs: Iterable, phase: str, start: datetime | None, **extra) -> 
                 phase=phase,
                 kind="action" if activity.get("type") == "action" else "probe",
                 name=_text(activity.get("name") or activity.get("ref") or "?", 200),
-                call=_call(activity),
+                call=_call(activity, variables),
                 start=offset,
                 end=finish,
                 status=str(run.get("status") or ""),
-                tolerance=_tolerance(activity),
+                tolerance=_tolerance(activity, variables),
                 tolerance_met=met if isinstance(met, bool) else None,
                 output=_output(run),
                 background=bool(activity.get("background")),
@@ -486,21 +748,24 @@ def _tick_step(span: float) -> float:
 
 def journal_timeline(journal: Mapping) -> Timeline:
     """The run as lanes of activities on one time axis: before, during, after, rollbacks."""
+    variables = journal_variables(journal)
+    journal = _mapping(_scrubbed(journal, _secret_texts(variables)))
     experiment = _mapping(journal.get("experiment"))
     start = _time(journal.get("start"))
     states = _mapping(journal.get("steady_states"))
     before, after = _mapping(states.get("before")), _mapping(states.get("after"))
     during_states = [state for state in _list(states.get("during")) if isinstance(state, Mapping)]
 
-    during = _activities(_list(journal.get("run")), "during", start)
+    during = _activities(_list(journal.get("run")), "during", start, variables)
     for number, state in enumerate(during_states, start=1):
-        during += _activities(_list(state.get("probes")), "during", start, iteration=number)
+        probes = _list(state.get("probes"))
+        during += _activities(probes, "during", start, variables, iteration=number)
     during.sort(key=lambda activity: (activity.start is None, activity.start or 0.0))
     phases = {
-        "before": _activities(_list(before.get("probes")), "before", start),
+        "before": _activities(_list(before.get("probes")), "before", start, variables),
         "during": during,
-        "after": _activities(_list(after.get("probes")), "after", start),
-        "rollbacks": _activities(_list(journal.get("rollbacks")), "rollbacks", start),
+        "after": _activities(_list(after.get("probes")), "after", start, variables),
+        "rollbacks": _activities(_list(journal.get("rollbacks")), "rollbacks", start, variables),
     }
     ran = {
         "before": bool(before),
@@ -565,30 +830,35 @@ def journal_timeline(journal: Mapping) -> Timeline:
 # --- Coverage ----------------------------------------------------------------------------------
 
 
-_HOST_PORT = re.compile(r"^([a-z][a-z0-9-]*):\d{1,5}(?:/.*)?$")
+_HOST_PORT = re.compile(r"^([a-z][a-z0-9-]*):(\d{1,5})(?:/.*)?$")
 _URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>`]+")
 _FAULT_COMMAND = re.compile(r"(?:^|[\s;&|(`])fault\s+([a-z]+)\s+([a-z][a-z0-9-]*)(?![\w-])")
-_VARIABLE = re.compile(r"\$\{(\w+)\}")
+_SHELLS = ("bash", "sh", "dash", "zsh")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_PROXIES = 50  # proxies a learner created, read from all the journals
+# Toxiproxy's API: POST /proxies and /populate create; POST or PATCH /proxies/{name} update it;
+# POST /proxies/{name}/toxics adds a toxic, POST or PATCH .../toxics/{toxic} changes one.
+_TOXIPROXY_PROXY = re.compile(r"^/proxies/([^/]+)$")
+_TOXIPROXY_TOXICS = re.compile(r"^/proxies/([^/]+)/toxics(?:/[^/]+)?$")
+_CURL_DATA = ("-d", "--data", "--data-raw", "--data-binary", "--data-ascii", "--json")
 
 
-def _substitute(value: str, configuration: Mapping) -> str:
-    """${name} replaced by the experiment's configuration, when it is a plain value."""
-
-    def lookup(match: re.Match) -> str:
-        found = configuration.get(match.group(1))
-        if isinstance(found, str | int | float) and not isinstance(found, bool):
-            return str(found)
-        return match.group(0)
-
-    return _VARIABLE.sub(lookup, value)
+def _url_parts(url: object) -> tuple[str | None, int | None, str]:
+    """A URL's host (lower case), port (the scheme's when none is written) and path."""
+    if not isinstance(url, str):
+        return None, None, ""
+    try:
+        parts = urlsplit(url.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None, None, ""
+    if host and port is None:
+        port = _DEFAULT_PORTS.get(parts.scheme.lower())
+    return (host.lower() if host else None), port, parts.path
 
 
 def _url_host(url: str) -> str | None:
-    try:
-        host = urlsplit(url.strip()).hostname
-    except ValueError:
-        return None
-    return host.lower() if host else None
+    return _url_parts(url)[0]
 
 
 def _tokens(text: str) -> list[str]:
@@ -609,18 +879,46 @@ def _strings(value: object, depth: int = 0) -> Iterable[str]:
             yield from _strings(item, depth + 1)
 
 
-def _named_in(text: str, names: frozenset[str]) -> set[str]:
-    """Names that a piece of text names as a whole: a URL's host, a word, or HOST:PORT."""
-    found = {host for url in _URL.findall(text) if (host := _url_host(url)) in names}
+def _addresses(text: str, words: bool = True) -> Iterable[tuple[str, int | None]]:
+    """(host, port) of each URL and each HOST:PORT in a piece of text, and with ``words``
+    (host, None) for each other whole word."""
+    for url in _URL.findall(text):
+        host, port, _ = _url_parts(url)
+        if host:
+            yield host, port
     for token in _tokens(text):
         token = token.strip("\"'`,;()[]{}").lower()
         if "://" in token:
             continue  # a URL: its host was read above, its path names nothing
-        if token in names:
-            found.add(token)
-        elif (match := _HOST_PORT.match(token)) and match.group(1) in names:
-            found.add(match.group(1))
-    return found
+        if match := _HOST_PORT.match(token):
+            yield match.group(1), int(match.group(2))
+        elif words and token:
+            yield token, None
+
+
+def _named_in(text: str, names: frozenset[str]) -> set[str]:
+    """Names that a piece of text names as a whole: a URL's host, a word, or HOST:PORT."""
+    return {host for host, _ in _addresses(text) if host in names}
+
+
+def _provider_texts(provider: Mapping) -> list[str]:
+    kind = provider.get("type")
+    if kind == "http":
+        return [provider["url"]] if isinstance(provider.get("url"), str) else []
+    if kind == "process":
+        return _process_words(provider)
+    if kind == "python":
+        return list(_strings(provider.get("arguments")))
+    return []
+
+
+def _provider_hosts(provider: Mapping) -> set[str]:
+    """The hosts of the URLs (and HOST:PORT words) a provider names; bare words are left out,
+    so that a password is never among them."""
+    if provider.get("type") == "http":
+        host = _url_host(str(provider.get("url") or ""))
+        return {host} if host else set()
+    return {host for text in _provider_texts(provider) for host, _ in _addresses(text, False)}
 
 
 def _proxy_target(proxy: object, names: frozenset[str]) -> str | None:
@@ -655,42 +953,258 @@ def _process_words(provider: Mapping) -> list[str]:
     return []
 
 
-def fault_targets(
-    activity: Mapping, names: Iterable[str], configuration: Mapping | None = None
-) -> set[str]:
-    """The containers (of ``names``) an action breaks, as far as its provider says."""
+def _curl_requests(provider: Mapping) -> list[tuple[str, str, object]]:
+    """(method, URL, body) of each curl a process provider runs, itself or in `bash -c`."""
+    words = _process_words(provider)
+    program = str(provider.get("path") or "").rsplit("/", 1)[-1]
+    if program in _SHELLS:
+        words = _tokens(" ".join(word for word in words if word != "-c"))
+        commands, command = [], []
+        for word in words:
+            if word in (";", "&&", "||", "|"):
+                commands.append(command)
+                command = []
+            else:
+                command.append(word)
+        commands.append(command)
+    elif program == "curl":
+        commands = [["curl", *words]]
+    else:
+        return []
+    requests = []
+    for command in commands[:MAX_ITEMS]:
+        if not command or command[0].rsplit("/", 1)[-1] != "curl":
+            continue
+        method, url, body = None, None, None
+        rest = iter(command[1:])
+        for word in rest:
+            if word in ("-X", "--request"):
+                method = next(rest, "")
+            elif word.startswith("-X") and len(word) > 2:
+                method = word[2:]
+            elif word in _CURL_DATA:
+                body = next(rest, "")
+            elif "://" in word or _HOST_PORT.match(word.lower()):
+                url = word if "://" in word else f"http://{word}"
+        if url:
+            method = (method or ("POST" if body is not None else "GET")).upper()
+            requests.append((method, url, body))
+    return requests
+
+
+@dataclass(frozen=True)
+class LearnerProxy:
+    """A proxy a learner's experiment created on a Toxiproxy API, in front of a lab part."""
+
+    name: str
+    upstream: str  # the part of the lab it relays to
+    listen_port: int | None  # None: unknown (port 0 lets the proxy pick one)
+    api_host: str | None  # the host whose API made it, where it listens; None: unknown
+
+
+def _address(text: object) -> tuple[str | None, int | None]:
+    """HOST:PORT as (host, port); a listen address such as 0.0.0.0:9999 gives its port."""
+    text = str(text or "").strip().lower()
+    if match := _HOST_PORT.match(text):
+        return match.group(1), int(match.group(2))
+    if match := re.fullmatch(r"[0-9.]*:(\d{1,5})", text):
+        return None, int(match.group(1))
+    return None, None
+
+
+def _toxiproxy_host(variables: Variables) -> str | None:
+    """Where chaostoxi sends its calls: toxiproxy_url, or toxiproxy_host (its configuration)."""
+    url = variables.values.get("toxiproxy_url")
+    if isinstance(url, str) and url:
+        return _url_host(url)
+    host = variables.values.get("toxiproxy_host")
+    return host.lower() if isinstance(host, str) and host else None
+
+
+def _proxies_declared(
+    activity: Mapping, variables: Variables
+) -> list[tuple[str, str | None, str | None, str | None]]:
+    """(name, listen, upstream, API host) of the proxies an action creates or changes through
+    chaostoxi, an HTTP provider or curl; listen or upstream None when it leaves them as they
+    are."""
+    provider = _mapping(activity.get("provider"))
+    kind = provider.get("type")
+    requests: list[tuple[str, str, object]] = []
+    if kind == "python" and provider.get("module") == "chaostoxi.proxy.actions":
+        arguments = _mapping(provider.get("arguments"))
+        name = arguments.get("proxy_name")
+        if not isinstance(name, str):
+            return []
+        host = _toxiproxy_host(variables)
+        if provider.get("func") == "create_proxy":
+            listen = f"{arguments.get('listen_host', '0.0.0.0')}:{arguments.get('listen_port', 0)}"
+            upstream = f"{arguments.get('upstream_host')}:{arguments.get('upstream_port')}"
+            return [(name, listen, upstream, host)]
+        if provider.get("func") == "modify_proxy":
+            upstream, listen = arguments.get("upstream_address"), arguments.get("listen_address")
+            return [(name, _str_or_none(listen), _str_or_none(upstream), host)]
+        return []
+    if kind == "http":
+        method = str(provider.get("method") or "GET").upper()
+        requests = [(method, str(provider.get("url") or ""), provider.get("arguments"))]
+    elif kind == "process":
+        requests = _curl_requests(provider)
+    declared = []
+    for method, url, body in requests:
+        if method not in ("POST", "PATCH", "PUT"):
+            continue
+        host, _, path = _url_parts(url)
+        path = path.rstrip("/")
+        if isinstance(body, str):
+            try:
+                body = json.loads(body)
+            except ValueError:
+                continue
+        if path in ("/proxies", "/populate"):
+            items = body if isinstance(body, list) else [body]
+            for item in items[:MAX_ITEMS]:
+                item = _mapping(item)
+                if isinstance(item.get("name"), str):
+                    listen, upstream = item.get("listen"), item.get("upstream")
+                    declared.append(
+                        (item["name"], _str_or_none(listen), _str_or_none(upstream), host)
+                    )
+        elif match := _TOXIPROXY_PROXY.match(path):
+            body = _mapping(body)
+            listen, upstream = body.get("listen"), body.get("upstream")
+            declared.append((match.group(1), _str_or_none(listen), _str_or_none(upstream), host))
+    return declared
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def learner_proxies(journals: Iterable[Mapping], names: Iterable[str]) -> dict[str, LearnerProxy]:
+    """The proxies that the learner's experiments created (or pointed) in front of a part of the
+    lab, by name: actions that ran and worked, oldest journal first, so that a later change
+    wins. A proxy whose upstream is no part of the lab is left out."""
     names = frozenset(name.lower() for name in names)
-    configuration = configuration or {}
+    proxies: dict[str, LearnerProxy] = {}
+    ordered = sorted(
+        (journal for journal in journals if isinstance(journal, Mapping)),
+        key=lambda journal: str(journal.get("start") or ""),
+    )
+    for journal in ordered:
+        variables = journal_variables(journal)
+        for run in _list(journal.get("run")):
+            run = _mapping(run)
+            activity = _resolved_activity(_mapping(run.get("activity")), variables, mask=False)
+            if activity.get("type") != "action" or not _fault_worked(run):
+                continue
+            for name, listen, upstream, host in _proxies_declared(activity, variables):
+                known = proxies.get(name)
+                target, _ = _address(upstream)
+                if upstream is None and known:
+                    target = known.upstream
+                port = _address(listen)[1] if listen is not None else None
+                if listen is None and known:
+                    port = known.listen_port
+                if target in names and (name in proxies or len(proxies) < MAX_PROXIES):
+                    proxies[name] = LearnerProxy(
+                        name=name,
+                        upstream=target,
+                        listen_port=port or None,
+                        api_host=host or (known.api_host if known else None),
+                    )
+                elif upstream is not None:
+                    proxies.pop(name, None)  # now in front of something else
+    return proxies
+
+
+def _through_proxies(
+    addresses: Iterable[tuple[str, int | None]], proxies: Mapping[str, LearnerProxy]
+) -> set[str]:
+    """The parts of the lab reached through a learner's proxy at one of these addresses."""
+    found = set()
+    for host, port in addresses:
+        for proxy in proxies.values():
+            if port is not None and proxy.listen_port == port and proxy.api_host in (None, host):
+                found.add(proxy.upstream)
+    return found
+
+
+def _toxic_target(
+    proxy: object, names: frozenset[str], proxies: Mapping[str, LearnerProxy]
+) -> str | None:
+    if isinstance(proxy, str) and proxy in proxies:
+        return proxies[proxy].upstream
+    return _proxy_target(proxy, names)
+
+
+def _http_faults(
+    method: str,
+    url: str,
+    arguments: object,
+    names: frozenset[str],
+    proxies: Mapping[str, LearnerProxy],
+) -> set[str]:
+    """The parts an HTTP call breaks: a POST to the faults sidecar, a PUT to a part's /config or
+    /faults that is not all zeros, a toxic added on a proxy or a proxy disabled."""
+    host, _, path = _url_parts(url)
+    path = path.rstrip("/")
+    body = _json_arguments(arguments)
+    if host == FAULTS_SIDECAR and method == "POST" and path == "/v1/faults":
+        target = body.get("target")
+        if body.get("action") in FAULT_ACTIONS and isinstance(target, str):
+            return {target.lower()} & names
+        return set()
+    if host in names and method == "PUT" and path in ("/config", "/faults"):
+        mends = body and set(body) <= MENDING_SETTINGS
+        if not (mends and all(body[key] in (0, 0.0) for key in body)):
+            return {host}
+        return set()
+    if method in ("POST", "PATCH"):
+        if match := _TOXIPROXY_TOXICS.match(path):
+            target = _toxic_target(match.group(1), names, proxies)
+            return {target} if target else set()
+        if (match := _TOXIPROXY_PROXY.match(path)) and body.get("enabled") is False:
+            target = _toxic_target(match.group(1), names, proxies)
+            return {target} if target else set()
+    return set()
+
+
+def fault_targets(
+    activity: Mapping,
+    names: Iterable[str],
+    configuration: Variables | Mapping | None = None,
+    proxies: Mapping[str, LearnerProxy] | None = None,
+) -> set[str]:
+    """The containers (of ``names``) an action breaks, as far as its provider says.
+
+    ``configuration`` is the experiment's configuration (or a journal's Variables): the
+    provider is read as Chaos Toolkit substituted it. ``proxies`` are the learner's own
+    Toxiproxy proxies (``learner_proxies``): a toxic on one breaks the part behind it.
+    """
+    names = frozenset(name.lower() for name in names)
+    proxies = proxies or {}
+    activity = _resolved_activity(activity, _variables(configuration), mask=False)
     provider = _mapping(activity.get("provider"))
     kind = provider.get("type")
     found: set[str] = set()
     if kind == "http":
-        url = _substitute(str(provider.get("url") or ""), configuration)
         method = str(provider.get("method") or "GET").upper()
-        host = _url_host(url)
-        try:
-            path = urlsplit(url).path.rstrip("/")
-        except ValueError:
-            return found
-        arguments = _json_arguments(provider.get("arguments"))
-        if host == FAULTS_SIDECAR and method == "POST" and path == "/v1/faults":
-            target = arguments.get("target")
-            if arguments.get("action") in FAULT_ACTIONS and isinstance(target, str):
-                found |= {target.lower()} & names
-        elif host in names and method == "PUT" and path in ("/config", "/faults"):
-            mends = arguments and set(arguments) <= MENDING_SETTINGS
-            if not (mends and all(arguments[key] in (0, 0.0) for key in arguments)):
-                found.add(host)
+        url = provider.get("url")
+        found |= _http_faults(
+            method, url if isinstance(url, str) else "", provider.get("arguments"), names, proxies
+        )
     elif kind == "process":
         words = _process_words(provider)
         program = str(provider.get("path") or "").rsplit("/", 1)[-1]
         if program == "fault" and len(words) >= 2 and words[0] in FAULT_ACTIONS:
             found |= {words[1].lower()} & names
-        elif program in ("bash", "sh", "dash", "zsh"):  # `bash -c "fault kill api"`
+        elif program in _SHELLS:  # `bash -c "fault kill api"`
             script = " ".join(words)
             for action, target in _FAULT_COMMAND.findall(script):
                 if action in FAULT_ACTIONS and target in names:
                     found.add(target)
+        for method, url, body in _curl_requests(provider):
+            found |= _http_faults(method, url, body, names, proxies)
     elif kind == "python":
         module, function = str(provider.get("module") or ""), str(provider.get("func") or "")
         arguments = _mapping(provider.get("arguments"))
@@ -701,36 +1215,48 @@ def fault_targets(
                 or (function == "modify_proxy" and arguments.get("enabled") is False)
             )
             proxy = arguments.get("for_proxy", arguments.get("proxy_name"))
-            target = _proxy_target(proxy, names)
+            target = _toxic_target(proxy, names, proxies)
             if degrades and target:
                 found.add(target)
     return found
 
 
 def probe_targets(
-    activity: Mapping, names: Iterable[str], configuration: Mapping | None = None
+    activity: Mapping,
+    names: Iterable[str],
+    configuration: Variables | Mapping | None = None,
+    proxies: Mapping[str, LearnerProxy] | None = None,
 ) -> set[str]:
-    """The containers (of ``names``) a probe looks at: by URL host, or named as a whole word."""
+    """The containers (of ``names``) a probe looks at: by URL host, or named as a whole word,
+    and the part behind a learner's proxy it goes through. ``configuration`` and ``proxies`` as
+    for ``fault_targets``; a compacted activity also matches the hosts a secret named."""
     names = frozenset(name.lower() for name in names)
-    configuration = configuration or {}
+    proxies = proxies or {}
+    activity = _resolved_activity(activity, _variables(configuration), mask=False)
     provider = _mapping(activity.get("provider"))
     kind = provider.get("type")
     found: set[str] = set()
+    addresses: list[tuple[str, int | None]] = []
     if kind == "http":
-        host = _url_host(_substitute(str(provider.get("url") or ""), configuration))
-        if host in names:
-            found.add(host)
+        host, port, _ = _url_parts(provider.get("url"))
+        if host:
+            addresses.append((host, port))
     elif kind == "process":
         for word in _process_words(provider):
-            found |= _named_in(_substitute(word, configuration), names)
+            addresses += _addresses(word)
     elif kind == "python":
         arguments = _mapping(provider.get("arguments"))
         if str(provider.get("module") or "").startswith("chaostoxi."):
-            target = _proxy_target(arguments.get("proxy_name", arguments.get("for_proxy")), names)
+            proxy = arguments.get("proxy_name", arguments.get("for_proxy"))
+            target = _toxic_target(proxy, names, proxies)
             if target:
                 found.add(target)
         for text in _strings(arguments):
-            found |= _named_in(_substitute(text, configuration), names)
+            addresses += _addresses(text)
+    found |= {host for host, _ in addresses if host in names}
+    found |= _through_proxies(addresses, proxies)
+    hidden = set(_list(provider.get("hidden_hosts")))
+    found |= {name for name in names if _digest(name) in hidden}
     return found
 
 
@@ -813,26 +1339,31 @@ def chaos_coverage(
     is *faulted* when an action of a method that ran, and worked, targets it (`fault kill api`,
     a POST to the faults sidecar, a Toxiproxy toxic on its proxy, a PUT to its /config or
     /faults), and *observed* when a probe that ran names it (an HTTP probe on it, `slo URL`).
-    Rollbacks mend, so they count for neither.
+    Rollbacks mend, so they count for neither. Providers are read as Chaos Toolkit substituted
+    them (`${name}` from the configuration and secrets). A proxy the learner's experiments
+    created in front of a part (``learner_proxies``) stands for that part: a probe through it
+    observes the part, a toxic on it faults the part.
     """
     names = [
         name.lower()
         for name in dict.fromkeys(topology_names)
         if name.lower() not in (shell_name.lower(), FAULTS_SIDECAR)
     ]
+    journals = [journal for journal in journals if isinstance(journal, Mapping)]
+    proxies = learner_proxies(journals, names)
     faulted: dict[str, list[str]] = {name: [] for name in names}
     observed: dict[str, list[str]] = {name: [] for name in names}
     for journal in journals:
-        configuration = _mapping(_mapping(journal.get("experiment")).get("configuration"))
+        variables = journal_variables(journal)
         for run in _list(journal.get("run")):
             activity = _mapping(_mapping(run).get("activity"))
             if activity.get("type") == "action" and _fault_worked(run):
-                for name in fault_targets(activity, names, configuration):
+                for name in fault_targets(activity, names, variables, proxies):
                     faulted[name].append(str(activity.get("name") or "?"))
         for run in _probe_runs(journal):
             activity = _mapping(_mapping(run).get("activity"))
             if _mapping(run).get("status") in ("succeeded", "failed"):
-                for name in probe_targets(activity, names, configuration):
+                for name in probe_targets(activity, names, variables, proxies):
                     observed[name].append(str(activity.get("name") or "?"))
     return Coverage(
         parts=tuple(

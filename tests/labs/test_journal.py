@@ -11,7 +11,10 @@ test_a_fresh_run_in_the_toolbox_image_reads_like_the_checked_in_one runs some ag
 from __future__ import annotations
 
 import copy
+import dataclasses
+import importlib.util
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -22,14 +25,23 @@ from labs import runtime, services
 from labs.content import FAULTS_CONTAINER
 from labs.journal import (
     FAULTS_SIDECAR,
+    MAX_PROXIES,
+    MAX_RESOLVED,
     MAX_TEXT,
+    MAX_VARIABLES,
+    SECRET_MASK,
+    LearnerProxy,
+    Variables,
     chaos_coverage,
     fault_targets,
     journal_compact,
     journal_entries,
     journal_timeline,
+    journal_variables,
+    learner_proxies,
     looks_like_journal,
     probe_targets,
+    substitute,
 )
 from labs.models import Lab, LabSession
 from labs.services import results
@@ -469,6 +481,399 @@ def test_configuration_values_stand_in_for_their_names():
     assert fault_targets(action, NAMES_ALIKE) == {"db"}
 
 
+# --- Configuration, secrets and the learner's own proxies ------------------------------------
+
+
+def variables_of(configuration=None, secrets=None) -> Variables:
+    experiment: dict = {}
+    if configuration is not None:
+        experiment["configuration"] = configuration
+    if secrets is not None:
+        experiment["secrets"] = secrets
+    return journal_variables({"experiment": experiment})
+
+
+CONFIGURATION = {
+    "front_url": {"type": "env", "key": "FRONT_URL", "default": "http://api:8080"},
+    "unset": {"type": "env", "key": "NOT_IN_THE_JOURNAL"},
+    "dynamic": {"type": "probe", "name": "p", "provider": {"type": "python"}},
+    "host": "api-1",
+    "port": 8080,
+    "shared": "from-the-configuration",
+}
+SECRETS = {
+    "first": {"token": "s3cr3t-t0ken", "shared": "never-used"},
+    "second": {"token": "shadowed", "user": "jane", "env_one": {"type": "env", "key": "T"}},
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "resolved"),
+    [
+        ("${front_url}/health", "http://api:8080/health"),  # env-backed: its default
+        ("http://$host:${port}/", "http://api-1:8080/"),  # $name and ${name}
+        ("http://${HOST}:8080/", "http://${HOST}:8080/"),  # names are case-sensitive
+        ("${port}", 8080),  # only ${name}: the value's own type
+        ("$port", "8080"),
+        ("cost: $$5 and $${host}", "cost: $5 and ${host}"),  # $$ is a dollar
+        ("${unset}/health", "${unset}/health"),  # from the environment, no default: as written
+        ("${dynamic}", "${dynamic}"),  # a dynamic configuration probe: unknown
+        ("${nobody} $ 5 ${front-url}", "${nobody} $ 5 ${front-url}"),  # not names: as written
+        ("?t=${token}", "?t=***"),  # a secret, masked; the first scope that has it wins
+        ("${shared}", "from-the-configuration"),  # the configuration before the secrets
+        ("${env_one}", "${env_one}"),  # a secret from the environment: unknown
+    ],
+)
+def test_placeholders_are_substituted_as_chaos_toolkit_does(text, resolved):
+    variables = variables_of(CONFIGURATION, SECRETS)
+
+    assert substitute(text, variables) == resolved
+
+
+def test_secrets_are_masked_unless_asked_and_substitution_is_one_pass():
+    variables = variables_of({"a": "${b}", "b": "x"}, SECRETS)
+
+    assert substitute("${token}", variables, mask=False) == "s3cr3t-t0ken"
+    assert substitute("u=$user", variables) == f"u={SECRET_MASK}"
+    assert substitute("${a}", variables) == "${b}"  # what it put in is not substituted again
+    assert substitute({"k": ["${b}", {"${b}": "$b"}]}, variables) == {"k": ["x", {"${b}": "x"}]}
+
+
+def test_hostile_configuration_cannot_blow_up_substitution():
+    huge = {"v": "x" * 100_000, "nested": {"deep": [[["y" * 50_000]]]}}
+    many = {f"k{n}": "http://api:8080/" for n in range(5_000)}
+    variables = variables_of({**huge, **many}, {"s": ["not", "a", "scope"], "t": "nor this"})
+
+    text = substitute("${v}" * 10_000 + "$nested" * 10_000, variables)
+
+    assert len(variables.values) <= MAX_VARIABLES
+    assert isinstance(text, str) and len(text) <= MAX_RESOLVED
+    assert len(substitute("${v}", variables)) <= MAX_RESOLVED
+    deep: object = "${v}"
+    for _ in range(200):
+        deep = [deep]
+    assert substitute(deep, variables) is not None  # nesting is cut, not followed
+    for broken in ({"configuration": "x", "secrets": 3}, {"configuration": {1: 2}}, {}):
+        assert journal_variables({"experiment": broken}).values == {}
+
+
+def placeholder_journal(**secrets) -> dict:
+    """The tolerated-latency journal as if its probe had been written with configuration
+    placeholders (chaos run records the experiment as declared, see the docker test below)."""
+    raw = json.dumps(journal("tolerated-latency"))
+    raw = raw.replace('"http://api:8080/health"', '"${front_url}/health?key=${token}"')
+    raw = raw.replace('"http://api:8080/faults"', '"http://${api_host}:8080/faults"')
+    raw = raw.replace('"http://api:8080/ --requests 10', '"http://$api_host:8080/ --requests 10')
+    data = json.loads(raw)
+    data["experiment"]["configuration"] = {
+        "front_url": {"type": "env", "key": "FRONT_URL", "default": "http://api:8080"},
+        "api_host": "api",
+    }
+    data["experiment"]["secrets"] = {"keys": {"token": "s3cr3t-t0ken", **secrets}}
+    return data
+
+
+def test_the_results_show_and_count_the_url_a_placeholder_stood_for():
+    raw = placeholder_journal()
+    before = journal("tolerated-latency")
+
+    for data in (raw, journal_compact(raw)):
+        timeline = journal_timeline(data)
+        calls = [activity.call for activity in timeline.lane("before").activities]
+        assert calls == ["GET http://api:8080/health?key=***", *calls[1:]]
+        assert calls[1].startswith("slo http://api:8080/ --requests 10")
+        coverage = chaos_coverage(TOPOLOGY, "toolbox", [data])
+        wanted = chaos_coverage(TOPOLOGY, "toolbox", [before])
+        assert coverage == wanted
+        assert coverage.parts[1].name == "api" and coverage.parts[1].state == "faulted-and-observed"
+
+
+def test_no_secret_reaches_the_stored_journal_or_the_timeline():
+    raw = placeholder_journal(front="http://api:8080/hidden-path")
+    raw["experiment"]["title"] = "The api, asked with s3cr3t-t0ken"  # chaos run substitutes it
+    raw["steady_states"]["before"]["probes"][0]["output"]["body"] = "you said s3cr3t-t0ken"
+    after = raw["steady_states"]["after"]["probes"][0]
+    after["activity"]["provider"]["url"] = "${front}"
+    after["exception"] = [
+        "Traceback (most recent call last):\n",
+        "chaoslib.exceptions.ActivityFailed: failed to connect to "
+        "http://api:8080/hidden-path?key=s3cr3t-t0ken\n",
+    ]
+
+    compact = journal_compact(raw)
+
+    text = json.dumps(compact)
+    assert "s3cr3t" not in text and "hidden-path" not in text and '"secrets"' not in text
+    assert compact["substituted"] is True and journal_compact(compact) == compact
+    timeline = journal_timeline(raw)
+    assert timeline == journal_timeline(compact)
+    shown = json.dumps([dataclasses.asdict(activity) for activity in timeline.activities])
+    assert "s3cr3t" not in shown + timeline.title and SECRET_MASK in timeline.title
+    assert "hidden-path" not in shown
+    probe = timeline.lane("after").activities[0]
+    assert (probe.call, probe.output) == ("GET ***", "failed to connect to ***?key=***")
+    # The probe whose whole URL was a secret still observes the api, from the stored journal.
+    only_after = copy.deepcopy(compact)
+    only_after["steady_states"]["before"] = None
+    only_after["run"] = []
+    parts = chaos_coverage(["toolbox", "api"], "toolbox", [only_after]).parts
+    assert set(parts[0].observed_by) == {"api-is-healthy", "api-meets-the-slo"}
+    only_after["steady_states"]["after"]["probes"][0]["activity"]["provider"]["hidden_hosts"] = []
+    parts = chaos_coverage(["toolbox", "api"], "toolbox", [only_after]).parts
+    assert parts[0].observed_by == ("api-meets-the-slo",)
+
+
+def test_a_placeholder_the_journal_cannot_resolve_is_shown_as_written_and_counts_for_nothing():
+    raw = placeholder_journal()
+    raw["experiment"]["configuration"]["front_url"] = {"type": "env", "key": "FRONT_URL"}
+    raw["run"] = []
+
+    timeline = journal_timeline(journal_compact(raw))
+
+    assert timeline.lane("before").activities[0].call == "GET ${front_url}/health?key=***"
+    api = chaos_coverage(["toolbox", "api"], "toolbox", [raw]).parts[0]
+    assert api.observed_by == ("api-meets-the-slo",)  # the slo probe, not the unresolved one
+
+
+def run(activity: dict, output: object = True, status: str = "succeeded") -> dict:
+    return {"activity": activity, "status": status, "output": output}
+
+
+def learner_journal(*runs: dict, probes: tuple = (), start: str = "2026-01-01T10:00:00") -> dict:
+    return {
+        "experiment": {"title": "t", "configuration": {"toxiproxy_host": "proxy"}},
+        "status": "completed",
+        "start": start,
+        "steady_states": {"before": {"steady_state_met": True, "probes": list(probes)}},
+        "run": list(runs),
+    }
+
+
+CREATE_PROXY = activity(
+    "action",
+    type="python",
+    module="chaostoxi.proxy.actions",
+    func="create_proxy",
+    arguments={
+        "proxy_name": "mine",
+        "upstream_host": "api",
+        "upstream_port": 8080,
+        "listen_port": 9999,
+    },
+)
+THROUGH_IT = activity("probe", type="http", url="http://proxy:9999/health")
+TOXIC_ON_IT = activity(
+    "action",
+    type="python",
+    module="chaostoxi.toxic.actions",
+    func="create_latency_toxic",
+    arguments={"for_proxy": "mine", "toxic_name": "slow", "latency": 500},
+)
+
+
+def test_a_proxy_the_learner_creates_stands_for_the_part_behind_it():
+    created = learner_journal(
+        run(CREATE_PROXY), run(TOXIC_ON_IT), probes=(run(THROUGH_IT, {"status": 200}),)
+    )
+
+    proxies = learner_proxies([created], TOPOLOGY)
+    parts = {part.name: part for part in chaos_coverage(TOPOLOGY, "toolbox", [created]).parts}
+
+    assert proxies == {"mine": LearnerProxy("mine", "api", 9999, "proxy")}
+    assert parts["api"].faulted_by == ("x",) and parts["api"].observed_by == ("x",)
+    assert parts["proxy"].observed_by == ("x",)  # the probe went through the proxy container
+    # A proxy made in one run serves the next ones; the compacted journals say the same.
+    later = learner_journal(run(TOXIC_ON_IT), start="2026-01-01T11:00:00")
+    stored = [journal_compact(created), journal_compact(later)]
+    assert chaos_coverage(TOPOLOGY, "toolbox", stored).parts[1].faulted
+
+
+@pytest.mark.parametrize(
+    "create",
+    [
+        activity(
+            "action",
+            type="http",
+            url="http://proxy:8474/proxies",
+            method="POST",
+            arguments={"name": "mine", "listen": "0.0.0.0:9999", "upstream": "api:8080"},
+        ),
+        activity(
+            "action",
+            type="process",
+            path="curl",
+            arguments=[
+                "-sS",
+                "-X",
+                "POST",
+                "http://proxy:8474/populate",
+                "-d",
+                '[{"name": "mine", "listen": "0.0.0.0:9999", "upstream": "api:8080"}]',
+            ],
+        ),
+        activity(
+            "action",
+            type="process",
+            path="/bin/bash",
+            arguments=[
+                "-c",
+                "curl -s http://proxy:8474/proxies --data "
+                """'{"name":"mine","listen":"0.0.0.0:9999","upstream":"${up}"}' | jq .""",
+            ],
+        ),
+    ],
+)
+def test_proxies_made_with_toxiproxys_http_api_count_too(create):
+    toxic = activity(
+        "action",
+        type="process",
+        path="curl",
+        arguments="-X POST http://proxy:8474/proxies/mine/toxics --data "
+        """'{"type": "latency", "attributes": {"latency": 900}}'""",
+    )
+    probe = activity("probe", type="process", path="slo", arguments="proxy:9999/health")
+    made = {"status": 201, "body": {}} if create["provider"]["type"] == "http" else {"status": 0}
+    created = learner_journal(
+        run(create, made),
+        run(toxic, {"status": 0, "stdout": "{}", "stderr": ""}),
+        probes=(run(probe, {"status": 0, "stdout": "", "stderr": ""}),),
+    )
+    created["experiment"]["configuration"]["up"] = "api:8080"
+
+    api = chaos_coverage(TOPOLOGY, "toolbox", [created]).parts[1]
+
+    assert api.name == "api" and api.state == "faulted-and-observed"
+
+
+def test_proxies_that_were_not_made_or_lead_nowhere_count_for_nothing():
+    failed = learner_journal(run(CREATE_PROXY, output=None, status="failed"), run(TOXIC_ON_IT))
+    elsewhere = copy.deepcopy(CREATE_PROXY)
+    elsewhere["provider"]["arguments"]["upstream_host"] = "example.org"
+    outside = learner_journal(run(elsewhere), run(TOXIC_ON_IT))
+    moved = copy.deepcopy(CREATE_PROXY)
+    moved["provider"]["func"] = "modify_proxy"
+    moved["provider"]["arguments"] = {"proxy_name": "mine", "upstream_address": "example.org:80"}
+    away = learner_journal(run(CREATE_PROXY), run(moved), run(TOXIC_ON_IT))
+    any_port = copy.deepcopy(CREATE_PROXY)
+    any_port["provider"]["arguments"]["listen_port"] = 0
+    unknown_port = learner_journal(run(any_port), probes=(run(THROUGH_IT, {"status": 200}),))
+
+    for data in (failed, outside, away, unknown_port):
+        api = chaos_coverage(TOPOLOGY, "toolbox", [data]).parts[1]
+        assert api.name == "api" and api.state == "not-exercised", data["run"]
+    assert learner_proxies([unknown_port], TOPOLOGY)["mine"].listen_port is None
+    many = [
+        run(
+            {
+                **CREATE_PROXY,
+                "provider": {
+                    **CREATE_PROXY["provider"],
+                    "arguments": {**CREATE_PROXY["provider"]["arguments"], "proxy_name": f"p{n}"},
+                },
+            }
+        )
+        for n in range(MAX_PROXIES + 20)
+    ]
+    assert len(learner_proxies([learner_journal(*many)], TOPOLOGY)) == MAX_PROXIES
+
+
+def test_a_toxic_added_with_the_http_api_faults_the_part_behind_the_lab_proxy():
+    toxic = activity(
+        "action",
+        type="http",
+        url="http://proxy:8474/proxies/dependency/toxics",
+        method="POST",
+        arguments={"type": "latency", "toxicity": 0.5, "attributes": {"latency": 1500}},
+    )
+    removal = activity(
+        "action", type="http", url="http://proxy:8474/proxies/dependency/toxics/x", method="DELETE"
+    )
+
+    assert fault_targets(toxic, TOPOLOGY) == {"dependency"}
+    assert fault_targets(removal, TOPOLOGY) == set()
+
+
+TOOLBOX = Path(__file__).resolve().parents[2] / "labs" / "images" / "toolbox"
+
+
+def jq(program: str, data: dict) -> object:
+    """A jq program with the toolbox's journal.jq, as checks run it."""
+    done = subprocess.run(
+        ["jq", "-c", "-L", str(TOOLBOX), f'include "journal"; {program}'],
+        input=json.dumps(data),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def labcheck():
+    spec = importlib.util.spec_from_file_location("labcheck", TOOLBOX / "labcheck.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def check_journal() -> dict:
+    """A kill-deviated journal whose target, URLs and sidecar come from configuration."""
+    raw = json.dumps(journal("kill-deviated"))
+    raw = raw.replace('"http://api:8080/health"', '"${front_url}/health"')
+    raw = raw.replace('"target": "api"', '"target": "${victim}"')
+    raw = raw.replace('"http://faults:7000/v1/faults"', '"http://$sidecar/v1/faults"')
+    data = json.loads(raw)
+    data["experiment"]["configuration"] = {
+        "front_url": {"type": "env", "key": "FRONT", "default": "http://api:8080"},
+        "victim": "api",
+        "unset": {"type": "env", "key": "UNSET"},
+    }
+    data["experiment"]["secrets"] = {"s": {"sidecar": "faults:7000", "victim": "not-this"}}
+    return data
+
+
+def test_the_checks_jq_helpers_read_a_journal_as_it_ran():
+    data = check_journal()
+    assert "${front_url}" in json.dumps(data["experiment"])
+
+    assert jq("[hypothesis_probes[] | probe_call]", data) == [
+        "http://api:8080/health",
+        "slo http://api:8080/ --requests 5",
+    ]
+    assert jq('method_faults | targets("kill")', data) == ["api"]
+    assert jq('method_faults | targets("kill")', journal("kill-deviated")) == ["api"]
+    data["experiment"]["configuration"]["victim"] = {"type": "env", "key": "VICTIM"}
+    assert jq('method_faults | targets("kill")', data) == ["${victim}"]  # not the secret's
+    hostile = {
+        "experiment": {"configuration": {"v": "x" * 100_000}},
+        "run": [],
+        "rollbacks": [],
+    }
+    hostile["experiment"]["steady-state-hypothesis"] = {
+        "probes": [{"provider": {"type": "http", "url": "${v}" * 2_000}}]
+    }
+    assert len(jq("hypothesis_probes[0] | probe_call", hostile)) == 256 * 2_000
+
+
+def test_the_checks_python_helpers_read_a_journal_as_it_ran(tmp_path):
+    checks = labcheck()
+    (tmp_path / "kill.json").write_text(json.dumps(check_journal()))
+    (tmp_path / "notes.json").write_text('{"not": "a journal"}')
+
+    (found,) = checks.journals(tmp_path)
+
+    assert [(action, target) for action, target, _ in checks.fault_calls(found["run"])] == [
+        ("kill", "api")
+    ]
+    probe = found["experiment"]["steady-state-hypothesis"]["probes"][0]
+    assert probe["provider"]["url"] == "http://api:8080/health"
+    ran = found["steady_states"]["before"]["probes"][0]["activity"]["provider"]["url"]
+    assert ran == "http://api:8080/health"
+    names = checks.variables(check_journal())
+    assert checks.substitute("$$${unset}-${victim}-$sidecar", names) == "$${unset}-api-faults:7000"
+    assert checks.substitute("${v}" * 1_000, {"v": "x" * 10_000}) == "x" * 256 * 1_000
+
+
 # --- Against the real toolbox image ------------------------------------------------------------
 
 
@@ -486,6 +891,82 @@ def test_a_fresh_run_in_the_toolbox_image_reads_like_the_checked_in_one(name, la
     assert [[a.mark for a in lane.activities] for lane in timeline.lanes] == [
         [a.mark for a in lane.activities] for lane in kept.lanes
     ]
+
+
+SUBSTITUTED_EXPERIMENT = {
+    "title": "The api answers at ${front_url}",
+    "description": "Configuration and secrets in the providers, as learners write them.",
+    "configuration": {
+        "front_url": {"type": "env", "key": "ACADEMY_FRONT_URL", "default": "http://api:8080"},
+        "api_host": "api",
+    },
+    "secrets": {"api": {"token": "s3cr3t-t0ken"}},
+    "steady-state-hypothesis": {
+        "title": "The api is healthy",
+        "probes": [
+            {
+                "type": "probe",
+                "name": "api-is-healthy",
+                "tolerance": 200,
+                "provider": {
+                    "type": "http",
+                    "url": "${front_url}/health?token=${token}",
+                    "timeout": 3,
+                },
+            },
+            {
+                "type": "probe",
+                "name": "api-answers-by-name",
+                "tolerance": 0,
+                "provider": {
+                    "type": "process",
+                    "path": "curl",
+                    "arguments": "-fsS -o /dev/null http://$api_host:8080/health",
+                },
+            },
+        ],
+    },
+    "method": [
+        {
+            "type": "action",
+            "name": "slow-down-the-api",
+            "provider": {
+                "type": "http",
+                "url": "http://${api_host}:8080/faults",
+                "method": "PUT",
+                "headers": {"Content-Type": "application/json"},
+                "arguments": {"delay_ms": 50},
+            },
+        }
+    ],
+}
+
+
+@pytest.mark.docker
+def test_a_real_run_with_configuration_and_secrets_is_shown_and_counted_as_it_ran(
+    lab_images, tmp_path, monkeypatch
+):
+    (tmp_path / "substituted.json").write_text(json.dumps(SUBSTITUTED_EXPERIMENT))
+    monkeypatch.setattr(make, "EXPERIMENTS", tmp_path)
+
+    ran = make.run_experiment("substituted", image=lab_images["toolbox"])
+
+    # chaos run keeps the experiment as declared, placeholders and secrets included.
+    assert ran["status"] == "completed" and ran["steady_states"]["before"]["steady_state_met"]
+    probe = ran["steady_states"]["before"]["probes"][0]
+    assert probe["activity"]["provider"]["url"] == "${front_url}/health?token=${token}"
+    assert probe["output"]["status"] == 200  # it did reach the api
+    compact = journal_compact(ran)
+    assert "s3cr3t" not in json.dumps(compact)
+    timeline = journal_timeline(compact)
+    assert [activity.call for activity in timeline.lane("before").activities] == [
+        "GET http://api:8080/health?token=***",
+        "curl -fsS -o /dev/null http://api:8080/health",
+    ]
+    assert timeline.lane("during").activities[0].call == "PUT http://api:8080/faults"
+    api = chaos_coverage(["toolbox", "api"], "toolbox", [compact]).parts[0]
+    assert api.faulted_by == ("slow-down-the-api",)
+    assert api.observed_by == ("api-is-healthy", "api-answers-by-name")
 
 
 # --- Collection from a learner's sandbox -------------------------------------------------------
