@@ -93,8 +93,133 @@ class Repository:
             return None
 
 
+# Chaos Toolkit's substitution (chaostoolkit-lib's `substitute`, string.Template's rules).
+PLACEHOLDER = re.compile(
+    r"\$(?:(?P<escaped>\$)|(?P<named>[_a-z][_a-z0-9]*)|\{(?P<braced>[_a-z][_a-z0-9]*)\})",
+    re.IGNORECASE | re.ASCII,
+)
+MAX_VALUE = 256  # characters of a value put in a string: a hostile journal cannot blow up
+MAX_NAMES = 100
+
+
+def variables(journal: dict) -> dict:
+    """What `${name}` stood for when `chaos run` ran the journal's experiment: its configuration,
+    then the first scope of its secrets that has the name. A configuration value from the
+    environment ({"type": "env", "key", "default"}) counts as its default, since the journal
+    does not record the shell's environment; with no default (or from Vault, or a dynamic
+    probe) the name is left out and stays as written. May hold secrets: never print them."""
+    experiment = journal.get("experiment") if isinstance(journal, dict) else None
+    experiment = experiment if isinstance(experiment, dict) else {}
+    configuration = experiment.get("configuration")
+    configuration = configuration if isinstance(configuration, dict) else {}
+    found: dict = {}
+    for key, value in list(configuration.items())[:MAX_NAMES]:
+        if isinstance(value, dict) and "type" in value:
+            if value.get("type") == "env" and "default" in value:
+                found[key] = value["default"]
+            elif value.get("type") not in ("env", "probe", "vault"):
+                found[key] = value
+        else:
+            found[key] = value
+    scopes = experiment.get("secrets")
+    for scope in list(scopes.values() if isinstance(scopes, dict) else [])[:MAX_NAMES]:
+        if not isinstance(scope, dict) or "type" in scope:
+            continue
+        for key, value in list(scope.items())[:MAX_NAMES]:
+            unknown = isinstance(value, dict) and value.get("type") in ("env", "vault")
+            if key not in configuration and key not in found and not unknown:
+                found[key] = value
+    return found
+
+
+def substitute(value: object, names: dict, depth: int = 0) -> object:
+    """The value as `chaos run` substituted it: `$$`, `$name`, `${name}` (a string that is only
+    `${name}` takes the value's own type), inside objects and lists too; one pass."""
+    if isinstance(value, str):
+        whole = PLACEHOLDER.fullmatch(value)
+        if whole and whole.group("braced") in names:
+            found = names[whole.group("braced")]
+            return found[:MAX_VALUE] if isinstance(found, str) else found
+
+        def replace(match: re.Match) -> str:
+            if match.group("escaped"):
+                return "$"
+            name = match.group("named") or match.group("braced")
+            return str(names[name])[:MAX_VALUE] if name in names else match.group(0)
+
+        return PLACEHOLDER.sub(replace, value)
+    if depth > 20:
+        return value
+    if isinstance(value, dict):
+        return {key: substitute(item, names, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [substitute(item, names, depth + 1) for item in value]
+    return value
+
+
+def _substituted_activity(activity: object, names: dict) -> object:
+    if not isinstance(activity, dict) or not isinstance(activity.get("provider"), dict):
+        return activity
+    provider = dict(activity["provider"])
+    for key in ("url", "arguments") if provider.get("type") == "http" else ("arguments",):
+        if key in provider:
+            provider[key] = substitute(provider[key], names)
+    return {**activity, "provider": provider}
+
+
+def substituted(journal: dict) -> dict:
+    """The journal with its activities' providers as `chaos run` ran them (url and arguments
+    substituted), in the experiment, the runs, the rollbacks and the steady states."""
+    names = variables(journal)
+    if not names or not isinstance(journal.get("experiment"), dict):
+        return journal
+
+    def runs(items: object) -> object:
+        if not isinstance(items, list):
+            return items
+        return [
+            {**run, "activity": _substituted_activity(run.get("activity"), names)}
+            if isinstance(run, dict)
+            else run
+            for run in items
+        ]
+
+    def state(value: object) -> object:
+        if isinstance(value, dict) and "probes" in value:
+            return {**value, "probes": runs(value["probes"])}
+        return value
+
+    def activities(items: object) -> object:
+        if not isinstance(items, list):
+            return items
+        return [_substituted_activity(item, names) for item in items]
+
+    journal = dict(journal)
+    experiment = dict(journal["experiment"])
+    for key in ("method", "rollbacks"):
+        if key in experiment:
+            experiment[key] = activities(experiment[key])
+    hypothesis = experiment.get("steady-state-hypothesis")
+    if isinstance(hypothesis, dict):
+        probes = activities(hypothesis.get("probes"))
+        experiment["steady-state-hypothesis"] = {**hypothesis, "probes": probes}
+    journal["experiment"] = experiment
+    for key in ("run", "rollbacks"):
+        if key in journal:
+            journal[key] = runs(journal[key])
+    states = journal.get("steady_states")
+    if isinstance(states, dict):
+        states = {key: state(value) for key, value in states.items()}
+        if isinstance(states.get("during"), list):
+            states["during"] = [state(value) for value in states["during"]]
+        journal["steady_states"] = states
+    return journal
+
+
 def journals(home: Path = HOME) -> list[dict]:
-    """Chaos Toolkit journals in the learner's home (files the check may read), oldest first."""
+    """Chaos Toolkit journals in the learner's home (files the check may read), oldest first,
+    each as `chaos run` ran it (see ``substituted``): `${name}` in a provider counts as the
+    value it stood for."""
     found = []
     for path in home.glob("*.json"):
         try:
@@ -106,15 +231,15 @@ def journals(home: Path = HOME) -> list[dict]:
             and isinstance(data.get("experiment"), dict)
             and isinstance(data.get("run"), list)
         ):
-            found.append(data)
+            found.append(substituted(data))
     return sorted(found, key=lambda journal: str(journal.get("start") or ""))
 
 
 def fault_calls(runs: object) -> list[tuple[str, str, datetime | None]]:
-    """(action, target, start) of each action among these journal runs that ran and took
-    effect: `fault ACTION NAME` (process provider) or a POST to the faults sidecar (HTTP
-    provider); action "config" for a change to an app's /config or /faults by hand (drift),
-    with curl or the HTTP provider."""
+    """(action, target, start) of each action among these journal runs (from ``journals``, so
+    substituted) that ran and took effect: `fault ACTION NAME` (process provider) or a POST to
+    the faults sidecar (HTTP provider); action "config" for a change to an app's /config or
+    /faults by hand (drift), with curl or the HTTP provider."""
     found = []
     for run in runs or []:
         activity = run.get("activity") or {}
