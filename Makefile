@@ -10,7 +10,8 @@ run: setup docker prepare images
 	@echo "  The academy is at http://127.0.0.1:8000  (Ctrl-C stops it)"
 	@echo "  Admin: create an account with '$(MANAGE) createsuperuser', then open /admin/"
 	@echo
-	$(VENV)/bin/honcho start --procfile Procfile
+	@# DEBUG is off unless set: on here, for local development (tracebacks, no cached templates).
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(VENV)/bin/honcho start --procfile Procfile
 
 test: setup-test docker images
 	$(VENV)/bin/ruff check .

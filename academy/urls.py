@@ -7,6 +7,8 @@ from academy.accounts import views as account_views
 from academy.courses import views as course_views
 
 urlpatterns = [
+    # Before the admin's own URLs: the same page, throttled like the site's sign-in.
+    path("admin/login/", account_views.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("language/", account_views.language_switch, name="language_switch"),
 ]

@@ -1,19 +1,54 @@
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from academy.accounts.models import User
 from academy.accounts.throttle import (
-    login_failure_record,
-    login_failures_clear,
-    login_is_throttled,
+    LOGIN_PAIR,
+    login_keys,
+    password_reset_keys,
+    throttle_claim,
+    throttle_clear,
+    throttle_failure,
+    throttle_release,
 )
+from academy.net import client_ip
 
 
-def client_address(request) -> str:
-    # Behind the production reverse proxy REMOTE_ADDR is the proxy; it passes the client on.
-    forwarded = request.META.get("HTTP_X_REAL_IP")
-    return forwarded or request.META.get("REMOTE_ADDR", "unknown")
+def sign_in_wait_message(seconds: int) -> str:
+    if seconds < 120:
+        return ngettext(
+            "Too many failed sign-in attempts. Try again in %(count)d second.",
+            "Too many failed sign-in attempts. Try again in %(count)d seconds.",
+            seconds,
+        ) % {"count": seconds}
+    minutes = -(-seconds // 60)
+    return ngettext(
+        "Too many failed sign-in attempts. Try again in %(count)d minute.",
+        "Too many failed sign-in attempts. Try again in %(count)d minutes.",
+        minutes,
+    ) % {"count": minutes}
+
+
+def password_reset_wait_message(seconds: int) -> str:
+    if seconds < 120:
+        return ngettext(
+            "Too many password reset requests. Try again in %(count)d second; links we "
+            "already sent still work.",
+            "Too many password reset requests. Try again in %(count)d seconds; links we "
+            "already sent still work.",
+            seconds,
+        ) % {"count": seconds}
+    minutes = -(-seconds // 60)
+    return ngettext(
+        "Too many password reset requests. Try again in %(count)d minute; links we "
+        "already sent still work.",
+        "Too many password reset requests. Try again in %(count)d minutes; links we "
+        "already sent still work.",
+        minutes,
+    ) % {"count": minutes}
 
 
 class SignUpForm(UserCreationForm):
@@ -27,25 +62,66 @@ class SignUpForm(UserCreationForm):
         fields = ("username", "email", "preferred_language")
 
 
-class ThrottledAuthenticationForm(AuthenticationForm):
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "throttled": _(
-            "Too many failed sign-in attempts. Please wait a few minutes and try again."
-        ),
-    }
+class ThrottledLoginMixin:
+    """Growing delays per (account, address) and per address (see throttle.py).
+
+    ``retry_after`` holds the wait, in seconds, when the attempt was refused unchecked; the
+    view answers 429 with it.
+    """
+
+    retry_after = 0
 
     def clean(self):
-        username = self.cleaned_data.get("username") or ""
-        address = client_address(self.request) if self.request else "unknown"
-        if login_is_throttled(username=username, address=address):
-            raise forms.ValidationError(self.error_messages["throttled"], code="throttled")
+        username = str(self.data.get("username", ""))
+        address = client_ip(self.request) if self.request else "unknown"
+        keys = login_keys(username=username, address=address)
+        wait = throttle_claim(keys)
+        if wait:
+            self.retry_after = wait
+            raise forms.ValidationError(sign_in_wait_message(wait), code="throttled")
         try:
             cleaned = super().clean()
         except forms.ValidationError:
-            login_failure_record(username=username, address=address)
+            throttle_failure(keys)
             raise
-        login_failures_clear(username=username)
+        except BaseException:
+            throttle_release(keys)
+            raise
+        # The owner's success clears their pair only: signing in to one's own account must
+        # not wipe the count of an address that guessed at others.
+        throttle_clear([key for key in keys if key[0] is LOGIN_PAIR])
+        throttle_release(keys)
+        return cleaned
+
+
+class ThrottledAuthenticationForm(ThrottledLoginMixin, AuthenticationForm):
+    pass
+
+
+class ThrottledAdminAuthenticationForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    pass
+
+
+class ThrottledPasswordResetForm(PasswordResetForm):
+    """Every request counts, per target e-mail and per address, known account or not."""
+
+    retry_after = 0
+
+    def __init__(self, *args, request=None, **kwargs):
+        self.request = request
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        email = cleaned.get("email")
+        if email:
+            address = client_ip(self.request) if self.request else "unknown"
+            keys = password_reset_keys(email=email, address=address)
+            wait = throttle_claim(keys)
+            if wait:
+                self.retry_after = wait
+                raise forms.ValidationError(password_reset_wait_message(wait), code="throttled")
+            throttle_failure(keys)
         return cleaned
 
 

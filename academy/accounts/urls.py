@@ -11,15 +11,7 @@ urlpatterns = [
     path(_("sign-in/"), views.SignInView.as_view(), name="login"),
     path(_("sign-out/"), auth_views.LogoutView.as_view(), name="logout"),
     path(_("profile/"), views.profile, name="profile"),
-    path(
-        _("password/reset/"),
-        auth_views.PasswordResetView.as_view(
-            success_url=reverse_lazy("accounts:password_reset_done"),
-            email_template_name="registration/password_reset_email.txt",
-            subject_template_name="registration/password_reset_subject.txt",
-        ),
-        name="password_reset",
-    ),
+    path(_("password/reset/"), views.SitePasswordResetView.as_view(), name="password_reset"),
     path(
         _("password/reset/sent/"),
         auth_views.PasswordResetDoneView.as_view(),

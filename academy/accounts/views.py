@@ -2,18 +2,25 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.admin import site as admin_site
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, PasswordResetView
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import reverse, translate_url
+from django.urls import reverse, reverse_lazy, translate_url
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from academy.accounts.forms import ProfileForm, SignUpForm, ThrottledAuthenticationForm
+from academy.accounts.forms import (
+    ProfileForm,
+    SignUpForm,
+    ThrottledAdminAuthenticationForm,
+    ThrottledAuthenticationForm,
+    ThrottledPasswordResetForm,
+)
 
 
 def _remember_language(response, language: str):
@@ -71,8 +78,19 @@ def sign_up(request):
     return render(request, "registration/signup.html", {"form": form})
 
 
+def _too_many_requests(response, form):
+    """429 with Retry-After when the throttle refused the attempt (the form says why)."""
+    if getattr(form, "retry_after", 0):
+        response.status_code = 429
+        response["Retry-After"] = str(form.retry_after)
+    return response
+
+
 class SignInView(LoginView):
     form_class = ThrottledAuthenticationForm
+
+    def form_invalid(self, form):
+        return _too_many_requests(super().form_invalid(form), form)
 
     def form_valid(self, form):
         response = super().form_valid(form)
@@ -93,3 +111,42 @@ def profile(request):
             target = reverse("accounts:profile")
         return _remember_language(redirect(target), user.preferred_language)
     return render(request, "accounts/profile.html", {"form": form})
+
+
+def admin_login(request, extra_context=None):
+    """The admin's sign-in page, with the site's throttling (academy/urls.py puts it first)."""
+    admin_site.login_form = ThrottledAdminAuthenticationForm  # what admin_site.login builds
+    response = admin_site.login(request, extra_context)
+    form = (getattr(response, "context_data", None) or {}).get("form")
+    return _too_many_requests(response, form)
+
+
+class SitePasswordResetView(PasswordResetView):
+    """Throttled, and its links point at SITE_URL, never at the request's Host header."""
+
+    form_class = ThrottledPasswordResetForm
+    success_url = reverse_lazy("accounts:password_reset_done")
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
+
+    def form_valid(self, form):
+        # PasswordResetView.form_valid takes the domain from the request: do its job here.
+        site = urlsplit(settings.SITE_URL)
+        form.save(
+            domain_override=site.netloc,
+            use_https=site.scheme == "https",
+            token_generator=self.token_generator,
+            from_email=self.from_email,
+            email_template_name=self.email_template_name,
+            subject_template_name=self.subject_template_name,
+            request=self.request,
+            html_email_template_name=self.html_email_template_name,
+            extra_email_context=self.extra_email_context,
+        )
+        return HttpResponseRedirect(self.get_success_url())
+
+    def form_invalid(self, form):
+        return _too_many_requests(super().form_invalid(form), form)
