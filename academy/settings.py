@@ -3,13 +3,15 @@
 Everything comes from environment variables. With none set, the site runs locally on embedded
 defaults: SQLite, a file-system Celery broker and console e-mail. ``ACADEMY_ENV=production``
 switches to production mode, where ``SECRET_KEY`` and ``DATABASE_URL`` are required and the
-secure defaults of ``manage.py check --deploy`` apply.
+secure defaults of ``manage.py check --deploy`` apply. ``DEBUG`` is off unless
+``DJANGO_DEBUG=1`` (``make run`` sets it for local development).
 """
 
 import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -40,15 +42,23 @@ if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY must be set when ACADEMY_ENV=production.")
     if not env("DATABASE_URL"):
         raise ImproperlyConfigured("DATABASE_URL must be set when ACADEMY_ENV=production.")
+    if not env("SITE_URL"):
+        raise ImproperlyConfigured("SITE_URL must be set when ACADEMY_ENV=production.")
     DEBUG = False
 else:
     # A fixed key is fine for a local, single-machine run; production refuses to start without one.
     SECRET_KEY = env("SECRET_KEY", "local-development-key-not-for-production-use-0123456789")
-    DEBUG = env_bool("DJANGO_DEBUG", True)
+    DEBUG = env_bool("DJANGO_DEBUG", False)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+# The site's public address: links in e-mails are built from it, never from the Host header.
+SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+if not SITE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("SITE_URL must start with http:// or https://.")
+# Addresses or networks of the reverse proxies whose X-Forwarded-For / X-Real-IP are believed
+# (academy/net.py); from anyone else those headers are ignored.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 
 INSTALLED_APPS = [
     "channels",  # websockets (the lab terminal) over the ASGI server
@@ -69,6 +79,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "academy.accounts.middleware.PreferredLanguageMiddleware",
@@ -143,10 +154,18 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "courses:dashboard"
 LOGOUT_REDIRECT_URL = "home"
 
-# Failed sign-ins: after this many failures for one account or one address within the window,
-# further attempts are refused until the window has passed.
-LOGIN_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
-LOGIN_FAILURE_WINDOW_SECONDS = int(env("LOGIN_FAILURE_WINDOW_SECONDS", "900"))
+# Sign-in and password-reset throttling (academy/accounts/throttle.py): past the free failures,
+# each attempt waits twice as long as the one before, up to THROTTLE_MAX_DELAY_SECONDS. Failed
+# sign-ins count per (account, client address) and per client address; reset requests per
+# e-mail address and per client address. Counts are forgotten after THROTTLE_MEMORY_SECONDS.
+LOGIN_FREE_FAILURES = int(env("LOGIN_FREE_FAILURES", "5"))
+LOGIN_ADDRESS_FREE_FAILURES = int(env("LOGIN_ADDRESS_FREE_FAILURES", "50"))
+LOGIN_BASE_DELAY_SECONDS = float(env("LOGIN_BASE_DELAY_SECONDS", "2"))
+PASSWORD_RESET_FREE_REQUESTS = int(env("PASSWORD_RESET_FREE_REQUESTS", "3"))
+PASSWORD_RESET_ADDRESS_FREE_REQUESTS = int(env("PASSWORD_RESET_ADDRESS_FREE_REQUESTS", "20"))
+PASSWORD_RESET_BASE_DELAY_SECONDS = float(env("PASSWORD_RESET_BASE_DELAY_SECONDS", "60"))
+THROTTLE_MAX_DELAY_SECONDS = float(env("THROTTLE_MAX_DELAY_SECONDS", "900"))
+THROTTLE_MEMORY_SECONDS = int(env("THROTTLE_MEMORY_SECONDS", str(24 * 3600)))
 
 # Languages: English is the source language; Spanish is first-class.
 LANGUAGE_CODE = "en"
@@ -171,7 +190,10 @@ STATICFILES_DIRS = [
     ("vendor/@xterm/xterm/lib", _NODE_MODULES / "@xterm/xterm/lib"),
     ("vendor/@xterm/xterm/css", _NODE_MODULES / "@xterm/xterm/css"),
     ("vendor/@xterm/addon-fit/lib", _NODE_MODULES / "@xterm/addon-fit/lib"),
+    ("vendor/jquery-ui/dist", _NODE_MODULES / "jquery-ui/dist"),
 ]
+# modeltranslation's tabbed admin: jQuery UI from our own static files, not from a CDN.
+JQUERY_UI_URL = "vendor/jquery-ui/dist/jquery-ui.min.js"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -217,12 +239,38 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = TIME_ZONE
 
+# Content-Security-Policy (django-csp): scripts only from our own static files, no inline
+# script or event handler anywhere. Styles allow inline because xterm.js (the lab terminal)
+# inserts <style> elements and the Results timeline places its marks with style attributes.
+# The lab terminal's websocket is same-origin ('self' covers ws:/wss: to the page's own host).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# HTTPS: on when SITE_URL is https:// (production behind a TLS reverse proxy). HSTS and secure
+# cookies follow; SECURE_HSTS_SECONDS=0 turns HSTS off while trying a new deployment.
+HTTPS = env_bool("ACADEMY_HTTPS", SITE_URL.startswith("https://"))
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if HTTPS:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = True
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     LANGUAGE_COOKIE_SECURE = True
