@@ -631,8 +631,10 @@ def test_parse_declared_state_refuses_duplicates_and_other_containers():
     with pytest.raises(invalid) as error:
         parse({"apps/a.yaml": f"name: web\nconfig:\n  delay_ms: {long_value}\n"})
     assert len(str(error.value)) < 200, "a learner's value is cut short in the message"
-    assert declared_module.lab_apps({"SEED_APPS": "web,api"}) == ("web", "api")
-    assert declared_module.lab_apps({"APPS": "web", "SEED_APPS": "web,api"}) == ("web",)
+    lab_apps = declared_module.lab_apps
+    assert lab_apps({"SEED_APPS": "web,api"}, seeded=True) == ("web", "api")
+    assert lab_apps({"SEED_APPS": "web,api"}) == (), "the reconciler reads APPS only"
+    assert lab_apps({"APPS": "web", "SEED_APPS": "web,api"}, seeded=True) == ("web",)
 
 
 def test_the_reconciler_keeps_its_memory_bounded(tmp_path):

@@ -7,7 +7,7 @@ in both places. Standard library plus PyYAML (Debian's python3-yaml).
 
 A revision declares one app per file under ``apps/`` (``.yaml`` or ``.yml``)::
 
-    name: web            # the app's container: one of the lab's apps (APPS)
+    name: web            # the app's container: one of the lab's apps (APPS, lab_apps)
     running: true        # false: the platform stops it; true again: the platform starts it
     config:              # keys of the app's PUT /config; only these are managed
       version: v1
@@ -72,11 +72,11 @@ class DeclaredApp:
         return {"file": self.file, "running": self.running, "config": dict(self.config)}
 
 
-def lab_apps(env: dict[str, str] | None = None) -> tuple[str, ...]:
-    """The lab's app containers: APPS, or else SEED_APPS (the apps the seed commit declares).
-    Empty: any well-formed name is accepted."""
+def lab_apps(env: dict[str, str] | None = None, *, seeded: bool = False) -> tuple[str, ...]:
+    """The lab's app containers: APPS; with seeded (the git server, which seeds them), else
+    SEED_APPS. Empty: any well-formed name is accepted."""
     env = os.environ if env is None else env
-    listed = env.get("APPS", "").strip() or env.get("SEED_APPS", "")
+    listed = env.get("APPS", "").strip() or (env.get("SEED_APPS", "") if seeded else "")
     return tuple(name.strip() for name in listed.split(",") if name.strip())
 
 

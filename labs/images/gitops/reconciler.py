@@ -44,8 +44,9 @@ revisions.
 Settings (environment): REPO_URL (git://git/platform.git), BRANCH (main), RECONCILE_INTERVAL
 (3 s), APP_URL (http://{name}:8080), FAULTS_URL (http://faults:7000; empty: no restores),
 LISTEN_HOST (0.0.0.0), STATUS_PORT (9100), WORK_DIR (/tmp/reconciler), HEALTH_FAILURES (2),
-RESTART_COOLDOWN (15 s), HTTP_TIMEOUT (2 s), MAX_EVENTS (200), APPS (the lab's app containers;
-default SEED_APPS; empty: any well-formed name).
+RESTART_COOLDOWN (15 s), HTTP_TIMEOUT (2 s), MAX_EVENTS (200), APPS (the lab's app containers,
+comma-separated; unset: any well-formed name, and the git server's check of SEED_APPS is the
+only one).
 """
 
 from __future__ import annotations
