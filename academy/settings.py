@@ -296,14 +296,18 @@ LAB_REAP_INTERVAL_SECONDS = int(env("LAB_REAP_INTERVAL_SECONDS", "30"))
 # the session's state is read this often to close it when the session ends.
 LAB_TERMINAL_IDLE_SECONDS = float(env("LAB_TERMINAL_IDLE_SECONDS", "900"))
 LAB_TERMINAL_POLL_SECONDS = float(env("LAB_TERMINAL_POLL_SECONDS", "5"))
-# The queue of this lab host's worker (one worker, one Docker engine, one queue per lab host).
+# The queues of this lab host (one Docker engine per lab host): LAB_TASK_QUEUE names the host,
+# and each kind of work has a queue of its own, served by its own worker process (Procfile):
+# "<LAB_TASK_QUEUE>.provisioning" (start, stop, extend), ".checks" (checks, reading journals)
+# and ".housekeeping" (reaper, warm pools), so that a flood of checks never delays a start.
 LAB_TASK_QUEUE = env("LAB_TASK_QUEUE", "labs")
+CELERY_TASK_ROUTES = ("labs.services.state.route_task",)
 # Names this academy's sandboxes on a shared Docker engine; empty: derived from the database.
 LAB_INSTANCE = env("LAB_INSTANCE", "")
 CELERY_BEAT_SCHEDULE = {
     "reap-lab-sessions": {
         "task": "labs.tasks.reap",
         "schedule": LAB_REAP_INTERVAL_SECONDS,
-        "options": {"queue": LAB_TASK_QUEUE},
+        "options": {"queue": f"{LAB_TASK_QUEUE}.housekeeping"},
     },
 }

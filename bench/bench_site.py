@@ -29,7 +29,6 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
@@ -69,6 +68,7 @@ def labs(rounds: int) -> None:
     from academy.accounts.models import User
     from labs import runtime, services
     from labs.models import Lab, LabSession
+    from labs.services.state import task_queues
 
     if not runtime.engine_ping():
         print("lab figures skipped: no Docker engine answers")
@@ -82,7 +82,7 @@ def labs(rounds: int) -> None:
             "academy",
             "worker",
             "--queues",
-            settings.LAB_TASK_QUEUE,
+            ",".join(task_queues()),
             "--concurrency",
             "2",
             "--loglevel",

@@ -42,10 +42,11 @@ def database_env() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real Celery worker, in its own process, on the test database and its own queue.
+    """A real Celery worker, in its own process, on the test database and its own queues.
 
-    It uses the configured broker (Redis in CI, the file-system broker otherwise), and a queue
-    of its own, so that a developer's running worker never takes the tests' tasks.
+    It uses the configured broker (Redis in CI, the file-system broker otherwise), and queues
+    of its own, so that a developer's running worker never takes the tests' tasks: the bare
+    LAB_TASK_QUEUE and the queue of each kind of work (labs.services.state.task_queue).
     """
     import os
     import subprocess
@@ -53,7 +54,10 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     import time
     from dataclasses import dataclass
 
+    from labs.services.state import TASK_KINDS
+
     queue = f"test-labs-{os.getpid()}"
+    queues = ",".join([queue, *(f"{queue}.{kind}" for kind in TASK_KINDS)])
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
 
     @dataclass
@@ -74,7 +78,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
                     "academy",
                     "worker",
                     "--queues",
-                    queue,
+                    queues,
                     "--concurrency",
                     "2",
                     "--loglevel",

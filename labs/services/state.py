@@ -80,17 +80,51 @@ def session_labels(session: LabSession) -> dict[str, str]:
     return {"academy.instance": lab_instance(), "academy.session": str(session.pk)}
 
 
+# Each kind of work has its own queue on the lab host, served by its own worker process, so
+# that a flood of checks never delays anyone's start or stop, nor the reaper.
+TASK_KINDS = ("provisioning", "checks", "housekeeping")
+# The kind of each task in labs.tasks; a task not listed here is housekeeping.
+KIND_OF_TASK = {
+    "provision": "provisioning",
+    "stop": "provisioning",
+    "extend": "provisioning",
+    "restore": "provisioning",
+    "check": "checks",
+    "refresh_results": "checks",
+    "reap": "housekeeping",
+    "pool_refill": "housekeeping",
+    "watch": "housekeeping",
+}
+
+
 def task_queue(kind: str) -> str:
     """The lab host's queue for a kind of work: provisioning, checks or housekeeping."""
-    return settings.LAB_TASK_QUEUE
+    if kind not in TASK_KINDS:
+        raise ValueError(f"unknown kind of lab work: {kind!r}")
+    return f"{settings.LAB_TASK_QUEUE}.{kind}"
 
 
-def enqueue(task_name: str, *args, kind: str) -> None:
-    """Sends ``labs.tasks.<task_name>`` to the lab host's queue for ``kind`` once the current
-    transaction commits. Looked up by name: services never import the tasks module."""
+def task_queues() -> list[str]:
+    """Every queue a lab host's workers serve: one per kind, and the bare LAB_TASK_QUEUE, where
+    tasks sent before the split (or by hand) still land."""
+    return [settings.LAB_TASK_QUEUE, *(task_queue(kind) for kind in TASK_KINDS)]
+
+
+def route_task(name, args, kwargs, options, task=None, **kw):
+    """CELERY_TASK_ROUTES: a labs task sent without a queue (beat, a shell) goes to its kind's
+    queue. Read at send time, so it follows LAB_TASK_QUEUE as the sender sees it."""
+    if not name.startswith("labs.tasks."):
+        return None
+    return {"queue": task_queue(KIND_OF_TASK.get(name.removeprefix("labs.tasks."), "housekeeping"))}
+
+
+def enqueue(task_name: str, *args, kind: str | None = None) -> None:
+    """Sends ``labs.tasks.<task_name>`` to the lab host's queue for ``kind`` (by default the
+    task's own kind) once the current transaction commits. Looked up by name: services never
+    import the tasks module."""
     from celery import current_app
 
-    queue = task_queue(kind)
+    queue = task_queue(kind or KIND_OF_TASK.get(task_name, "housekeeping"))
     transaction.on_commit(
         lambda: current_app.send_task(f"labs.tasks.{task_name}", args=args, queue=queue)
     )
