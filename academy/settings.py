@@ -159,7 +159,7 @@ LOGOUT_REDIRECT_URL = "home"
 # sign-ins count per (account, client address) and per client address; reset requests per
 # e-mail address and per client address. Counts are forgotten after THROTTLE_MEMORY_SECONDS.
 LOGIN_FREE_FAILURES = int(env("LOGIN_FREE_FAILURES", "5"))
-LOGIN_ADDRESS_FREE_FAILURES = int(env("LOGIN_ADDRESS_FREE_FAILURES", "50"))
+LOGIN_ADDRESS_FREE_FAILURES = int(env("LOGIN_ADDRESS_FREE_FAILURES", "100"))
 LOGIN_BASE_DELAY_SECONDS = float(env("LOGIN_BASE_DELAY_SECONDS", "2"))
 PASSWORD_RESET_FREE_REQUESTS = int(env("PASSWORD_RESET_FREE_REQUESTS", "3"))
 PASSWORD_RESET_ADDRESS_FREE_REQUESTS = int(env("PASSWORD_RESET_ADDRESS_FREE_REQUESTS", "20"))
