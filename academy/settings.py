@@ -311,3 +311,18 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": f"{LAB_TASK_QUEUE}.housekeeping"},
     },
 }
+# Fair use (labs/services/limits.py). Requests per window, "N/seconds", per session, user and
+# client address (a workshop room shares one address: its limits are the room's).
+LAB_RATE_LIMITS = {
+    "check": {"session": "12/60", "user": "30/60", "address": "600/60"},
+    "refresh": {"session": "6/60", "user": "20/60", "address": "300/60"},
+    "start": {"user": "10/600", "address": "200/600"},
+    "reset": {"session": "3/600", "user": "6/600", "address": "200/600"},
+    "extend": {"session": "3/600", "user": "10/600", "address": "200/600"},
+}
+LAB_MAX_LIVE_SESSIONS_PER_USER = int(env("LAB_MAX_LIVE_SESSIONS_PER_USER", "3"))
+LAB_MAX_LIVE_SESSIONS_PER_ADDRESS = int(env("LAB_MAX_LIVE_SESSIONS_PER_ADDRESS", "60"))
+LAB_MAX_TERMINALS_PER_USER = int(env("LAB_MAX_TERMINALS_PER_USER", "6"))
+LAB_MAX_TERMINALS_PER_ADDRESS = int(env("LAB_MAX_TERMINALS_PER_ADDRESS", "150"))
+# How long a check may stay "in flight" (queued or running) before another click runs a new one.
+LAB_CHECK_IN_FLIGHT_SECONDS = int(env("LAB_CHECK_IN_FLIGHT_SECONDS", "120"))

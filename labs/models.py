@@ -145,6 +145,9 @@ class LabSession(models.Model):
     # each journal compacted by labs.journal.journal_compact.
     journals = models.JSONField(_("journals"), default=dict, blank=True)
     journals_collected_at = models.DateTimeField(_("journals collected at"), null=True, blank=True)
+    # Where the learner started it from (an IPv6 client's /64): live sessions are limited per
+    # client address too. Empty for warm-pool sessions and for sessions started from the CLI.
+    client_address = models.CharField(_("client address"), max_length=64, blank=True)
     # What the platform saw go wrong with the sandbox while the session was running, as
     # labs.services.health records it: {"container", "reason" (oom, exited, missing),
     # "exit_code", "seen_at", "restoring"}. Empty while all is well; a session with a problem

@@ -4,6 +4,7 @@ from celery import shared_task
 
 from labs import services
 from labs.models import LabSession, LabStep
+from labs.services.limits import check_in_flight_done
 
 
 @shared_task(acks_late=True)
@@ -15,9 +16,12 @@ def provision(session_id: int) -> None:
 
 @shared_task(acks_late=True)
 def check(session_id: int, step_id: int, language: str = "en") -> int:
-    session = LabSession.objects.get(pk=session_id)
-    step = LabStep.objects.get(pk=step_id, lab_id=session.lab_id)
-    return services.lab_session_check(session=session, step=step, language=language).pk
+    try:
+        session = LabSession.objects.get(pk=session_id)
+        step = LabStep.objects.get(pk=step_id, lab_id=session.lab_id)
+        return services.lab_session_check(session=session, step=step, language=language).pk
+    finally:  # stored or failed, the learner's next click runs a new check
+        check_in_flight_done(session_id=session_id)
 
 
 @shared_task(acks_late=True)

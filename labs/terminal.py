@@ -13,7 +13,8 @@ The shell runs in tmux, so that a reload, a dropped connection or a second tab l
 shell; tmux is set up to look like a plain shell. Staff may watch a learner's shell read-only.
 
 Close codes: 4001 not signed in, 4003 not yours (or no such session), 4009 the session is not
-running, 4008 idle for LAB_TERMINAL_IDLE_SECONDS, 4010 the session ended while connected,
+running, 4008 idle for LAB_TERMINAL_IDLE_SECONDS, 4010 the session ended while connected, 4029
+too many open terminals for the user or the client address (LAB_MAX_TERMINALS_PER_USER, _ADDRESS),
 1000 the shell exited (a reconnect starts a new one), 1009 a frame over 64 KiB, 1011 the shell
 could not be started or stopped taking input. Every close carries a short English reason for
 logs and developer tools; the page shows its own translated texts.
@@ -26,6 +27,7 @@ import contextlib
 import json
 import logging
 import time
+import uuid
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -34,7 +36,7 @@ from django.conf import settings
 
 from labs import runtime
 from labs.models import LabSession
-from labs.services import session_is_running
+from labs.services import limits, session_is_running
 from labs.services.access import running_q
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,7 @@ class Close:
     IDLE = 4008
     NOT_RUNNING = 4009
     ENDED = 4010
+    TOO_MANY = 4029
 
 
 def tmux_command(*, read_only: bool) -> list[str]:
@@ -127,6 +130,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     terminal: runtime.Terminal | None = None
     read_only = False
     ended = False
+    lease: dict | None = None  # this terminal's place among the user's and the address's
 
     async def connect(self) -> None:
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
@@ -140,6 +144,15 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         container_id = await self._admit()
         if container_id is None:
             return
+        lease = {
+            "holder": uuid.uuid4().hex,
+            "user_id": self.scope["user"].pk,
+            "address": limits.scope_client_address(self.scope),
+        }
+        if not await asyncio.to_thread(limits.terminal_lease_take, **lease):
+            await self.end(Close.TOO_MANY, "Too many terminals are open.")
+            return
+        self.lease = lease
         cols, rows = self._query_size()
         try:
             self.terminal = await asyncio.to_thread(
@@ -316,6 +329,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 if not await _still_running(self.session_id):
                     await self.end(Close.ENDED, "The lab session has ended.")
                     return
+                if self.lease is not None:
+                    await asyncio.to_thread(limits.terminal_lease_renew, **self.lease)
                 next_poll = time.monotonic() + poll
 
     async def session_ended(self, event: dict) -> None:
@@ -350,3 +365,6 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             terminal.close()
         with contextlib.suppress(Exception):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        lease, self.lease = self.lease, None
+        if lease is not None:
+            await asyncio.to_thread(limits.terminal_lease_give_back, **lease)

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from academy.i18n import alternate_urls
 from labs import selectors, services
 from labs.models import LabSession
+from labs.services import limits
 
 
 def catalogue(request):
@@ -35,11 +36,30 @@ def lab_detail(request, lab_slug: str):
     return render(request, "labs/lab_detail.html", context)
 
 
+def _too_many(request, error: services.LabRateLimited, *, wants_json: bool, back):
+    """429 with Retry-After for fetch() callers; a message on the page for form posts."""
+    if wants_json:
+        response = JsonResponse({"error": str(error), "retry_after": error.retry_after}, status=429)
+        response["Retry-After"] = str(error.retry_after)
+        return response
+    messages.error(request, str(error))
+    return redirect(back)
+
+
+def _wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
 @login_required
 @require_POST
 def lab_start(request, lab_slug: str):
     lab = selectors.lab_get_by_slug(slug=lab_slug)
-    session = services.lab_session_start(user=request.user, lab=lab)
+    address = limits.client_address(request)
+    try:
+        limits.rate_limit("start", user=request.user, address=address)
+        session = services.lab_session_start(user=request.user, lab=lab, client_address=address)
+    except services.LabRateLimited as error:
+        return _too_many(request, error, wants_json=_wants_json(request), back=lab)
     return redirect(session)
 
 
@@ -91,12 +111,22 @@ def session_check(request, session_id: int, number: int):
     session = _owned(request, session_id)
     step = get_object_or_404(session.lab.steps, number=number)
     try:
-        services.lab_session_check_request(
+        limits.rate_limit(
+            "check", user=request.user, session=session, address=limits.client_address(request)
+        )
+        asked = services.lab_session_check_request(
             session=session, step=step, language=translation.get_language()
         )
+    except services.LabRateLimited as error:
+        return _too_many(request, error, wants_json=True, back=session)
     except services.LabSessionError as error:
         return JsonResponse({"error": str(error)}, status=409)
-    return JsonResponse({"queued": True}, status=202)
+    body = {"queued": True, "step": asked.step_number, "pending": asked.already_pending}
+    if asked.step_number != step.number:
+        body["message"] = _(
+            "Another step's check is still running. Wait for its result, then check this step."
+        )
+    return JsonResponse(body, status=202)
 
 
 @login_required
@@ -104,9 +134,14 @@ def session_check(request, session_id: int, number: int):
 def session_results_refresh(request, session_id: int):
     """Reads the learner's journals again, on the lab host's worker."""
     session = _owned(request, session_id)
-    wants_json = "application/json" in request.headers.get("Accept", "")
+    wants_json = _wants_json(request)
     try:
+        limits.rate_limit(
+            "refresh", user=request.user, session=session, address=limits.client_address(request)
+        )
         services.lab_session_results_request(session=session)
+    except services.LabRateLimited as error:
+        return _too_many(request, error, wants_json=wants_json, back=session)
     except services.LabSessionError as error:
         if wants_json:
             return JsonResponse({"error": str(error)}, status=409)
@@ -123,8 +158,13 @@ def session_results_refresh(request, session_id: int):
 def session_extend(request, session_id: int):
     session = _owned(request, session_id)
     try:
+        limits.rate_limit(
+            "extend", user=request.user, session=session, address=limits.client_address(request)
+        )
         services.lab_session_extend(session=session)
         messages.success(request, _("You have more time for this lab."))
+    except services.LabRateLimited as error:
+        return _too_many(request, error, wants_json=_wants_json(request), back=session)
     except services.LabSessionError as error:
         messages.error(request, str(error))
     return redirect(session)
@@ -144,7 +184,17 @@ def session_stop(request, session_id: int):
 def session_reset(request, session_id: int):
     """A fresh session of the same lab: the old one is stopped, its containers removed."""
     session = _owned(request, session_id)
+    address = limits.client_address(request)
+    try:
+        limits.rate_limit("reset", user=request.user, session=session, address=address)
+    except services.LabRateLimited as error:
+        return _too_many(request, error, wants_json=_wants_json(request), back=session)
     services.lab_session_end(session=session)
-    fresh = services.lab_session_start(user=request.user, lab=session.lab)
+    try:  # the old session has ended: it no longer counts against the live-session limits
+        fresh = services.lab_session_start(
+            user=request.user, lab=session.lab, client_address=address
+        )
+    except services.LabRateLimited as error:
+        return _too_many(request, error, wants_json=_wants_json(request), back=session.lab)
     messages.success(request, _("A fresh lab session is starting."))
     return redirect(fresh)

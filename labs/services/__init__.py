@@ -11,6 +11,7 @@ says it is done.
 - grading: run a check, store the verdict
 - results: collect the learner's journals, caps, the Results data
 - housekeeping: the reaper
+- limits: rate limits, live-session and terminal limits, one check in flight
 """
 
 from labs.services.access import (
@@ -20,12 +21,14 @@ from labs.services.access import (
     session_may_act,
 )
 from labs.services.grading import (
+    CheckRequest,
     Verdict,
     lab_session_check,
     lab_session_check_request,
     lab_session_solve,
 )
 from labs.services.housekeeping import lab_sessions_reap
+from labs.services.limits import LabRateLimited
 from labs.services.provisioning import (
     container_specs,
     lab_session_end,
@@ -51,7 +54,9 @@ __all__ = [
     "JOURNAL_MAX_BYTES",
     "JOURNAL_MAX_FILES",
     "RUNNING_STATES",
+    "CheckRequest",
     "JournalsUnreadable",
+    "LabRateLimited",
     "LabSessionError",
     "Verdict",
     "container_specs",

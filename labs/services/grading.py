@@ -12,6 +12,7 @@ from django.utils import translation
 from labs import runtime
 from labs.models import CheckResult, LabSession, LabStep
 from labs.services.access import LabSessionError, session_is_running
+from labs.services.limits import check_in_flight_take
 from labs.services.provisioning import SAFE_PATH, SCRIPTS_DIR
 from labs.services.results import journals_collect_quietly
 from labs.services.state import enqueue, transition
@@ -43,11 +44,32 @@ def _learner_messages(step: LabStep, output: str, language: str) -> list[str]:
     return messages
 
 
-def lab_session_check_request(*, session: LabSession, step: LabStep, language: str) -> None:
-    """The learner's Check: the lab host's worker runs it once this transaction commits."""
+@dataclass(frozen=True)
+class CheckRequest:
+    """The check in flight after a click: this one, or the one a previous click started."""
+
+    step_number: int
+    already_pending: bool
+
+
+def lab_session_check_request(*, session: LabSession, step: LabStep, language: str) -> CheckRequest:
+    """The learner's Check: the lab host's worker runs it once this transaction commits.
+
+    One check at a time per session: while one is in flight, another click runs nothing and
+    gets that check's pending answer; its result shows when the worker stores it.
+    """
     if not session_is_running(session):
         raise LabSessionError(translation.gettext("This lab session is not running."))
+    in_flight = check_in_flight_take(session=session, step_id=step.pk)
+    if in_flight is not None:
+        number = (
+            session.lab.steps.filter(pk=in_flight.get("step"))
+            .values_list("number", flat=True)
+            .first()
+        )
+        return CheckRequest(step_number=number or step.number, already_pending=True)
     enqueue("check", session.pk, step.pk, language, kind="checks")
+    return CheckRequest(step_number=step.number, already_pending=False)
 
 
 def lab_session_check(*, session: LabSession, step: LabStep, language: str = "en") -> CheckResult:

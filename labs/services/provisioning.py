@@ -14,6 +14,7 @@ from labs import runtime
 from labs.content import CONTAINER_DEFAULTS, FAULTS_CONTAINER
 from labs.models import Lab, LabSession
 from labs.services.access import LabSessionError, session_is_running
+from labs.services.limits import address_key, live_sessions_limit
 from labs.services.state import enqueue, resource_labels, session_labels, transition
 
 log = logging.getLogger(__name__)
@@ -29,11 +30,19 @@ def _enqueue_provisioning(task_name: str, *args) -> None:
 # --- Start, queue and warm pool --------------------------------------------------------------
 
 
-def lab_session_start(*, user, lab: Lab) -> LabSession:
-    """The learner's live session of this lab: the existing one, a warm one, or a new one."""
+def lab_session_start(*, user, lab: Lab, client_address: str | None = None) -> LabSession:
+    """The learner's live session of this lab: the existing one, a warm one, or a new one.
+
+    A start from the web gives the client's address: then the live sessions of the user and of
+    that address are limited (LabRateLimited). The CLI and the self-test give none.
+    """
     existing = LabSession.objects.live().filter(user=user, lab=lab).first()
     if existing is not None:
         return existing
+    address = ""
+    if client_address is not None:
+        address = address_key(client_address)
+        live_sessions_limit(user=user, address=address)
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -46,12 +55,15 @@ def lab_session_start(*, user, lab: Lab) -> LabSession:
             )
             if warm is not None:
                 warm.user = user
+                warm.client_address = address
                 warm.requested_at = now
                 warm.expires_at = now + timedelta(minutes=lab.duration_minutes)
-                warm.save(update_fields=["user", "requested_at", "expires_at"])
-                _enqueue_provisioning("pool_refill")
+                warm.save(update_fields=["user", "client_address", "requested_at", "expires_at"])
+                enqueue("pool_refill", kind="housekeeping")
                 return warm
-            session = LabSession.objects.create(user=user, lab=lab, state=State.REQUESTED)
+            session = LabSession.objects.create(
+                user=user, lab=lab, state=State.REQUESTED, client_address=address
+            )
     except IntegrityError:  # a second start raced this one: return the session it made
         return LabSession.objects.live().get(user=user, lab=lab)
     lab_sessions_schedule()

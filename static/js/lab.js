@@ -80,9 +80,16 @@
         headers: { "X-CSRFToken": decodeURIComponent(csrf()) },
         credentials: "same-origin",
       });
-      if (!response.ok) {
-        const body = await response.json().catch(() => ({}));
-        throw new Error(body.error || text("Error"));
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) throw new Error(body.error || text("Error"));
+      // One check at a time per session: while another step's check runs, this click ran
+      // nothing, and the page waits for that step's result instead.
+      if (body.step && body.step !== number) {
+        pending.delete(number);
+        button.disabled = false;
+        resultBox(number).textContent = body.message || "";
+        pending.add(body.step);
+        renderResult(body.step, null);
       }
     } catch (error) {
       pending.delete(number);

@@ -7,7 +7,7 @@
   "use strict";
 
   // Closes that a retry cannot fix: not signed in, not yours, idle, not running, ended.
-  const FINAL_CODES = new Set([4001, 4003, 4008, 4009, 4010]);
+  const FINAL_CODES = new Set([4001, 4003, 4008, 4009, 4010, 4029]);
   const CHUNK = 16 * 1024; // the server refuses frames over 64 KiB: long pastes are split
   const MAX_DELAY = 30000;
   const encoder = new TextEncoder();

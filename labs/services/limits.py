@@ -1,0 +1,298 @@
+"""Fair use of the lab engine under load: rate limits, live-session and terminal limits, and
+one check in flight per session.
+
+- Rate limits count requests in fixed windows (LAB_RATE_LIMITS, e.g. "12/60": twelve a minute)
+  per user, per session and per client address. A request over a limit is refused with the
+  seconds until its window ends (HTTP 429 and Retry-After at the views). Refused requests count
+  too, but a fixed window ends on time whatever a client does, so hammering does not lengthen
+  the wait. At a window's edge a client may get up to twice a limit through; that is the price
+  of one cache key and one atomic increment per rule.
+- Live sessions are counted in the database, per user and per client address (a session
+  records the address it was started from), so every process sees the same count.
+- Open terminals are leases in the cache, per user and per client address, renewed while the
+  terminal is open and forgotten when it closes or its web process dies.
+- One check in flight per session: a marker in the cache, taken by the request that enqueues the
+  check and given back by the worker when the check is done (or found done in the database, or
+  expired). A second click meanwhile gets the same pending answer and runs nothing.
+
+Counts live in Django's cache. In production that is Redis (REDIS_URL), shared by every web
+process and worker. The embedded default is the local-memory cache of each process; that holds
+because `make run` serves the site from a single uvicorn process, where every limit is decided,
+and because a check's marker is also found done from the database when the worker's cache is
+not the web's. Running several web processes needs REDIS_URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import math
+import time
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+
+from labs.models import LabSession
+from labs.services.access import LabSessionError
+
+ACTIONS = ("check", "refresh", "start", "reset", "extend")
+SCOPES = ("session", "user", "address")
+
+
+class LabRateLimited(LabSessionError):
+    """Too many requests; ``retry_after`` says in how many seconds to try again."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
+@dataclass(frozen=True)
+class Rate:
+    limit: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        """``"12/60"``: twelve per sixty seconds."""
+        limit, _, seconds = str(text).partition("/")
+        return cls(limit=int(limit), seconds=max(1, int(seconds or 1)))
+
+
+# --- Who is asking --------------------------------------------------------------------------------
+
+
+def client_address(request) -> str:
+    """The client's address of an HTTP request, trusting only configured proxies."""
+    try:
+        from academy.net import client_ip
+    except ImportError:  # the site's one rule for this is not there: the socket's peer
+        return request.META.get("REMOTE_ADDR") or "unknown"
+    return client_ip(request)
+
+
+def scope_client_address(scope: dict) -> str:
+    """The same for a websocket's ASGI scope (the terminal)."""
+    client = scope.get("client") or ("", 0)
+    meta = {"REMOTE_ADDR": client[0] or ""}
+    for name, value in scope.get("headers") or ():
+        name = name.decode("latin-1").lower()
+        if name in ("x-forwarded-for", "x-real-ip"):
+            meta["HTTP_" + name.upper().replace("-", "_")] = value.decode("latin-1")
+    return client_address(SimpleNamespace(META=meta))
+
+
+def address_key(address: str) -> str:
+    """One client as the limits see it: an IPv4 address, or the /64 an IPv6 client holds."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
+def _key(*parts: object) -> str:
+    identity = "\n".join(str(part) for part in parts[1:])
+    digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"labs-limit:{parts[0]}:{digest}"
+
+
+# --- Rate limits ----------------------------------------------------------------------------------
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _count(key: str, rate: Rate, now: float) -> int:
+    """Counts one request in the current window of ``rate``; seconds to wait if over, else 0."""
+    window = int(now // rate.seconds)
+    key = f"{key}:{rate.seconds}:{window}"
+    timeout = rate.seconds + 1
+    if cache.add(key, 1, timeout=timeout):
+        count = 1
+    else:
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add() and incr()
+            cache.add(key, 1, timeout=timeout)
+            count = 1
+    if count <= rate.limit:
+        return 0
+    return max(1, math.ceil((window + 1) * rate.seconds - now))
+
+
+def _too_many(seconds: int) -> LabRateLimited:
+    message = ngettext(
+        "Too many requests. Try again in %(seconds)d second.",
+        "Too many requests. Try again in %(seconds)d seconds.",
+        seconds,
+    ) % {"seconds": seconds}
+    return LabRateLimited(message, retry_after=seconds)
+
+
+def rate_limit(
+    action: str, *, user=None, session: LabSession | None = None, address: str | None = None
+) -> None:
+    """Counts one ``action`` (check, refresh, start, reset, extend) for this user, session and
+    client address; raises LabRateLimited when any of the action's limits is used up."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown lab action: {action!r}")
+    rules = settings.LAB_RATE_LIMITS.get(action, {})
+    identities = {
+        "session": session.pk if session is not None else None,
+        "user": user.pk if user is not None and user.is_authenticated else None,
+        "address": address_key(address) if address else None,
+    }
+    now = _now()
+    wait = 0
+    for scope in SCOPES:
+        identity = identities[scope]
+        if identity is None or scope not in rules:
+            continue
+        wait = max(wait, _count(_key(f"{action}-{scope}", identity), Rate.parse(rules[scope]), now))
+    if wait:
+        raise _too_many(wait)
+
+
+# --- Live sessions --------------------------------------------------------------------------------
+
+
+def live_sessions_limit(*, user, address: str | None) -> None:
+    """Refuses one more live session for a user, or for a client address, already at its
+    limit (LAB_MAX_LIVE_SESSIONS_PER_USER, LAB_MAX_LIVE_SESSIONS_PER_ADDRESS)."""
+    live = LabSession.objects.live()
+    mine = live.filter(user=user)
+    if mine.count() >= settings.LAB_MAX_LIVE_SESSIONS_PER_USER:
+        raise LabRateLimited(
+            gettext("You have too many labs running. Stop one before you start another."),
+            retry_after=_seconds_until_one_ends(mine),
+        )
+    if address is None:
+        return
+    theirs = live.filter(client_address=address)
+    if theirs.count() >= settings.LAB_MAX_LIVE_SESSIONS_PER_ADDRESS:
+        raise LabRateLimited(
+            gettext(
+                "Too many labs are running from your network. Try again when one of them ends."
+            ),
+            retry_after=_seconds_until_one_ends(theirs),
+        )
+
+
+def _seconds_until_one_ends(sessions) -> int:
+    soonest = sessions.filter(expires_at__isnull=False).order_by("expires_at").first()
+    if soonest is None:
+        return 60
+    seconds = (soonest.expires_at - timezone.now()).total_seconds()
+    return min(3600, max(1, math.ceil(seconds)))
+
+
+# --- Open terminals -------------------------------------------------------------------------------
+
+
+def _lease_ttl() -> float:
+    """A lease outlives three polls of the terminal that renews it."""
+    return max(30.0, 3 * float(settings.LAB_TERMINAL_POLL_SECONDS))
+
+
+def _with_lock(key: str, change) -> object:
+    """Runs ``change(leases) -> (leases, result)`` on the leases at ``key``, one at a time."""
+    lock = key + ":lock"
+    locked = False
+    for _ in range(50):  # a second at most; then go ahead: a place too many beats a hang
+        locked = cache.add(lock, 1, timeout=5)
+        if locked:
+            break
+        time.sleep(0.02)
+    try:
+        now = _now()
+        leases = {h: t for h, t in (cache.get(key) or {}).items() if t > now}
+        leases, result = change(leases, now)
+        cache.set(key, leases, timeout=int(_lease_ttl()) + 5)
+        return result
+    finally:
+        if locked:
+            cache.delete(lock)
+
+
+def _terminal_keys(user_id: int, address: str) -> list[tuple[str, int]]:
+    return [
+        (_key("terminals-user", user_id), settings.LAB_MAX_TERMINALS_PER_USER),
+        (_key("terminals-address", address_key(address)), settings.LAB_MAX_TERMINALS_PER_ADDRESS),
+    ]
+
+
+def terminal_lease_take(*, holder: str, user_id: int, address: str) -> bool:
+    """Takes one of the user's and the address's open-terminal places; False when either is
+    full (LAB_MAX_TERMINALS_PER_USER, LAB_MAX_TERMINALS_PER_ADDRESS)."""
+    taken = []
+    for key, limit in _terminal_keys(user_id, address):
+
+        def take(leases, now, limit=limit):
+            if holder not in leases and len(leases) >= limit:
+                return leases, False
+            return {**leases, holder: now + _lease_ttl()}, True
+
+        if not _with_lock(key, take):
+            for done in taken:
+                _lease_drop(done, holder)
+            return False
+        taken.append(key)
+    return True
+
+
+def terminal_lease_renew(*, holder: str, user_id: int, address: str) -> None:
+    for key, _limit in _terminal_keys(user_id, address):
+        _with_lock(key, lambda leases, now: ({**leases, holder: now + _lease_ttl()}, None))
+
+
+def terminal_lease_give_back(*, holder: str, user_id: int, address: str) -> None:
+    for key, _limit in _terminal_keys(user_id, address):
+        _lease_drop(key, holder)
+
+
+def _lease_drop(key: str, holder: str) -> None:
+    _with_lock(key, lambda leases, now: ({h: t for h, t in leases.items() if h != holder}, None))
+
+
+# --- One check in flight per session --------------------------------------------------------------
+
+
+def _check_key(session_id: int) -> str:
+    return f"labs-check-in-flight:{session_id}"
+
+
+def check_in_flight_take(*, session: LabSession, step_id: int) -> dict | None:
+    """Marks a check of ``step_id`` in flight for the session; returns None when it was taken,
+    or the marker of the check already in flight (``{"step": id, "after": result id}``)."""
+    from labs.models import CheckResult
+
+    key = _check_key(session.pk)
+    timeout = settings.LAB_CHECK_IN_FLIGHT_SECONDS
+    results = CheckResult.objects.filter(session=session)
+    marker = {"step": step_id, "after": 0}
+    for _ in range(3):
+        marker["after"] = results.order_by("-pk").values_list("pk", flat=True).first() or 0
+        if cache.add(key, marker, timeout=timeout):
+            return None
+        current = cache.get(key)
+        if current is None:
+            continue  # given back between add() and get()
+        if not results.filter(pk__gt=current.get("after", 0)).exists():
+            return current
+        # The worker stored its result but its cache is not ours: that check is over.
+        cache.delete(key)
+    cache.set(key, marker, timeout=timeout)  # the marker kept changing hands: this one runs
+    return None
+
+
+def check_in_flight_done(*, session_id: int) -> None:
+    """The worker's check is over (stored, or failed): the next click runs a new one."""
+    cache.delete(_check_key(session_id))
