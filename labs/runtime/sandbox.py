@@ -298,3 +298,67 @@ def _gone_ok(remove, *args, **kwargs) -> int:
         if "already in progress" in str(exc):
             return 0
         raise RuntimeFailure(str(exc)) from exc
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What the engine says of one sandbox container right now."""
+
+    id: str
+    name: str  # the spec's name (``academy.container``), "" if it has none
+    labels: dict[str, str]
+    status: str  # "running", "paused", "restarting", "exited", "created", "dead", ...
+    exit_code: int | None = None  # set once it has stopped
+    oom_killed: bool = False  # the kernel killed it for going over its memory limit
+    finished_at: str = ""
+
+    @property
+    def alive(self) -> bool:
+        """Running, or paused or restarting on purpose (a fault): not a broken container."""
+        return self.status in ("running", "paused", "restarting")
+
+
+def container_states(*, labels: Mapping[str, str]) -> dict[str, ContainerState]:
+    """Every container with these labels, by container id, with how it is doing.
+
+    One list call to the engine; only containers that are not alive are inspected (for the
+    exit code and whether they ran out of memory), so that a watch over many healthy sandboxes
+    stays cheap. A container removed while this runs is left out.
+    """
+    filters = label_filters(check_labels(labels, required=True))
+    api = client().api
+    states: dict[str, ContainerState] = {}
+    with engine_errors():
+        for row in api.containers(all=True, filters=filters):
+            row_labels = row.get("Labels") or {}
+            state = ContainerState(
+                id=row["Id"],
+                name=row_labels.get(CONTAINER_LABEL, ""),
+                labels=row_labels,
+                status=row.get("State", ""),
+            )
+            if not state.alive:
+                try:
+                    detail = api.inspect_container(row["Id"])["State"]
+                except docker.errors.NotFound:
+                    continue
+                state = ContainerState(
+                    id=state.id,
+                    name=state.name,
+                    labels=state.labels,
+                    status=detail.get("Status", state.status),
+                    exit_code=detail.get("ExitCode"),
+                    oom_killed=bool(detail.get("OOMKilled")),
+                    finished_at=detail.get("FinishedAt", ""),
+                )
+            states[state.id] = state
+    return states
+
+
+def container_start(*, container_id: str) -> None:
+    """Starts a stopped sandbox container again, as it was created (a running one is left be)."""
+    with engine_errors():
+        try:
+            client().api.start(container_id)
+        except docker.errors.NotFound as exc:
+            raise RuntimeFailure(f"Container {container_id} does not exist.") from exc
