@@ -292,6 +292,9 @@ LAB_CHECK_TIMEOUT_SECONDS = float(env("LAB_CHECK_TIMEOUT_SECONDS", "30"))
 LAB_SETUP_TIMEOUT_SECONDS = float(env("LAB_SETUP_TIMEOUT_SECONDS", "120"))
 LAB_PROVISION_TIMEOUT_SECONDS = int(env("LAB_PROVISION_TIMEOUT_SECONDS", "600"))
 LAB_REAP_INTERVAL_SECONDS = int(env("LAB_REAP_INTERVAL_SECONDS", "30"))
+# How often running sessions are compared with the engine (labs/services/health.py), so that
+# a container that died is noticed within seconds; one list call when nothing changed.
+LAB_WATCH_INTERVAL_SECONDS = float(env("LAB_WATCH_INTERVAL_SECONDS", "5"))
 # The browser terminal (labs/terminal.py): closed after this long without a keystroke, and
 # the session's state is read this often to close it when the session ends.
 LAB_TERMINAL_IDLE_SECONDS = float(env("LAB_TERMINAL_IDLE_SECONDS", "900"))
@@ -309,6 +312,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "labs.tasks.reap",
         "schedule": LAB_REAP_INTERVAL_SECONDS,
         "options": {"queue": f"{LAB_TASK_QUEUE}.housekeeping"},
+    },
+    "watch-lab-sessions": {
+        "task": "labs.tasks.watch",
+        "schedule": LAB_WATCH_INTERVAL_SECONDS,
+        # A watch that waited longer than the next one is worth nothing: dropped, not piled up.
+        "options": {
+            "queue": f"{LAB_TASK_QUEUE}.housekeeping",
+            "expires": LAB_WATCH_INTERVAL_SECONDS,
+        },
     },
 }
 # Fair use (labs/services/limits.py). Requests per window, "N/seconds", per session, user and

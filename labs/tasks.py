@@ -50,3 +50,14 @@ def extend(session_id: int) -> None:
 def refresh_results(session_id: int) -> bool:
     session = LabSession.objects.filter(pk=session_id).first()
     return session is not None and services.lab_session_results_refresh(session=session)
+
+
+@shared_task(acks_late=True)
+def watch() -> dict:
+    return services.lab_sessions_watch()
+
+
+@shared_task(acks_late=True)
+def restore(session_id: int) -> bool:
+    session = LabSession.objects.filter(pk=session_id).first()
+    return session is not None and services.lab_session_restore(session=session)

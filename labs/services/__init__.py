@@ -11,14 +11,17 @@ says it is done.
 - grading: run a check, store the verdict
 - results: collect the learner's journals, caps, the Results data
 - housekeeping: the reaper
+- health: running sandboxes compared with the engine, problems recorded, restore
 - limits: rate limits, live-session and terminal limits, one check in flight
 """
 
 from labs.services.access import (
     RUNNING_STATES,
     LabSessionError,
+    problem_text,
     session_is_running,
     session_may_act,
+    session_refusal,
 )
 from labs.services.grading import (
     CheckRequest,
@@ -26,6 +29,13 @@ from labs.services.grading import (
     lab_session_check,
     lab_session_check_request,
     lab_session_solve,
+)
+from labs.services.health import (
+    lab_session_diagnose,
+    lab_session_restore,
+    lab_session_restore_request,
+    lab_sessions_watch,
+    sandbox_diagnose,
 )
 from labs.services.housekeeping import lab_sessions_reap
 from labs.services.limits import LabRateLimited
@@ -63,10 +73,13 @@ __all__ = [
     "lab_instance",
     "lab_session_check",
     "lab_session_check_request",
+    "lab_session_diagnose",
     "lab_session_end",
     "lab_session_extend",
     "lab_session_journals_collect",
     "lab_session_provision",
+    "lab_session_restore",
+    "lab_session_restore_request",
     "lab_session_results_refresh",
     "lab_session_results_request",
     "lab_session_solve",
@@ -74,9 +87,13 @@ __all__ = [
     "lab_session_stop",
     "lab_sessions_reap",
     "lab_sessions_schedule",
+    "lab_sessions_watch",
     "pool_refill",
+    "problem_text",
     "queue_position",
+    "sandbox_diagnose",
     "session_is_running",
     "session_labels",
     "session_may_act",
+    "session_refusal",
 ]

@@ -11,7 +11,7 @@ from django.utils import translation
 
 from labs import runtime
 from labs.models import CheckResult, LabSession, LabStep
-from labs.services.access import LabSessionError, session_is_running
+from labs.services.access import LabSessionError, session_is_running, session_refusal
 from labs.services.limits import check_in_flight_take
 from labs.services.provisioning import SAFE_PATH, SCRIPTS_DIR
 from labs.services.results import journals_collect_quietly
@@ -59,7 +59,7 @@ def lab_session_check_request(*, session: LabSession, step: LabStep, language: s
     gets that check's pending answer; its result shows when the worker stores it.
     """
     if not session_is_running(session):
-        raise LabSessionError(translation.gettext("This lab session is not running."))
+        raise LabSessionError(session_refusal(session))
     in_flight = check_in_flight_take(session=session, step_id=step.pk)
     if in_flight is not None:
         number = (
@@ -72,11 +72,25 @@ def lab_session_check_request(*, session: LabSession, step: LabStep, language: s
     return CheckRequest(step_number=step.number, already_pending=False)
 
 
+# A check runs as root: a user the learner is not, so the learner can neither signal, trace nor
+# read it (root here has no capabilities, so it reads and writes only what its uid may, and it
+# could not switch to the learner's uid anyway). It runs in "/", not the learner's home (python3
+# puts its working folder on sys.path), and with these variables only: the container's own
+# include the lab's (GIT_CONFIG_SYSTEM names a file in /tmp in the GitOps labs), and Docker can
+# only add to them. Check scripts run `python3 -I` and git through `safegit` (content/README.md).
+CHECK_WORKDIR = "/"
+
+
+def check_environment(language: str) -> dict[str, str]:
+    """All the variables a check sees."""
+    return {"PATH": SAFE_PATH, "LAB_LANGUAGE": language, "HOME": "/root", "LANG": "C.UTF-8"}
+
+
 def lab_session_check(*, session: LabSession, step: LabStep, language: str = "en") -> CheckResult:
     """Runs the step's check as root, out of the learner's reach, and stores the result."""
     session.refresh_from_db()
     if not session_is_running(session):
-        raise LabSessionError(translation.gettext("This lab session is not running."))
+        raise LabSessionError(session_refusal(session))
     previous = session.state if session.state != State.CHECKING else State.READY
     transition(session, State.CHECKING, allowed_from=[State.READY, State.COMPLETED])
     container = step.check_container or session.lab.shell_container
@@ -84,10 +98,12 @@ def lab_session_check(*, session: LabSession, step: LabStep, language: str = "en
     try:
         result = runtime.sandbox_exec(
             container_id=session.sandbox["containers"][container],
-            command=["bash", f"{SCRIPTS_DIR}/steps/{step.key}.check.sh"],
+            command=["/bin/bash", f"{SCRIPTS_DIR}/steps/{step.key}.check.sh"],
             user="root",
             timeout=settings.LAB_CHECK_TIMEOUT_SECONDS,
-            environment={"PATH": SAFE_PATH, "LAB_LANGUAGE": language},
+            environment=check_environment(language),
+            clean_environment=True,
+            workdir=CHECK_WORKDIR,
         )
     finally:
         duration_ms = int((time.monotonic() - started) * 1000)
@@ -124,7 +140,11 @@ def lab_session_check(*, session: LabSession, step: LabStep, language: str = "en
 
 
 def lab_session_solve(*, session: LabSession, step: LabStep) -> runtime.ExecResult:
-    """Runs the step's solution as the learner would (used by the lab self-test)."""
+    """Runs the step's solution as the learner would (used by the lab self-test).
+
+    As the learner, in their home, with the container's variables: what the learner's terminal
+    has (Chaos Toolkit on PATH, git's identity), since a solve is the learner's own actions.
+    """
     session.refresh_from_db()
     return runtime.sandbox_exec(
         container_id=session.sandbox["containers"][session.lab.shell_container],

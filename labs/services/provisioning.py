@@ -120,9 +120,14 @@ def container_specs(lab: Lab) -> list[runtime.ContainerSpec]:
     specs = []
     for container in lab.topology:
         tmpfs = {"/tmp": runtime.Tmpfs(size=64)}
+        user = None  # the image's
         if container["name"] == lab.shell_container:
             # The learner's home: writable, size-limited, theirs, and able to run scripts.
             tmpfs["/home/learner"] = runtime.Tmpfs(size=64, uid=1000, gid=1000, executable=True)
+            # The main process (the image's `sleep infinity`, under Docker's init) is root's,
+            # so that `kill -9 -1` in the terminal ends the learner's own processes, not the
+            # container; the terminal and every exec name their user (learner, or root).
+            user = "root"
         specs.append(
             runtime.ContainerSpec(
                 name=container["name"],
@@ -133,6 +138,7 @@ def container_specs(lab: Lab) -> list[runtime.ContainerSpec]:
                 pids=int(container.get("pids", CONTAINER_DEFAULTS["pids"])),
                 cap_add=container.get("capabilities", []),
                 tmpfs=tmpfs,
+                user=user,
             )
         )
     if lab.faults_enabled:
@@ -193,6 +199,35 @@ def _scripts_by_container(lab: Lab) -> dict[str, dict[str, bytes]]:
     return files
 
 
+def sandbox_prepare(
+    *, lab: Lab, sandbox: runtime.Sandbox, scripts: bool = True, setup: bool = True
+) -> None:
+    """What a new sandbox needs before the learner arrives: the faults sidecar listening, the
+    root-only scripts in place, the lab's setup run. Also what a restored sandbox needs again
+    (labs.services.health); raises RuntimeFailure when it does not work out."""
+    if lab.faults_enabled:
+        _faults_wait_until_listening(sandbox)
+    if scripts:
+        for container, files in _scripts_by_container(lab).items():
+            runtime.sandbox_put_files(
+                container_id=sandbox.containers[container], path=SCRIPTS_DIR, files=files
+            )
+    if setup and lab.setup_script:
+        result = runtime.sandbox_exec(
+            container_id=sandbox.containers[lab.shell_container],
+            command=["/bin/bash", f"{SCRIPTS_DIR}/setup.sh"],
+            user="root",
+            timeout=settings.LAB_SETUP_TIMEOUT_SECONDS,
+            # As a check runs (labs.services.grading): a restored sandbox runs it again while
+            # the learner's files are there.
+            environment={"PATH": SAFE_PATH, "HOME": "/root", "LANG": "C.UTF-8"},
+            clean_environment=True,
+            workdir="/",
+        )
+        if result.exit_code != 0:
+            raise runtime.RuntimeFailure(f"setup failed ({result.exit_code}): {result.output}")
+
+
 def lab_session_provision(*, session: LabSession) -> None:
     """Creates the session's sandbox and runs the lab's setup; idempotent."""
     session.refresh_from_db()
@@ -207,22 +242,7 @@ def lab_session_provision(*, session: LabSession) -> None:
             labels=resource_labels(session), containers=container_specs(lab)
         )
         LabSession.objects.filter(pk=session.pk).update(sandbox=sandbox.as_dict())
-        if lab.faults_enabled:
-            _faults_wait_until_listening(sandbox)
-        for container, files in _scripts_by_container(lab).items():
-            runtime.sandbox_put_files(
-                container_id=sandbox.containers[container], path=SCRIPTS_DIR, files=files
-            )
-        if lab.setup_script:
-            result = runtime.sandbox_exec(
-                container_id=sandbox.containers[lab.shell_container],
-                command=["bash", f"{SCRIPTS_DIR}/setup.sh"],
-                user="root",
-                timeout=settings.LAB_SETUP_TIMEOUT_SECONDS,
-                environment={"PATH": SAFE_PATH},
-            )
-            if result.exit_code != 0:
-                raise runtime.RuntimeFailure(f"setup failed ({result.exit_code}): {result.output}")
+        sandbox_prepare(lab=lab, sandbox=sandbox)
     except Exception as error:
         log.exception("Provisioning session %s failed", session.pk)
         runtime.sandbox_destroy(labels=labels)

@@ -8,12 +8,12 @@ import logging
 import zlib
 from datetime import UTC, datetime
 
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from labs import runtime
 from labs.journal import journal_compact, looks_like_journal
 from labs.models import LabSession
-from labs.services.access import LabSessionError, session_is_running
+from labs.services.access import LabSessionError, session_is_running, session_refusal
 from labs.services.provisioning import SAFE_PATH
 from labs.services.state import enqueue
 
@@ -137,7 +137,7 @@ def journals_collect_quietly(session: LabSession) -> None:
 def lab_session_results_request(*, session: LabSession) -> None:
     """The learner's "Refresh results": the worker reads the journals after this commits."""
     if not session_is_running(session):
-        raise LabSessionError(translation.gettext("This lab session is not running."))
+        raise LabSessionError(session_refusal(session))
     enqueue("refresh_results", session.pk, kind="checks")
 
 
