@@ -65,17 +65,23 @@ class ToxiproxyProcess:
     def __init__(self, process: subprocess.Popen, api: str) -> None:
         self.process, self.api = process, api
 
-    def call(self, method: str, path: str, body=None, *, raw: bytes | None = None, headers=None):
-        """(status, decoded JSON or None) of one API call."""
+    def exchange(
+        self, method: str, path: str, body=None, *, raw: bytes | None = None, headers=None
+    ):
+        """(status, Content-Type, body bytes) of one API call."""
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         request = urllib.request.Request(
             self.api + path, data=data, method=method, headers=headers or {}
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
-                status, text = response.status, response.read()
+                return response.status, response.headers.get("Content-Type"), response.read()
         except urllib.error.HTTPError as error:
-            status, text = error.code, error.read()
+            return error.code, error.headers.get("Content-Type"), error.read()
+
+    def call(self, method: str, path: str, body=None, *, raw: bytes | None = None, headers=None):
+        """(status, decoded JSON or None) of one API call."""
+        status, _type, text = self.exchange(method, path, body, raw=raw, headers=headers)
         return status, (json.loads(text) if text.strip() else None)
 
     def port_of(self, name: str) -> int:
@@ -191,28 +197,65 @@ def test_create_a_proxy_on_a_free_port_then_conflict(toxiproxy, upstream):
     assert toxiproxy.call("GET", "/proxies/extra")[0] == 404
 
 
-def test_errors_are_json_with_their_status(toxiproxy):
+def test_errors_are_json_with_their_status_as_toxiproxy_answers_them(toxiproxy):
+    """Checked against Toxiproxy 2.x's api.go (ApiError, apiError, the Err* values),
+    toxic_collection.go (AddToxicJson, UpdateToxicJson) and proxy_collection.go (PopulateJson)."""
     web_port = toxiproxy.port_of("web")
+    add_toxic(toxiproxy, {"name": "taken", "type": "latency"})
     cases = [
         (("GET", "/proxies/nope"), 404, "proxy not found"),
         (("GET", "/proxies/web/toxics/nope"), 404, "toxic not found"),
         (("DELETE", "/proxies/web/toxics/nope"), 404, "toxic not found"),
         (("POST", "/proxies/nope/toxics", {"type": "latency"}), 404, "proxy not found"),
+        # The proxy or toxic is looked up before the body is read.
+        (("POST", "/proxies/nope", ["not", "an object"]), 404, "proxy not found"),
+        (("POST", "/proxies/web/toxics/nope", "not an object"), 404, "toxic not found"),
         (("POST", "/proxies/web/toxics", {"type": "nope"}), 400, "invalid toxic type"),
+        (("POST", "/proxies/web/toxics", {"type": ["latency"]}), 400, "bad request body: json"),
         (
             ("POST", "/proxies/web/toxics", {"type": "latency", "stream": "sideways"}),
             400,
             "stream was invalid, can be either upstream or downstream",
         ),
         (
-            ("POST", "/proxies/web/toxics", {"type": "latency", "toxicity": 1.5}),
+            ("POST", "/proxies/web/toxics", {"type": "latency", "stream": ""}),
             400,
-            "bad request body: toxicity must be a number from 0 to 1",
+            "stream was invalid, can be either upstream or downstream",
         ),
         (
-            ("POST", "/proxies/web/toxics", {"type": "latency", "attributes": {"latency": -5}}),
+            ("POST", "/proxies/web/toxics", {"type": "latency", "toxicity": "0.5"}),
             400,
-            "bad request body: attribute latency must not be negative",
+            "bad request body: json: cannot unmarshal string into Go struct field "
+            "ToxicWrapper.toxicity of type float32",
+        ),
+        # A taken name is refused before the attributes are read; an unknown type before that.
+        (
+            ("POST", "/proxies/web/toxics", {"name": "taken", "type": "latency", "attributes": 3}),
+            409,
+            "toxic already exists",
+        ),
+        (("POST", "/proxies/web/toxics", {"name": "taken", "type": "nope"}), 400, "invalid toxic"),
+        (
+            ("POST", "/proxies/web/toxics", {"type": "latency", "attributes": {"latency": 1.5}}),
+            400,
+            "bad request body: json: cannot unmarshal number 1.5 into Go struct field "
+            "LatencyToxic.attributes.latency of type int64",
+        ),
+        (
+            ("POST", "/proxies/web/toxics", {"type": "timeout", "attributes": {"timeout": "5"}}),
+            400,
+            "bad request body: json: cannot unmarshal string into Go struct field "
+            "TimeoutToxic.attributes.timeout of type int64",
+        ),
+        (
+            ("POST", "/proxies/web/toxics", {"type": "bandwidth", "attributes": {"rate": 2**63}}),
+            400,
+            "bad request body: json: cannot unmarshal number",
+        ),
+        (
+            ("POST", "/proxies/web/toxics/taken", {"attributes": {"jitter": True}}),
+            400,
+            "bad request body: json: cannot unmarshal bool",
         ),
         (("POST", "/proxies", {"name": "x"}), 400, "missing required field: upstream"),
         (("POST", "/proxies", {"upstream": "a:1"}), 400, "missing required field: name"),
@@ -230,24 +273,130 @@ def test_errors_are_json_with_their_status(toxiproxy):
             500,
             f"listen tcp 127.0.0.1:{web_port}: bind: address already in use",
         ),
-        (("POST", "/populate", {"not": "a list"}), 400, "bad request body: expected a JSON array"),
-        (("PUT", "/proxies/web"), 405, "method PUT not allowed here"),
-        (("GET", "/nowhere"), 404, "not found"),
     ]
     for (method, path, *body), status, message in cases:
-        answer = toxiproxy.call(method, path, body[0] if body else None)
-        assert answer[0] == status, (method, path, answer)
-        assert answer[1]["status"] == status
-        assert answer[1]["error"].startswith(message), (method, path, answer)
+        code, content_type, text = toxiproxy.exchange(method, path, body[0] if body else None)
+        answer = json.loads(text)
+        assert code == status == answer["status"], (method, path, body, answer)
+        assert answer["error"].startswith(message), (method, path, answer)
+        assert set(answer) == {"error", "status"}
+        assert content_type == "text/plain; charset=utf-8"  # Go's http.Error
 
     assert toxiproxy.call("POST", "/proxies", raw=b"{not json")[0] == 400
     assert toxiproxy.call("POST", "/proxies", raw=b"")[1]["error"] == "bad request body: EOF"
-    # As Toxiproxy: a browser's request is refused, so that a web page cannot drive the proxy.
-    browser = toxiproxy.call("GET", "/proxies", headers={"User-Agent": "Mozilla/5.0"})
-    assert browser == (403, {"error": "User agent not allowed", "status": 403})
+    nan = b'{"type": "latency", "toxicity": NaN}'  # not JSON, though Python would read it
+    assert toxiproxy.call("POST", "/proxies/web/toxics", raw=nan)[0] == 400
+    # POST /populate writes its own errors, with the proxies it made: none.
+    target = "127.0.0.1:1"
+    assert toxiproxy.call("POST", "/populate", [{"upstream": target}]) == (
+        400,
+        {"error": "missing required field: name at proxy 1", "status": 400, "proxies": None},
+    )
+    twice = [{"name": "a", "upstream": target}, {"name": "a", "upstream": target}]
+    assert toxiproxy.call("POST", "/populate", twice) == (
+        500,  # Toxiproxy's error for this carries no status of its own
+        {"error": 'duplicate proxy name "a"', "status": 500, "proxies": None},
+    )
+    # The router's answers are plain: its 404 page, an empty 405; and the browser guard's 403.
+    assert toxiproxy.exchange("GET", "/nowhere")[::2] == (404, b"404 page not found\n")
+    assert toxiproxy.exchange("PUT", "/proxies/web")[::2] == (405, b"")
+    browser = toxiproxy.exchange("GET", "/proxies", headers={"User-Agent": "Mozilla/5.0"})
+    assert browser == (403, "text/plain; charset=utf-8", b"User agent not allowed\n")
     # Nothing of the above changed anything.
-    assert toxiproxy.call("GET", "/proxies/web/toxics") == (200, [])
+    assert [t["name"] for t in toxiproxy.call("GET", "/proxies/web/toxics")[1]] == ["taken"]
+    assert toxiproxy.call("GET", "/proxies/web/toxics/taken")[1]["attributes"] == {
+        "latency": 0,
+        "jitter": 0,
+    }
     assert list(toxiproxy.call("GET", "/proxies")[1]) == ["web"]
+
+
+def test_toxicity_and_attributes_outside_the_usual_ranges_are_taken_as_toxiproxy_takes_them(
+    toxiproxy,
+):
+    toxic = add_toxic(
+        toxiproxy,
+        {
+            "name": "odd",
+            "type": "latency",
+            "toxicity": 2,
+            "attributes": {"latency": -100, "jitter": -5, "unknown": "ignored"},
+        },
+    )
+
+    assert toxic["toxicity"] == 2.0
+    assert toxic["attributes"] == {"latency": -100, "jitter": -5}
+    status, updated = toxiproxy.call(
+        "PATCH",
+        "/proxies/web/toxics/odd",
+        {"toxicity": -0.5, "attributes": {"latency": None, "jitter": 0}},
+    )
+    assert status == 200
+    assert (updated["toxicity"], updated["attributes"]) == (-0.5, {"latency": -100, "jitter": 0})
+    defaults = add_toxic(toxiproxy, {"type": "slicer", "toxicity": None, "attributes": None})
+    assert defaults["toxicity"] == 1.0 and defaults["attributes"]["average_size"] == 0
+
+
+def held(port: int) -> bool:
+    """Whether a request through the proxy gets neither data nor a close for a second."""
+    with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        try:
+            sock.recv(1024)
+        except TimeoutError:
+            return True
+        return False
+
+
+def test_toxicity_above_one_always_applies_and_below_zero_never(toxiproxy):
+    port = toxiproxy.port_of("web")
+    add_toxic(toxiproxy, {"name": "never", "type": "timeout", "toxicity": -1})
+    for _ in range(5):
+        assert timed_get(port)[1] == b"hello from upstream"
+
+    add_toxic(toxiproxy, {"name": "always", "type": "timeout", "toxicity": 2.5})
+
+    assert all(held(port) for _ in range(3))
+
+
+def test_negative_and_zero_attributes_act_as_in_toxiproxy(toxiproxy):
+    port = toxiproxy.port_of("web")
+
+    def only(toxic: dict) -> None:
+        assert toxiproxy.call("POST", "/reset")[0] == 204
+        add_toxic(toxiproxy, {"name": "t", **toxic})
+
+    # A latency below zero waits for nothing (a wait of 100 s would outlast the client).
+    only({"type": "latency", "attributes": {"latency": -100_000, "jitter": -100_000}})
+    assert timed_get(port)[1] == b"hello from upstream"
+    # A timeout of 0 or less holds the connection until the toxic goes.
+    only({"type": "timeout", "attributes": {"timeout": -1}})
+    assert held(port)
+    # A rate of 0 or less lets nothing through (Toxiproxy's loop never ends at 0).
+    for rate in (0, -10):
+        only({"type": "bandwidth", "attributes": {"rate": rate}})
+        assert held(port)
+    # limit_data of 0 or less closes at the first data, with nothing sent.
+    for limit in (0, -1):
+        only({"type": "limit_data", "attributes": {"bytes": limit}})
+        assert raw_exchange(port)[::2] == (b"", "closed")
+    # A negative close delay does not hold the close back, and nothing breaks.
+    only({"type": "slow_close", "attributes": {"delay": -600}})
+    received, _seconds, ending = raw_exchange(port)
+    assert ending == "closed" and received.endswith(b"x" * 100)
+    # Where Toxiproxy's slicer would panic, this one still delivers everything.
+    for attributes in (
+        {"average_size": 100, "size_variation": -50},
+        {"average_size": -5, "size_variation": 0},
+        {"average_size": 100, "size_variation": 0, "delay": -10},
+    ):
+        only({"type": "slicer", "attributes": attributes})
+        assert timed_get(port, "/big")[1] == b"x" * BIG
+    # reset_peer with a negative timeout resets at once, after the first data.
+    only({"type": "reset_peer", "attributes": {"timeout": -200}})
+    assert raw_exchange(port)[::2] == (b"", "reset")
+    assert toxiproxy.call("POST", "/reset")[0] == 204
+    assert timed_get(port)[1] == b"hello from upstream"
 
 
 def test_toxics_are_created_with_toxiproxys_defaults_listed_updated_and_deleted(toxiproxy):
@@ -504,7 +653,7 @@ def test_populate_keeps_what_is_unchanged_and_adds_the_rest(toxiproxy, upstream)
     assert [t["name"] for t in by_name["web"]["toxics"]] == ["kept"]  # same addresses: kept
     assert by_name["second"]["enabled"] is False
     duplicate = [{"name": "a", "upstream": target}, {"name": "a", "upstream": target}]
-    assert toxiproxy.call("POST", "/populate", duplicate)[0] == 400
+    assert toxiproxy.call("POST", "/populate", duplicate)[0] == 500  # as Toxiproxy: see above
     assert set(toxiproxy.call("GET", "/proxies")[1]) == {"web", "second"}
 
 

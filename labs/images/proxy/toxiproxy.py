@@ -10,14 +10,17 @@ address and relays every TCP connection to its upstream; toxics change what flow
                                        "upstream": "dependency:8080"}]
     TOXIPROXY_CONFIG_FILE, --config  the same JSON, read from a file
 
-API (JSON in and out; errors are {"error": "...", "status": code}):
+API (JSON in and out), answering as Toxiproxy 2.x does (its api.go, toxic_collection.go and
+proxy_collection.go): errors are {"error": "...", "status": code}, sent as text/plain like Go's
+http.Error; an unknown path is the router's plain "404 page not found", a known path with another
+method an empty 405; POST /populate answers its errors with "proxies": null.
 
     GET  /version                          {"version": "..."}
     GET  /proxies                          {name: proxy, ...}
     POST /proxies                          create (201); 409 when the name exists
     POST /populate                         create or replace a list of proxies (201)
     GET, POST (or PATCH), DELETE /proxies/{proxy}        show, update (listen, upstream, enabled)
-    GET, POST /proxies/{proxy}/toxics                    list, add (200)
+    GET, POST /proxies/{proxy}/toxics                    list, add (200); 409 for a taken name
     GET, POST (or PATCH), DELETE /proxies/{proxy}/toxics/{toxic}
     POST /reset                            enable every proxy and remove every toxic (204)
     GET  /events                           what the API changed, for the lab's checks (ours)
@@ -25,23 +28,29 @@ API (JSON in and out; errors are {"error": "...", "status": code}):
 A proxy is {"name", "listen", "upstream", "enabled", "toxics"}; "listen" with port 0 picks a free
 port, and the answer holds the port. A disabled proxy closes its listener and its connections,
 so clients are refused. A toxic is {"name", "type", "stream", "toxicity", "attributes"}: stream is
-"downstream" (upstream to client, the default) or "upstream" (client to upstream); toxicity, from
-0 to 1, is the chance that it applies to a connection, drawn once per connection, as Toxiproxy
-does. Types and attributes (times in ms unless said):
+"downstream" (upstream to client, the default) or "upstream" (client to upstream); toxicity is
+the chance that it applies to a connection, drawn once per connection, as Toxiproxy does: any
+number is taken, and 0 or less never applies, 1 or more always does. Attributes are whole numbers
+(1.5, "5" or true are a 400, null leaves one as it was); negative ones are taken as Toxiproxy
+takes them. Types and attributes (times in ms unless said):
 
-    latency      latency, jitter   each chunk waits latency +- jitter
+    latency      latency, jitter   each chunk waits latency +- jitter (<= 0: no wait, no jitter)
     timeout      timeout           data stops (dropped); the connection closes after timeout
-                                   (0: not until the toxic is removed)
-    bandwidth    rate              at most rate KB/s
-    slow_close   delay             the close is delayed by delay
+                                   (0 or less: not until the toxic is removed)
+    bandwidth    rate              at most rate KB/s (0 or less: nothing gets through)
+    slow_close   delay             the close is delayed by delay (<= 0: not delayed)
     reset_peer   timeout           after the first data, wait timeout, then reset (TCP RST)
-    limit_data   bytes             close once this many bytes went through
+    limit_data   bytes             close once this many bytes went through (<= 0: at the first)
     slicer       average_size, size_variation (bytes), delay (microseconds)
 
-One difference: under a timeout toxic the peer's close is held back with the data (Toxiproxy
-passes it on at once), so that a client really waits for the timeout. Like Toxiproxy, requests
-from browsers (a Mozilla user agent) are refused with 403, so that a web page cannot drive the
-proxy, and a listen address already in use is a 500.
+Differences: under a timeout toxic the peer's close is held back with the data (Toxiproxy
+passes it on at once), so that a client really waits for the timeout. Where Toxiproxy's Go code
+panics and the whole server stops (bandwidth with a negative rate; slicer with a size_variation
+of 0 or less on data longer than average_size), this proxy does not: a negative rate holds the
+data as 0 does, the slicer cuts at average_size, and passes data whole when average_size is 0
+or less. Like Toxiproxy, requests from browsers (a Mozilla user agent)
+are refused with a plain 403, so that a web page cannot drive the proxy, and a listen address
+already in use is a 500.
 """
 
 from __future__ import annotations
@@ -88,9 +97,19 @@ def log(message: str) -> None:
 
 
 class ApiError(Exception):
+    """An answer {"error": message, "status": status}, as Toxiproxy's apiError writes it."""
+
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.message, self.status = message, status
+
+
+class PlainError(Exception):
+    """An answer of Toxiproxy's router or middleware: plain text, not its JSON errors."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status, self.text = status, text
 
 
 def bad_body(reason: str) -> ApiError:
@@ -134,49 +153,93 @@ class Toxic:
         }
 
 
-def _whole_number(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise bad_body(f"attribute {name} must be a whole number")
-    if value < 0:
-        raise bad_body(f"attribute {name} must not be negative")
-    return int(value)
+# Toxiproxy decodes a toxic into Go structs; these are the names its errors give.
+GO_STRUCTS = {
+    "latency": "LatencyToxic",
+    "timeout": "TimeoutToxic",
+    "bandwidth": "BandwidthToxic",
+    "slow_close": "SlowCloseToxic",
+    "reset_peer": "ResetToxic",
+    "limit_data": "LimitDataToxic",
+    "slicer": "SlicerToxic",
+}
+INT64 = (-(2**63), 2**63 - 1)
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _json_type(value: object) -> str:
+    """How Go's encoding/json names a JSON value in "cannot unmarshal X into ..."."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return f"number {value}"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def cannot_unmarshal(value: object, field: str, go_type: str) -> ApiError:
+    return bad_body(
+        f"json: cannot unmarshal {_json_type(value)} into Go struct field {field} of type {go_type}"
+    )
+
+
+def _whole_number(kind: str, name: str, value: object) -> int:
+    """An attribute as Toxiproxy's int64 fields take it: any whole number, negative and zero
+    included (what they do is the toxic's business), never 1.5, 1e3, "5" or true."""
+    valid = isinstance(value, int) and not isinstance(value, bool)
+    if not valid or not INT64[0] <= value <= INT64[1]:
+        raise cannot_unmarshal(value, f"{GO_STRUCTS[kind]}.attributes.{name}", "int64")
+    return value
 
 
 def _toxicity(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise bad_body("toxicity must be a number from 0 to 1")
+    """Toxiproxy's float32 toxicity: any number is taken. Below 0 (or 0) the toxic never
+    applies, above 1 it always does, as Toxiproxy compares it with a draw from [0, 1)."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not -FLOAT32_MAX <= value <= FLOAT32_MAX:
+        raise cannot_unmarshal(value, "ToxicWrapper.toxicity", "float32")
     return float(value)
 
 
 def _attributes(kind: str, given: object, base: dict) -> dict:
     if given is None:
-        return dict(base)
+        return dict(base)  # JSON null leaves a Go struct as it was
     if not isinstance(given, dict):
-        raise bad_body("attributes must be a JSON object")
-    # Unknown attributes are ignored, as Toxiproxy's JSON decoding does.
+        raise cannot_unmarshal(given, "ToxicWrapper.attributes", f"toxics.{GO_STRUCTS[kind]}")
+    # Unknown attributes are ignored and null leaves a value as it was, as Go's decoding does.
     return {
-        name: _whole_number(name, given[name]) if name in given else value
+        name: _whole_number(kind, name, given[name]) if given.get(name) is not None else value
         for name, value in base.items()
     }
 
 
-def toxic_from_json(body: object) -> Toxic:
+def toxic_from_json(body: object, taken: set[str] | frozenset[str] = frozenset()) -> Toxic:
+    """A new toxic, checked in Toxiproxy's order (AddToxicJson): the fields' JSON types, the
+    stream, the type, the name against ``taken`` (409), then the attributes."""
     if not isinstance(body, dict):
-        raise bad_body("a toxic must be a JSON object")
-    kind, stream = body.get("type"), body.get("stream") or "downstream"
-    if not isinstance(stream, str) or stream.lower() not in STREAMS:
+        raise bad_body(
+            f"json: cannot unmarshal {_json_type(body)} into Go value of type toxics.ToxicWrapper"
+        )
+    for field in ("name", "type", "stream"):
+        if body.get(field) is not None and not isinstance(body[field], str):
+            raise cannot_unmarshal(body[field], f"ToxicWrapper.{field}", "string")
+    toxicity = 1.0 if body.get("toxicity") is None else _toxicity(body["toxicity"])
+    kind, stream = body.get("type") or "", body.get("stream")
+    stream = "downstream" if stream is None else stream
+    if stream.lower() not in STREAMS:
         raise ApiError("stream was invalid, can be either upstream or downstream", 400)
     stream = stream.lower()
     if kind not in TOXIC_TYPES:
         raise ApiError("invalid toxic type", 400)
     name = body.get("name") or f"{kind}_{stream}"
-    if not isinstance(name, str):
-        raise bad_body("name must be a string")
+    if name in taken:
+        raise ApiError("toxic already exists", 409)
     return Toxic(
         name=name,
         type=kind,
         stream=stream,
-        toxicity=1.0 if body.get("toxicity") is None else _toxicity(body["toxicity"]),
+        toxicity=toxicity,
         attributes=_attributes(kind, body.get("attributes"), TOXIC_TYPES[kind]),
     )
 
@@ -302,7 +365,7 @@ class Link:
         toxics = self._toxics(now)
         wait = POLL
         for toxic, state in toxics:  # the toxics that act on their own, without data
-            if toxic.type == "timeout" and toxic.attributes["timeout"]:
+            if toxic.type == "timeout" and toxic.attributes["timeout"] > 0:
                 due = state.since + toxic.attributes["timeout"] / 1000
             elif toxic.type == "reset_peer" and state.armed is not None:
                 due = state.armed + toxic.attributes["timeout"] / 1000
@@ -329,7 +392,8 @@ class Link:
             return "wait", 0
         if chunk.eof:
             # The close follows the data (it is behind it in the inbox); slow_close delays it.
-            delay = sum(t.attributes["delay"] for t, _s in toxics if t.type == "slow_close")
+            slow = [t.attributes["delay"] for t, _s in toxics if t.type == "slow_close"]
+            delay = sum(max(0, ms) for ms in slow)
             if now < chunk.arrived + delay / 1000:
                 return "wait", min(wait, chunk.arrived + delay / 1000 - now)
             self.inbox.popleft()
@@ -338,7 +402,7 @@ class Link:
         for toxic, _state in toxics:
             if toxic.type == "latency":
                 if toxic.uid not in chunk.delays:
-                    jitter = toxic.attributes["jitter"]
+                    jitter = max(0, toxic.attributes["jitter"])  # Toxiproxy ignores <= 0
                     drawn = toxic.attributes["latency"] + random.uniform(-jitter, jitter)
                     chunk.delays[toxic.uid] = max(0.0, drawn) / 1000
                 delay += chunk.delays[toxic.uid]
@@ -346,17 +410,21 @@ class Link:
             return "wait", min(wait, chunk.arrived + delay - now)
         piece = chunk.data
         rates = [t.attributes["rate"] for t, _s in toxics if t.type == "bandwidth"]
-        rate = min((r for r in rates if r > 0), default=0)  # KB/s, as Toxiproxy: 1 KB = 1000 B
+        if any(r <= 0 for r in rates):
+            # Toxiproxy's bandwidth loop lets nothing through at rate 0 (below 0 it crashes):
+            # the data waits here until the toxic is removed.
+            return "wait", wait
+        rate = min(rates, default=0)  # KB/s, as Toxiproxy: 1 KB = 1000 B
         if rate:
             if now < self.bandwidth_due:
                 return "wait", min(wait, self.bandwidth_due - now)
             piece = piece[: rate * 100]  # at most 100 ms worth at a time
             self.bandwidth_due = max(self.bandwidth_due, now) + len(piece) / (rate * 1000)
-        if "slicer" in first and first["slicer"][0].attributes["average_size"]:
+        if "slicer" in first and first["slicer"][0].attributes["average_size"] > 0:
             slicer = first["slicer"][0].attributes
             if now < self.slice_due:
                 return "wait", min(wait, self.slice_due - now)
-            variation = slicer["size_variation"]
+            variation = max(0, slicer["size_variation"])
             size = slicer["average_size"] + random.randint(-variation, variation)
             piece = piece[: max(1, size)]
             self.slice_due = now + slicer["delay"] / 1_000_000
@@ -647,7 +715,8 @@ class Collection:
         for number, item in enumerate(body, start=1):
             fields = self._fields(item, where=f" at proxy {number}")
             if fields[0] in (w[0] for w in wanted):
-                raise ApiError(f"duplicate proxy name {fields[0]!r}", 400)
+                # Toxiproxy's error here carries no status, so its API answers 500.
+                raise ApiError(f"duplicate proxy name {json.dumps(fields[0])}", 500)
             wanted.append(fields)
         done = []
         with self.lock:
@@ -667,10 +736,10 @@ class Collection:
         return done
 
     def update(self, name: str, body: object) -> Proxy:
-        if not isinstance(body, dict):
-            raise bad_body("a proxy must be a JSON object")
         with self.lock:
-            proxy = self.get(name)
+            proxy = self.get(name)  # 404 first, then the body
+            if not isinstance(body, dict):
+                raise bad_body("a proxy must be a JSON object")
             listen = body.get("listen", proxy.listen)
             upstream = body.get("upstream", proxy.upstream)
             enabled = body.get("enabled", proxy.enabled)
@@ -701,16 +770,16 @@ class Collection:
     def add_toxic(self, name: str, body: object) -> Toxic:
         with self.lock:
             proxy = self.get(name)
-            toxic = toxic_from_json(body)
+            toxic = toxic_from_json(body, {existing.name for existing in proxy.toxics})
             proxy.add_toxic(toxic)
             log(f"proxy {name}: toxic {toxic.name} added: {json.dumps(toxic.as_json())}")
             return toxic
 
     def update_toxic(self, name: str, toxic_name: str, body: object) -> Toxic:
-        if not isinstance(body, dict):
-            raise bad_body("a toxic must be a JSON object")
         with self.lock:
-            toxic = self.get(name).find_toxic(toxic_name)
+            toxic = self.get(name).find_toxic(toxic_name)  # 404 first, then the body
+            if not isinstance(body, dict):
+                raise bad_body(f"json: cannot unmarshal {_json_type(body)} into Go value")
             toxicity = body.get("toxicity")
             toxicity = toxic.toxicity if toxicity is None else _toxicity(toxicity)
             attributes = _attributes(toxic.type, body.get("attributes"), toxic.attributes)
@@ -766,6 +835,11 @@ EVENTS = Events()
 # --- HTTP API ----------------------------------------------------------------------------------
 
 
+def _no_constant(name: str) -> None:
+    """NaN and Infinity are not JSON, and Go's decoder refuses them."""
+    raise ValueError(f"invalid character {name[0]!r} looking for beginning of value")
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = f"toxiproxy-academy/{VERSION}"
     protocol_version = "HTTP/1.1"
@@ -789,7 +863,7 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         try:
             if self.headers.get("User-Agent", "").startswith("Mozilla/"):
-                raise ApiError("User agent not allowed", 403)
+                raise PlainError(403, "User agent not allowed\n")
             raw = urllib.parse.urlsplit(self.path).path
             parts = [urllib.parse.unquote(p) for p in raw.strip("/").split("/")] if raw else []
             if (method, parts) == ("GET", ["events"]):
@@ -797,8 +871,14 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 status, body = self._route(method, parts)
                 EVENTS.note(method, parts, status, body)
+        except PlainError as error:
+            self._reply_text(error.status, error.text)
+            return
         except ApiError as error:
-            status, body = error.status, {"error": error.message, "status": error.status}
+            # Go's http.Error, which Toxiproxy's apiError calls, sends its JSON as text/plain.
+            body = {"error": error.message, "status": error.status}
+            self._reply_text(error.status, json.dumps(body, separators=(",", ":")) + "\n")
+            return
         except Exception as error:  # a bug must not kill the API: answer 500 and log it
             log(f"error: {method} {self.path}: {error!r}")
             status, body = 500, {"error": str(error), "status": 500}
@@ -818,7 +898,14 @@ class Handler(BaseHTTPRequestHandler):
             case ("POST", ["proxies"]):
                 return 201, c.create(self._body()).as_json()
             case ("POST", ["populate"]):
-                return 201, {"proxies": [p.as_json() for p in c.populate(self._body())]}
+                try:
+                    return 201, {"proxies": [p.as_json() for p in c.populate(self._body())]}
+                except ApiError as error:  # Toxiproxy's Populate writes its own errors
+                    return error.status, {
+                        "error": error.message,
+                        "status": error.status,
+                        "proxies": None,
+                    }
             case ("GET", ["proxies", name]):
                 with c.lock:
                     return 200, c.get(name).as_json()
@@ -844,9 +931,10 @@ class Handler(BaseHTTPRequestHandler):
             parts[:1] == ["proxies"]
             and (len(parts) == 2 or (len(parts) in (3, 4) and parts[2] == "toxics"))
         )
+        # gorilla/mux, Toxiproxy's router: an empty 405, or its plain 404 page.
         if routed:
-            raise ApiError(f"method {method} not allowed here", 405)
-        raise ApiError("not found", 404)
+            raise PlainError(405, "")
+        raise PlainError(404, "404 page not found\n")
 
     def _body(self) -> object:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -870,9 +958,18 @@ class Handler(BaseHTTPRequestHandler):
         if not data.strip():
             raise bad_body("EOF")
         try:
-            return json.loads(data)
+            return json.loads(data, parse_constant=_no_constant)
         except ValueError as error:
             raise bad_body(str(error)) from None
+
+    def _reply_text(self, status: int, text: str) -> None:
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _reply(self, status: int, body: object) -> None:
         self.send_response(status)
