@@ -107,6 +107,20 @@ def session_status(*, session: LabSession) -> dict:
         "extended": session.extended,
         "steps": steps,
         "results_version": session_results_version(session=session),
+        "problem": session_problem(session=session),
+    }
+
+
+def session_problem(*, session: LabSession) -> dict | None:
+    """What went wrong with a running session's sandbox, in the active language; None when
+    nothing did (see labs.services.health)."""
+    problem = session.problem or {}
+    if not problem or session.state not in services.RUNNING_STATES:
+        return None
+    return {
+        "message": services.problem_text(problem),
+        "container": problem.get("container", ""),
+        "restoring": bool(problem.get("restoring")),
     }
 
 

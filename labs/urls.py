@@ -23,6 +23,7 @@ urlpatterns = [
     path(_("labs/sessions/<int:session_id>/extend/"), views.session_extend, name="extend"),
     path(_("labs/sessions/<int:session_id>/stop/"), views.session_stop, name="stop"),
     path(_("labs/sessions/<int:session_id>/reset/"), views.session_reset, name="reset"),
+    path(_("labs/sessions/<int:session_id>/restore/"), views.session_restore, name="restore"),
     path(_("labs/<slug:lab_slug>/"), views.lab_detail, name="lab"),
     path(_("labs/<slug:lab_slug>/start/"), views.lab_start, name="start"),
 ]

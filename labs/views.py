@@ -198,3 +198,20 @@ def session_reset(request, session_id: int):
         return _too_many(request, error, wants_json=_wants_json(request), back=session.lab)
     messages.success(request, _("A fresh lab session is starting."))
     return redirect(fresh)
+
+
+@login_required
+@require_POST
+def session_restore(request, session_id: int):
+    """Brings a broken session's containers back, on the lab host's worker (the owner only)."""
+    session = _owned(request, session_id)
+    try:
+        services.lab_session_restore_request(session=session)
+    except services.LabSessionError as error:
+        if "application/json" in request.headers.get("Accept", ""):
+            return JsonResponse({"error": str(error)}, status=409)
+        messages.error(request, str(error))
+        return redirect(session)
+    if "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse({"queued": True}, status=202)
+    return redirect(session)

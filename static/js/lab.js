@@ -16,6 +16,9 @@
   const pending = new Set(); // steps whose check was asked for and has not come back
   let state = root.dataset.state;
   let deadline = null;
+  const shownProblem = root.querySelector("[data-problem]");
+  let broken = Boolean(shownProblem && !shownProblem.hidden); // a problem was on screen
+  let restoring = false;
 
   // --- Steps: one at a time, remembered per session -----------------------------------------
   const storageKey = "lab-step-" + statusUrl;
@@ -224,6 +227,21 @@
       root.querySelectorAll("[data-check-url]").forEach((b) => { b.disabled = true; });
     }
     followResults(status);
+    // A container of the sandbox died: say what happened and offer to restore it; once it is
+    // back, reload, so that the terminal connects again.
+    const problemBox = root.querySelector("[data-problem]");
+    if (problemBox) {
+      problemBox.hidden = !status.problem;
+      if (status.problem) {
+        broken = true;
+        problemBox.querySelector("[data-problem-text]").textContent = status.problem.message;
+        const restore = problemBox.querySelector("[data-restore]");
+        if (restore) restore.hidden = status.problem.restoring;
+      } else if (broken && status.terminal) {
+        location.reload();
+      }
+    }
+    restoring = Boolean(status.problem && status.problem.restoring);
     // The terminal waited, hidden, for the containers: show and start it in place.
     const waiting = root.querySelector("[data-terminal-waiting]");
     const deferred = document.querySelector("[data-terminal-deferred]");
@@ -246,7 +264,7 @@
     } catch (error) { /* a blip: the next poll catches up */ }
     const live = root.dataset.state !== "destroyed" && root.dataset.state !== "expired"
       && root.dataset.state !== "failed";
-    const busy = pending.size || refreshing !== null || state === "requested"
+    const busy = pending.size || refreshing !== null || restoring || state === "requested"
       || state === "provisioning";
     if (live) timer = setTimeout(poll, busy ? 1000 : 3000);
   }

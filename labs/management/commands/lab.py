@@ -1,4 +1,4 @@
-"""Operate labs from the command line: list, start, exec, check, stop, selftest.
+"""Operate labs from the command line: list, start, exec, check, restore, stop, selftest.
 
 Authors and operators use it, and so do the tests and benchmarks. ``start`` and ``selftest``
 need a Celery worker (``make run`` starts one): the session is provisioned there, as for a
@@ -10,6 +10,7 @@ import time
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import translation
 
 from labs import runtime, services
 from labs.models import Lab, LabSession
@@ -19,7 +20,7 @@ SELFTEST_USER = "lab-selftest"
 
 
 class Command(BaseCommand):
-    help = "Operate labs: list, start, exec, check, stop, selftest."
+    help = "Operate labs: list, start, exec, check, restore, stop, selftest."
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
@@ -41,6 +42,11 @@ class Command(BaseCommand):
         check.add_argument("--step", type=int, default=None, help="Default: first not passed.")
         check.add_argument("--language", default="en", choices=["en", "es"])
 
+        restore = sub.add_parser(
+            "restore", help="Bring back a session whose containers died; exit 0 when it is."
+        )
+        restore.add_argument("session", type=int)
+
         stop = sub.add_parser("stop", help="Stop a session and destroy its containers.")
         stop.add_argument("session", type=int)
 
@@ -51,7 +57,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, action: str, **options):
         handler = getattr(self, f"do_{action}")
-        return handler(**options)
+        try:
+            return handler(**options)
+        except runtime.RuntimeUnavailable as error:
+            # One line, not a traceback: the engine is down or unreachable.
+            raise CommandError(f"The Docker engine does not answer: {error}") from error
 
     # --- list -----------------------------------------------------------------------------
 
@@ -111,8 +121,24 @@ class Command(BaseCommand):
         if session is None:
             raise CommandError(f"No session {session_id}.")
         if running and not services.session_is_running(session):
+            if session.problem and session.state in services.RUNNING_STATES:
+                self._broken(session, session.problem)
             raise CommandError(f"Session {session_id} is {session.state}, not running.")
         return session
+
+    def _broken(self, session: LabSession, problem: dict):
+        """Says in one line what happened to the session's sandbox, and what to do."""
+        with translation.override("en"):
+            text = services.problem_text(problem)
+        hint = "" if problem.get("restoring") else f" (manage.py lab restore {session.pk})"
+        raise CommandError(f"Session {session.pk}: {text}{hint}")
+
+    def _failed(self, session: LabSession, error: runtime.RuntimeFailure):
+        """A command could not run in the sandbox: find out why, in one line."""
+        problem = services.lab_session_diagnose(session=session)
+        if problem:
+            self._broken(session, problem)
+        raise CommandError(f"Session {session.pk}: {str(error).splitlines()[0][:300]}")
 
     def do_exec(self, *, session: int, container: str | None, timeout: float, command, **opts):
         lab_session = self._session(session)
@@ -120,13 +146,16 @@ class Command(BaseCommand):
         container_id = lab_session.sandbox["containers"].get(name)
         if container_id is None:
             raise CommandError(f"No container {name!r} in session {session}.")
-        result = runtime.sandbox_exec(
-            container_id=container_id,
-            command=command,
-            user="learner" if name == lab_session.lab.shell_container else "",
-            timeout=timeout,
-            workdir="/home/learner" if name == lab_session.lab.shell_container else None,
-        )
+        try:
+            result = runtime.sandbox_exec(
+                container_id=container_id,
+                command=command,
+                user="learner" if name == lab_session.lab.shell_container else "",
+                timeout=timeout,
+                workdir="/home/learner" if name == lab_session.lab.shell_container else None,
+            )
+        except runtime.RuntimeFailure as error:
+            self._failed(lab_session, error)
         self.stdout.write(result.output, ending="")
         if result.timed_out:
             self.stderr.write(f"timed out after {timeout:g} s")
@@ -145,13 +174,31 @@ class Command(BaseCommand):
     def do_check(self, *, session: int, step: int | None, language: str, **options):
         lab_session = self._session(session)
         lab_step = self._step(lab_session, step)
-        result = services.lab_session_check(session=lab_session, step=lab_step, language=language)
+        try:
+            result = services.lab_session_check(
+                session=lab_session, step=lab_step, language=language
+            )
+        except services.LabSessionError as error:
+            raise CommandError(f"Session {session}: {error}") from error
+        except runtime.RuntimeFailure as error:
+            self._failed(lab_session, error)
         verdict = "PASS" if result.passed else "FAIL"
         self.stdout.write(f"step {lab_step.number} ({lab_step.key}): {verdict}")
         for message in result.messages:
             self.stdout.write(f"  {message}")
         if not result.passed:
             sys.exit(1)
+
+    def do_restore(self, *, session: int, **options):
+        lab_session = self._session(session, running=False)
+        if not lab_session.problem:
+            lab_session = self._session(session)  # refuses one that is not running at all
+            self.stdout.write(f"session {session}: nothing to restore")
+            return
+        if not services.lab_session_restore(session=lab_session):
+            lab_session.refresh_from_db()
+            raise CommandError(f"Session {session} could not be restored: {lab_session.error}")
+        self.stdout.write(f"session {session}: restored")
 
     def do_stop(self, *, session: int, **options):
         services.lab_session_stop(session=self._session(session, running=False))
