@@ -156,10 +156,13 @@ LOGOUT_REDIRECT_URL = "home"
 
 # Sign-in and password-reset throttling (academy/accounts/throttle.py): past the free failures,
 # each attempt waits twice as long as the one before, up to THROTTLE_MAX_DELAY_SECONDS. Failed
-# sign-ins count per (account, client address) and per client address; reset requests per
-# e-mail address and per client address. Counts are forgotten after THROTTLE_MEMORY_SECONDS.
+# sign-ins count per (account, client address), per client address, and per account (that one
+# never for the account's known browsers); reset requests per e-mail address and per client
+# address. Counts are forgotten THROTTLE_MEMORY_SECONDS after the last one.
 LOGIN_FREE_FAILURES = int(env("LOGIN_FREE_FAILURES", "5"))
 LOGIN_ADDRESS_FREE_FAILURES = int(env("LOGIN_ADDRESS_FREE_FAILURES", "100"))
+# Per account, from any address; only browsers the account never signed in from wait for it.
+LOGIN_ACCOUNT_FREE_FAILURES = int(env("LOGIN_ACCOUNT_FREE_FAILURES", "20"))
 LOGIN_BASE_DELAY_SECONDS = float(env("LOGIN_BASE_DELAY_SECONDS", "2"))
 PASSWORD_RESET_FREE_REQUESTS = int(env("PASSWORD_RESET_FREE_REQUESTS", "3"))
 PASSWORD_RESET_ADDRESS_FREE_REQUESTS = int(env("PASSWORD_RESET_ADDRESS_FREE_REQUESTS", "20"))

@@ -6,7 +6,10 @@ from django.utils.translation import ngettext
 
 from academy.accounts.models import User
 from academy.accounts.throttle import (
+    DEVICE_COOKIE,
+    LOGIN_ACCOUNT,
     LOGIN_PAIR,
+    device_is_known,
     login_keys,
     password_reset_keys,
     throttle_claim,
@@ -63,7 +66,8 @@ class SignUpForm(UserCreationForm):
 
 
 class ThrottledLoginMixin:
-    """Growing delays per (account, address) and per address (see throttle.py).
+    """Growing delays per (account, address), per address, and per account for browsers that
+    are not the account's known devices (see throttle.py).
 
     ``retry_after`` holds the wait, in seconds, when the attempt was refused unchecked; the
     view answers 429 with it.
@@ -75,7 +79,12 @@ class ThrottledLoginMixin:
         username = str(self.data.get("username", ""))
         address = client_ip(self.request) if self.request else "unknown"
         keys = login_keys(username=username, address=address)
-        wait = throttle_claim(keys)
+        cookie = self.request.COOKIES.get(DEVICE_COOKIE) if self.request else None
+        if device_is_known(cookie=cookie, username=username):
+            claim = [key for key in keys if key[0] is not LOGIN_ACCOUNT]
+        else:
+            claim = keys
+        wait = throttle_claim(claim)
         if wait:
             self.retry_after = wait
             raise forms.ValidationError(sign_in_wait_message(wait), code="throttled")
@@ -85,11 +94,11 @@ class ThrottledLoginMixin:
             throttle_failure(keys)
             raise
         except BaseException:
-            throttle_release(keys)
+            throttle_release(claim)
             raise
-        # The owner's success clears their pair only: signing in to one's own account must
-        # not wipe the count of an address that guessed at others.
-        throttle_clear([key for key in keys if key[0] is LOGIN_PAIR])
+        # Success clears the account's counts, not the address's: signing in to one's own
+        # account must not wipe the count of an address that guessed at others.
+        throttle_clear([key for key in keys if key[0] in (LOGIN_PAIR, LOGIN_ACCOUNT)])
         throttle_release(keys)
         return cleaned
 

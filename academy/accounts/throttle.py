@@ -1,11 +1,16 @@
 """Growing delays for sign-ins and password-reset requests.
 
 A victim must never be lockable by someone else. So failed sign-ins count per (account, client
-address) pair, and per client address across all accounts (password spraying), never per account
-alone: an attacker's failures slow down the attacker's own address, and the account's owner,
-from their own address, signs in as usual. Past a number of free failures each further attempt
-waits twice as long as the one before, up to a ceiling; nothing is locked for good, and a
-correct password once the wait is over signs the owner in and clears the pair's count.
+address) pair, and per client address across all accounts (password spraying): an attacker's
+failures slow down the attacker's own address, and the account's owner, from their own address,
+signs in as usual. Past a number of free failures each further attempt waits twice as long as
+the one before, up to a ceiling; nothing is locked for good, and a correct password once the
+wait is over signs the owner in and clears the pair's count.
+
+Guesses at one account from many addresses (a botnet) also count per account, but that count
+slows down only browsers the account has never signed in from: a successful sign-in leaves a
+signed device cookie naming the account, and a browser that shows it skips the per-account wait
+(OWASP's "device cookies"), so the owner's own browser is never slowed down by others.
 
 Password-reset requests count per target e-mail address (whether or not an account has it, so
 the answer reveals nothing) and per client address. A victim whose address an attacker floods
@@ -28,10 +33,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core import signing
 from django.core.cache import cache
 
 # How long a request may hold its turn while the password is checked or the e-mail sent.
 CLAIM_SECONDS = 30
+DEVICE_COOKIE = "academy_device"
+DEVICE_COOKIE_SALT = "academy.accounts.throttle.device"
+DEVICE_COOKIE_MAX_AGE = 365 * 24 * 3600
+DEVICE_ACCOUNTS = 5  # accounts one browser remembers
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,7 @@ class Rule:
 
 LOGIN_PAIR = Rule("login-pair", "LOGIN_FREE_FAILURES", "LOGIN_BASE_DELAY_SECONDS")
 LOGIN_ADDRESS = Rule("login-addr", "LOGIN_ADDRESS_FREE_FAILURES", "LOGIN_BASE_DELAY_SECONDS")
+LOGIN_ACCOUNT = Rule("login-account", "LOGIN_ACCOUNT_FREE_FAILURES", "LOGIN_BASE_DELAY_SECONDS")
 RESET_EMAIL = Rule(
     "reset-email", "PASSWORD_RESET_FREE_REQUESTS", "PASSWORD_RESET_BASE_DELAY_SECONDS"
 )
@@ -85,10 +96,48 @@ def _cache_key(rule: Rule, identity: str) -> str:
     return f"throttle:{rule.scope}:{digest}"
 
 
+def _account(username: str) -> str:
+    return username.strip().casefold()[:300]
+
+
 def login_keys(*, username: str, address: str) -> Keys:
-    account = username.strip().casefold()[:300]
+    """What a failed sign-in counts against: the (account, address) pair, the address, and
+    the account (whose wait only browsers that are not the account's known devices see)."""
+    account = _account(username)
     address = _address_key(address)
-    return [(LOGIN_PAIR, f"{account}\n{address}"), (LOGIN_ADDRESS, address)]
+    return [
+        (LOGIN_PAIR, f"{account}\n{address}"),
+        (LOGIN_ADDRESS, address),
+        (LOGIN_ACCOUNT, account),
+    ]
+
+
+def _device_id(username: str) -> str:
+    return hashlib.sha256(_account(username).encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
+def _device_accounts(cookie: str | None) -> list[str]:
+    if not cookie:
+        return []
+    try:
+        accounts = signing.loads(cookie, salt=DEVICE_COOKIE_SALT, max_age=DEVICE_COOKIE_MAX_AGE)
+    except (signing.BadSignature, ValueError):
+        return []
+    if not isinstance(accounts, list):
+        return []
+    return [account for account in accounts if isinstance(account, str)][:DEVICE_ACCOUNTS]
+
+
+def device_is_known(*, cookie: str | None, username: str) -> bool:
+    """Has this browser signed in to this account before (its signed device cookie says so)?"""
+    return _device_id(username) in _device_accounts(cookie)
+
+
+def device_cookie_value(*, cookie: str | None, username: str) -> str:
+    """The device cookie after a successful sign-in to ``username``: that account first."""
+    account = _device_id(username)
+    accounts = [account, *(a for a in _device_accounts(cookie) if a != account)]
+    return signing.dumps(accounts[:DEVICE_ACCOUNTS], salt=DEVICE_COOKIE_SALT)
 
 
 def password_reset_keys(*, email: str, address: str) -> Keys:

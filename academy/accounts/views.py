@@ -21,6 +21,7 @@ from academy.accounts.forms import (
     ThrottledAuthenticationForm,
     ThrottledPasswordResetForm,
 )
+from academy.accounts.throttle import DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, device_cookie_value
 
 
 def _remember_language(response, language: str):
@@ -78,6 +79,21 @@ def sign_up(request):
     return render(request, "registration/signup.html", {"form": form})
 
 
+def _remember_device(request, response, user):
+    """A signed cookie saying this browser signed in to this account (throttle.py)."""
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device_cookie_value(
+            cookie=request.COOKIES.get(DEVICE_COOKIE), username=user.get_username()
+        ),
+        max_age=DEVICE_COOKIE_MAX_AGE,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
 def _too_many_requests(response, form):
     """429 with Retry-After when the throttle refused the attempt (the form says why)."""
     if getattr(form, "retry_after", 0):
@@ -98,6 +114,7 @@ class SignInView(LoginView):
         if not self.get_redirect_url():
             with translation.override(language):
                 response = HttpResponseRedirect(reverse("courses:dashboard"))
+        _remember_device(self.request, response, form.get_user())
         return _remember_language(response, language)
 
 
@@ -118,6 +135,8 @@ def admin_login(request, extra_context=None):
     admin_site.login_form = ThrottledAdminAuthenticationForm  # what admin_site.login builds
     response = admin_site.login(request, extra_context)
     form = (getattr(response, "context_data", None) or {}).get("form")
+    if request.method == "POST" and response.status_code == 302 and request.user.is_authenticated:
+        _remember_device(request, response, request.user)
     return _too_many_requests(response, form)
 
 

@@ -132,7 +132,7 @@ def test_signing_in_to_ones_own_account_does_not_reset_the_address_count(client,
     for name in ("ana", "bea", "carla", "dora", "eva"):
         _sign_in(client, name, "guess", address=ATTACKER)
     assert _sign_in(client, "mallory", PASSWORD, address=ATTACKER).status_code == 302
-    client.logout()
+    client.post("/en/accounts/sign-out/")
 
     _sign_in(client, "fina", "guess", address=ATTACKER)
 
@@ -219,6 +219,7 @@ def test_admin_sign_in_is_throttled_the_same_way(client, limits, clock):
     )
     assert response.status_code == 302
     assert response["Location"] == "/admin/"
+    assert response.cookies["academy_device"]["httponly"]
 
 
 def test_password_reset_requests_per_email_wait_in_the_readers_language(client, limits, clock):
@@ -290,3 +291,47 @@ def test_password_reset_link_ignores_a_forged_host_header(client, settings):
     body = mail.outbox[0].body
     assert "evil.example" not in body
     assert re.search(r"https://academy\.example\.org/en/accounts/password/reset/\S+/\S+/", body)
+
+
+def test_guesses_from_many_addresses_slow_down_unknown_browsers_only(client, limits, clock):
+    from django.test import Client
+
+    limits.LOGIN_ACCOUNT_FREE_FAILURES = 4
+    UserFactory(username="luis")
+    owners_browser = Client()
+    assert _sign_in(owners_browser, "luis", PASSWORD, address=OWNER).status_code == 302
+    owners_browser.post("/en/accounts/sign-out/")  # keeps the device cookie, as a browser does
+    for number in range(4):  # a botnet: one guess per address
+        assert _sign_in(client, "luis", "guess", address=f"192.0.2.{number}").status_code == 200
+
+    # A browser that never signed in to the account waits, whatever its address...
+    refused = _sign_in(client, "luis", PASSWORD, address="192.0.2.200")
+    assert refused.status_code == 429
+    assert "Too many failed sign-in attempts" in refused.content.decode()
+
+    # ...the owner's own browser does not, from any address.
+    assert _sign_in(owners_browser, "luis", PASSWORD, address="198.51.100.200").status_code == 302
+
+
+def test_a_device_cookie_vouches_for_its_own_account_only(client, limits, clock):
+    from django.test import Client
+
+    limits.LOGIN_ACCOUNT_FREE_FAILURES = 4
+    UserFactory(username="luis")
+    UserFactory(username="mallory")
+    owners_browser = Client()
+    assert _sign_in(owners_browser, "luis", PASSWORD, address=OWNER).status_code == 302
+    owners_cookie = owners_browser.cookies["academy_device"].value
+    assert _sign_in(client, "mallory", PASSWORD, address=ATTACKER).status_code == 302
+    client.post("/en/accounts/sign-out/")
+    assert client.cookies["academy_device"].value
+
+    for number in range(4):
+        _sign_in(client, "luis", "guess", address=f"192.0.2.{number}")
+
+    # Mallory's own valid cookie does not vouch for luis, nor does a tampered copy of his.
+    assert _sign_in(client, "luis", PASSWORD, address="192.0.2.200").status_code == 429
+    client.cookies["academy_device"] = owners_cookie[:-2] + "xx"
+    assert _sign_in(client, "luis", PASSWORD, address="192.0.2.201").status_code == 429
+    client.cookies["academy_device"] = owners_cookie
+    assert _sign_in(client, "luis", PASSWORD, address="192.0.2.202").status_code == 302
