@@ -872,6 +872,9 @@ def test_the_checks_python_helpers_read_a_journal_as_it_ran(tmp_path):
     names = checks.variables(check_journal())
     assert checks.substitute("$$${unset}-${victim}-$sidecar", names) == "$${unset}-api-faults:7000"
     assert checks.substitute("${v}" * 1_000, {"v": "x" * 10_000}) == "x" * 256 * 1_000
+    shown = checks.substituted(check_journal(), mask_secrets=True)
+    assert shown["run"][0]["activity"]["provider"]["url"] == "http://***/v1/faults"
+    assert "not-this" not in json.dumps(shown["run"])  # the configuration's victim wins
 
 
 # --- Against the real toolbox image ------------------------------------------------------------

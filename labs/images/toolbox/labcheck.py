@@ -102,12 +102,16 @@ MAX_VALUE = 256  # characters of a value put in a string: a hostile journal cann
 MAX_NAMES = 100
 
 
-def variables(journal: dict) -> dict:
+SECRET_MASK = "***"
+
+
+def variables(journal: dict, mask_secrets: bool = False) -> dict:
     """What `${name}` stood for when `chaos run` ran the journal's experiment: its configuration,
     then the first scope of its secrets that has the name. A configuration value from the
     environment ({"type": "env", "key", "default"}) counts as its default, since the journal
     does not record the shell's environment; with no default (or from Vault, or a dynamic
-    probe) the name is left out and stays as written. May hold secrets: never print them."""
+    probe) the name is left out and stays as written. May hold secrets: never print them, or
+    ask for ``mask_secrets`` (each secret's value is then SECRET_MASK)."""
     experiment = journal.get("experiment") if isinstance(journal, dict) else None
     experiment = experiment if isinstance(experiment, dict) else {}
     configuration = experiment.get("configuration")
@@ -128,7 +132,7 @@ def variables(journal: dict) -> dict:
         for key, value in list(scope.items())[:MAX_NAMES]:
             unknown = isinstance(value, dict) and value.get("type") in ("env", "vault")
             if key not in configuration and key not in found and not unknown:
-                found[key] = value
+                found[key] = SECRET_MASK if mask_secrets else value
     return found
 
 
@@ -167,10 +171,11 @@ def _substituted_activity(activity: object, names: dict) -> object:
     return {**activity, "provider": provider}
 
 
-def substituted(journal: dict) -> dict:
+def substituted(journal: dict, mask_secrets: bool = False) -> dict:
     """The journal with its activities' providers as `chaos run` ran them (url and arguments
-    substituted), in the experiment, the runs, the rollbacks and the steady states."""
-    names = variables(journal)
+    substituted), in the experiment, the runs, the rollbacks and the steady states. Match on
+    it; print only what ``mask_secrets`` gives (a check's output is stored and shown)."""
+    names = variables(journal, mask_secrets)
     if not names or not isinstance(journal.get("experiment"), dict):
         return journal
 
@@ -219,7 +224,7 @@ def substituted(journal: dict) -> dict:
 def journals(home: Path = HOME) -> list[dict]:
     """Chaos Toolkit journals in the learner's home (files the check may read), oldest first,
     each as `chaos run` ran it (see ``substituted``): `${name}` in a provider counts as the
-    value it stood for."""
+    value it stood for. Secrets are in too: print nothing of a provider as it is here."""
     found = []
     for path in home.glob("*.json"):
         try:
