@@ -9,9 +9,10 @@ stdin with the same id. The platform (labs/faults.py) checks the request again b
                       200 done, 400 bad request, 403 not a target, 409 refused or failed,
                       504 no answer from the platform in time
     GET  /v1/targets  {"targets": ["api", ...]}
-    GET  /v1/records  {"since": ..., "records": [{"seq", "time", "answered", "action", "target",
-                       "duration", "resource", "ok", "error"}, ...]}: the faults the platform
-                      answered, oldest first (the last MAX_RECORDS)
+    GET  /v1/records  {"since": ..., "records": [{"seq", "time", "answered", "client", "action",
+                       "target", "duration", "resource", "ok", "error"}, ...]}: the faults the
+                      platform answered, oldest first (the last MAX_RECORDS); client is the
+                      address that asked (the toolbox, or the lab's own agents)
     GET  /health
 
 Settings from the environment: FAULT_TARGETS (comma-separated container names), PORT (7000),
@@ -62,7 +63,7 @@ class Records:
         self._seq = 0
         self.since = now_iso()
 
-    def add(self, request: dict, asked_at: str, answer: dict) -> None:
+    def add(self, request: dict, asked_at: str, answer: dict, client: str) -> None:
         with self._lock:
             self._seq += 1
             self._records.append(
@@ -70,6 +71,7 @@ class Records:
                     "seq": self._seq,
                     "time": asked_at,  # when the request came in
                     "answered": now_iso(),  # when the platform's answer came back
+                    "client": client,
                     **{key: request[key] for key in ("action", "target", "duration")},
                     "resource": request.get("resource"),
                     "ok": answer.get("ok") is True,
@@ -212,7 +214,7 @@ class Handler(BaseHTTPRequestHandler):
         asked_at = now_iso()
         answer = ANSWERS.ask(request)
         if answer is not None:  # no answer: the platform did nothing
-            RECORDS.add(request, asked_at, answer)
+            RECORDS.add(request, asked_at, answer, self.client_address[0])
         if answer is None:
             self.reply(504, {**request, "ok": False, "error": "the platform did not answer"})
         elif answer.get("ok") is True:

@@ -6,10 +6,13 @@
 exec python3 - <<'PY'
 import time
 
+from evidence import unproven_faults, unseen_probes
 from labcheck import fail, fault_calls, get_json, journals
 
 # Nothing restarts these when they stop: the experiment must.
 UNATTENDED = ("reconciler", "git")
+# Whose request logs see a probe's traffic: each app's own.
+WITNESSES = {"web": ["web"], "api": ["api"]}
 
 
 def faults(runs):
@@ -31,6 +34,11 @@ def verdict(journal):
     }
     if stopped - brought_back:
         return "no-rollback"
+    # What the journal claims, held against what the platform itself saw.
+    if why := unproven_faults(journal):
+        return "fault-not-seen", why
+    if why := unseen_probes(journal, WITNESSES):
+        return "traffic-not-seen", why
     return None
 
 
@@ -39,7 +47,7 @@ if not candidates:
     fail("no-second-journal")
 verdicts = [verdict(journal) for journal in candidates]
 if None not in verdicts:
-    fail(verdicts[-1])
+    fail(*(verdicts[-1] if isinstance(verdicts[-1], tuple) else (verdicts[-1],)))
 journal = candidates[verdicts.index(None)]
 
 deadline = time.monotonic() + 25

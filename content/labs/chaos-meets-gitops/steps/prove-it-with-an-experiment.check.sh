@@ -6,7 +6,11 @@ exec python3 - <<'PY'
 import re
 import sys
 
+from evidence import unproven_faults, unseen_probes
 from labcheck import fault_calls, get_json, journals, when, words
+
+# Whose request logs see a probe's traffic: each app's own.
+WITNESSES = {"web": ["web"], "api": ["api"]}
 
 
 def measures(journal, name):
@@ -47,6 +51,11 @@ def verdict(journal, killed_at):
             ]
             if not restored:
                 return "no-restored-event"
+    # What the journal claims, held against what the platform itself saw.
+    if why := unproven_faults(journal):
+        return "fault-not-seen", why
+    if why := unseen_probes(journal, WITNESSES):
+        return "traffic-not-seen", why
     return None
 
 
@@ -61,7 +70,8 @@ if not candidates:
     sys.exit(1)
 verdicts = [verdict(journal, start) for journal, start in candidates]
 if None not in verdicts:
-    print(f"FAIL: {verdicts[-1]}")
+    for line in verdicts[-1] if isinstance(verdicts[-1], tuple) else (verdicts[-1],):
+        print(f"FAIL: {line}")
     sys.exit(1)
 journal = candidates[verdicts.index(None)][0]
 print(f"{journal['experiment'].get('title')!r}: web killed, restored by the reconciler, "

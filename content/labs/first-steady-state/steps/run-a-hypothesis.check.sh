@@ -17,4 +17,8 @@ if ! jq -e '.status == "completed" and .steady_states.before.steady_state_met ==
     echo "FAIL: not-met"
     exit 1
 fi
+# What the journal claims, held against what the platform itself saw (evidence.py): its faults
+# against the faults sidecar's record, its probes against the request logs of the api.
+python3 -I -m evidence journal "$journal" --fault-key fault-not-seen --traffic-key traffic-not-seen \
+    --witness api || exit 1
 echo "the experiment ran and its steady state was met"

@@ -18,6 +18,20 @@ if ! clone cat-file -e "$revision^{commit}" 2>/dev/null; then
     echo "FAIL: unknown-revision"
     exit 1
 fi
+# A status the reconciler really served: it applied that revision at the status's last_sync.
+python3 -I - <<'PY' || exit 1
+import json
+
+from evidence import reported_status
+
+try:
+    saved = json.loads(open("/home/learner/status.json", encoding="utf-8").read())
+except (OSError, ValueError):
+    saved = None
+if not reported_status(saved):
+    print("FAIL: status-not-reported")
+    raise SystemExit(1)
+PY
 head="$(git ls-remote "$repo" refs/heads/main | cut -f1)"
 deadline=$((SECONDS + 10))
 until curl -fsS --max-time 2 http://reconciler:9100/status 2>/dev/null \

@@ -16,4 +16,8 @@ q '(method_faults | targets("kill")) as $k | ($k | length) >= 1
 q 'longest_pause <= 1' || { echo "FAIL: waited"; exit 1; }
 q '.status == "completed" and .steady_states.before.steady_state_met
    and .steady_states.after.steady_state_met' || { echo "FAIL: not-completed"; exit 1; }
+# What the journal claims, held against what the platform itself saw (evidence.py): its faults
+# against the faults sidecar's record, its probes against the request logs of the replicas behind the load balancer.
+python3 -I -m evidence journal "$journal" --fault-key fault-not-seen --traffic-key traffic-not-seen \
+    --witness lb=api-1,api-2,api-3 || exit 1
 echo "with retries and redispatch, users saw no error even right after a replica died"

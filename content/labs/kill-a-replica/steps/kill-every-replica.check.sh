@@ -11,6 +11,10 @@ q '.deviated == true and .steady_states.before.steady_state_met
    and (.steady_states.after.steady_state_met | not)' || { echo "FAIL: not-deviated"; exit 1; }
 q '(rollback_faults | targets("restart")) == ["api-1", "api-2", "api-3"]' \
     || { echo "FAIL: no-rollback"; exit 1; }
+# What the journal claims, held against what the platform itself saw (evidence.py): its faults
+# against the faults sidecar's record, its probes against the request logs of the replicas behind the load balancer.
+python3 -I -m evidence journal "$journal" --fault-key fault-not-seen --traffic-key traffic-not-seen \
+    --witness lb=api-1,api-2,api-3 || exit 1
 # The rollbacks have just run: HAProxy needs two good health checks per replica.
 for _ in $(seq 1 40); do
     up="$(curl -fsS --max-time 1 http://lb:9000/servers 2>/dev/null \

@@ -25,4 +25,19 @@ if ! jq -e '.toxics == []' <<<"$proxy" >/dev/null 2>&1; then
     echo "FAIL: toxic-left"
     exit 1
 fi
+# The api's own request log must hold that slow answer: a 503 after waiting out its timeout.
+python3 -I - <<'PY' || exit 1
+from evidence import request_log
+
+logs = [log for log in (request_log("api", "/api/quote"), request_log("api", "/")) if log]
+slow = [
+    entry
+    for log in logs
+    for entry in log["requests"]
+    if entry.get("status") == 503 and entry.get("ms", 0) >= 1900
+]
+if logs and not slow:
+    print("FAIL: no-slow-request")
+    raise SystemExit(1)
+PY
 jq -r '"the api waited \(.ms) ms before it gave up; the toxic is gone"' <<<"$data"

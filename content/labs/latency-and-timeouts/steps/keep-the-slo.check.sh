@@ -70,6 +70,10 @@ if ! passes '[.rollbacks[]?
     echo "FAIL: no-rollback"
     exit 1
 fi
+# What the journal claims, held against what the platform itself saw (evidence.py): its toxics
+# against the proxy's own event log, its probes against the api's request log.
+python3 -I -m evidence journal "$journal" --fault-key fault-not-seen --toxic-key toxic-not-seen \
+    --traffic-key traffic-not-seen --witness api || exit 1
 if ! proxy=$(curl -fsS --max-time 5 http://proxy:8474/proxies/dependency 2>/dev/null) \
         || ! jq -e '.enabled == true' <<<"$proxy" >/dev/null 2>&1; then
     echo "FAIL: proxy-down"

@@ -20,4 +20,25 @@ if ! jq -e '.met == true and .success_percent >= .objective.success_percent' \
     echo "FAIL: not-met"
     exit 1
 fi
+# The api's own request log must hold the measured requests: figures typed by hand are not a
+# measurement.
+python3 -I - "$data" <<'PY' || exit 1
+import json
+import sys
+import urllib.parse
+
+from evidence import request_log
+
+figures = json.loads(sys.argv[1])
+path = urllib.parse.urlsplit(str(figures["url"])).path or "/"
+log = request_log("api", path)
+if log is not None:
+    gets = [e for e in log["requests"] if e.get("method") == "GET"]
+    answered = [e for e in gets if 200 <= e.get("status", 0) < 300]
+    ok = figures.get("ok")
+    ok = ok if isinstance(ok, int | float) and not isinstance(ok, bool) else 0
+    if len(gets) < figures["requests"] or len(answered) < ok:
+        print("FAIL: no-measurement")
+        sys.exit(1)
+PY
 jq -r '"baseline met: \(.ok)/\(.requests) answered, p95 \(.p95_ms) ms"' <<<"$data"

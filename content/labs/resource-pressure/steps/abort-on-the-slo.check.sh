@@ -14,5 +14,9 @@ q '[.run[] | select(.status == "succeeded" and .activity.type == "action"
 # Interrupted, and early: the stress was set for 60 s.
 q '.status == "interrupted" and .duration < 20' || { echo "FAIL: not-interrupted"; exit 1; }
 q 'rollback_faults | targets("unstress") == ["api"]' || { echo "FAIL: no-rollback"; exit 1; }
+# What the journal claims, held against what the platform itself saw (evidence.py): its faults
+# against the faults sidecar's record, its probes against the request logs of the api.
+python3 -I -m evidence journal "$journal" --fault-key fault-not-seen --traffic-key traffic-not-seen \
+    --witness api || exit 1
 slo http://api:8080/ --requests 50 --interval 0.02 --p95 50 >/dev/null || { echo "FAIL: still-stressed"; exit 1; }
 echo "the safeguard stopped the experiment when the SLO broke, and the rollbacks cleaned up"

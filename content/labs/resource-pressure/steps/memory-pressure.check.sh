@@ -12,4 +12,8 @@ q '[.run[] | select(.status == "succeeded" and .activity.type == "action"
 q '.status == "completed" and .steady_states.before.steady_state_met
    and .steady_states.after.steady_state_met' || { echo "FAIL: not-completed"; exit 1; }
 q 'rollback_faults | targets("unstress") == ["api"]' || { echo "FAIL: no-rollback"; exit 1; }
+# What the journal claims, held against what the platform itself saw (evidence.py): its faults
+# against the faults sidecar's record, its probes against the request logs of the api.
+python3 -I -m evidence journal "$journal" --fault-key fault-not-seen --traffic-key traffic-not-seen \
+    --witness api || exit 1
 echo "the api kept its latency objective while 60% of its memory was taken"
