@@ -75,8 +75,17 @@ lab_firewall() {
     done
 }
 
+live_restore_note() {
+    command -v docker >/dev/null 2>&1 || return 0
+    if [ "$(timeout 15 docker info --format '{{.LiveRestoreEnabled}}' 2>/dev/null)" = false ]; then
+        echo "ensure-docker: this engine runs without live restore: restarting it stops every" \
+            "lab. Start it with --live-restore (README, Deploying)." >&2
+    fi
+}
+
 if version="$(engine_version)" && [ -n "$version" ]; then
     say "Docker engine $version answers."
+    live_restore_note
     lab_firewall
     exit 0
 fi
@@ -113,6 +122,10 @@ fi
 # --default-address-pool  a /24 per sandbox from 172.20.0.0/14: 1024 sandboxes, where the
 #                   built-in pools run out near 30 /16 networks plus 256 /20s.
 # --log-level=warn  containerd's info lines would fill var/dockerd.log.
+# --live-restore    a restart of dockerd (an upgrade, a crash) leaves the labs' containers
+#                   running; the platform then finds every session as it was
+#                   (bench/drill_engine_restart.py). An engine found already running keeps its
+#                   own settings: see `docker info` (Live Restore Enabled).
 storage=vfs
 data_fs="$(stat -f -c %T /var/lib/docker 2>/dev/null || stat -f -c %T /var/lib)"
 if grep -qw overlay /proc/filesystems && [ "$data_fs" != overlayfs ]; then
@@ -128,6 +141,7 @@ flags=(
     --no-new-privileges
     --default-address-pool "base=172.20.0.0/14,size=24"
     --log-level=warn
+    --live-restore
 )
 
 pid="$(cat var/dockerd.pid 2>/dev/null || true)"
