@@ -244,7 +244,8 @@ CELERY_TIMEZONE = TIME_ZONE
 
 # Content-Security-Policy (django-csp): scripts only from our own static files, no inline
 # script or event handler anywhere. Styles allow inline because xterm.js (the lab terminal)
-# inserts <style> elements and the Results timeline places its marks with style attributes.
+# inserts <style> elements and the Results timeline places its marks with style attributes;
+# images and fonts from our own origin only, so injected CSS could not send anything out.
 # The lab terminal's websocket is same-origin ('self' covers ws:/wss: to the page's own host).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

@@ -89,11 +89,15 @@ def test_site_pages_load_with_no_csp_violation(live_server, offline_page):
         "/en/labs/",
         Lab.objects.order_by("order").first().get_absolute_url(),
         "/en/no-such-page/",
+        "/en/accounts/sign-up/",
+        "/es/cuentas/contrasena/restablecer/",
     ):
         page.goto(live_server.url + path)
         _assert_clean(page)
 
     _sign_in(page, live_server.url, "rosa")
+    _assert_clean(page)
+    page.goto(live_server.url + "/en/accounts/profile/")
     _assert_clean(page)
     page.goto(live_server.url + lesson.get_absolute_url())
     questions = page.locator("fieldset.question")
@@ -150,3 +154,10 @@ def test_admin_translation_tabs_work_offline_with_no_csp_violation(live_server, 
     assert spanish.input_value() == course.title_es
     assert not english.is_visible()
     _assert_clean(page)
+
+    # The rest of the admin: index, a list with filters and actions, a page with inlines.
+    lab = Lab.objects.order_by("order").first()
+    for path in ("/admin/", "/admin/courses/lesson/", f"/admin/labs/lab/{lab.pk}/change/"):
+        page.goto(live_server.url + path)
+        _assert_clean(page)
+    page.locator(".ui-tabs-nav").first.wait_for()
