@@ -13,10 +13,11 @@ The shell runs in tmux, so that a reload, a dropped connection or a second tab l
 shell; tmux is set up to look like a plain shell. Staff may watch a learner's shell read-only.
 
 Close codes: 4001 not signed in, 4003 not yours (or no such session), 4009 the session is not
-running, 4008 idle for LAB_TERMINAL_IDLE_SECONDS, 4010 the session ended while connected, 4029
-too many open terminals for the user or the client address (LAB_MAX_TERMINALS_PER_USER, _ADDRESS),
-1000 the shell exited (a reconnect starts a new one), 1009 a frame over 64 KiB, 1011 the shell
-could not be started or stopped taking input. Every close carries a short English reason for
+running (also when a container of its sandbox dies while connected: until it is restored), 4008
+idle for LAB_TERMINAL_IDLE_SECONDS, 4010 the session ended while connected, 4029 too many open
+terminals for the user or the client address (LAB_MAX_TERMINALS_PER_USER, _ADDRESS), 1000 the
+shell exited (a reconnect starts a new one), 1009 a frame over 64 KiB, 1011 the shell could not
+be started or stopped taking input. Every close carries a short English reason for
 logs and developer tools; the page shows its own translated texts.
 """
 
@@ -120,6 +121,12 @@ def _load_session(session_id: int) -> LabSession | None:
 @database_sync_to_async
 def _still_running(session_id: int) -> bool:
     return LabSession.objects.filter(running_q(), pk=session_id).exists()
+
+
+@database_sync_to_async
+def _broken(session_id: int) -> bool:
+    """The session lives on, but a container of its sandbox died (labs.services.health)."""
+    return LabSession.objects.live().filter(pk=session_id).exclude(problem={}).exists()
 
 
 def _is_running(session: LabSession) -> bool:
@@ -288,6 +295,13 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if await _still_running(self.session_id):
             await self.end(Close.NORMAL, "The shell has exited.")
         else:
+            await self._not_running()
+
+    async def _not_running(self) -> None:
+        """Closes a terminal whose session stopped running: ended, or broken until restored."""
+        if await _broken(self.session_id):
+            await self.end(Close.NOT_RUNNING, "The lab's containers stopped; restore the lab.")
+        else:
             await self.end(Close.ENDED, "The lab session has ended.")
 
     @staticmethod
@@ -327,7 +341,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 return
             if now >= next_poll:
                 if not await _still_running(self.session_id):
-                    await self.end(Close.ENDED, "The lab session has ended.")
+                    await self._not_running()
                     return
                 if self.lease is not None:
                     await asyncio.to_thread(limits.terminal_lease_renew, **self.lease)

@@ -388,3 +388,46 @@ def test_a_broken_warm_pool_sandbox_is_replaced(lab_worker, health_lab, settings
     wait_until(lambda: fresh.filter(state=State.READY).exists(), what="a fresh warm sandbox")
     for session in LabSession.objects.live():
         services.lab_session_stop(session=session)
+
+
+@pytest.mark.docker
+@pytest.mark.django_db(transaction=True)
+def test_the_terminal_survives_kill_all_and_closes_clearly_when_its_lab_breaks(
+    health_lab, settings
+):
+    from channels.db import database_sync_to_async
+
+    from tests.labs.test_terminal import Screen, communicator, cookie_for, run
+
+    settings.LAB_TERMINAL_POLL_SECONDS = 0.5
+    user = UserFactory()
+    session = LabSession.objects.create(lab=health_lab, user=user, state=State.PROVISIONING)
+    services.lab_session_provision(session=session)
+    session.refresh_from_db()
+    assert session.state == State.READY, session.error
+    cookie = cookie_for(user)
+
+    async def scenario():
+        screen = await Screen(communicator(session, cookie)).open()
+        await screen.prompt()
+        await screen.type("kill -9 -1\r")  # tmux and the shell go; the container stays
+        assert (await screen.until_closed())[0] == 1000  # "the shell exited": reconnect
+        again = await Screen(communicator(session, cookie)).open()
+        await again.prompt()
+        await again.type("echo back-$((6 * 7))\r")
+        await again.until(b"back-42")
+
+        runtime.container_action(container_id=session.sandbox["containers"]["api"], action="kill")
+        counts = await database_sync_to_async(services.lab_sessions_watch)()
+        assert counts["broken"] == 1
+        assert await again.until_closed() == (
+            4009,
+            "The lab's containers stopped; restore the lab.",
+        )
+        refused = await Screen(communicator(session, cookie)).open()
+        assert (await refused.until_closed())[0] == 4009
+
+    try:
+        run(scenario)
+    finally:
+        services.lab_session_stop(session=session)
