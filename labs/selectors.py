@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from academy.contentfiles import LANGUAGES
 from labs import services
@@ -96,10 +97,14 @@ def session_status(*, session: LabSession) -> dict:
     seconds_left = None
     if session.expires_at and session.is_live:
         seconds_left = max(0, int((session.expires_at - timezone.now()).total_seconds()))
+    problem = session_problem(session=session)
+    state_label = str(session.get_state_display())
+    if problem:
+        state_label = _("Restoring") if problem["restoring"] else _("Needs a restore")
     return {
         "id": session.pk,
         "state": session.state,
-        "state_label": str(session.get_state_display()),
+        "state_label": state_label,
         "live": session.is_live,
         "terminal": services.session_is_running(session),
         "queue_position": services.queue_position(session),
@@ -107,7 +112,7 @@ def session_status(*, session: LabSession) -> dict:
         "extended": session.extended,
         "steps": steps,
         "results_version": session_results_version(session=session),
-        "problem": session_problem(session=session),
+        "problem": problem,
     }
 
 

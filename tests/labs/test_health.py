@@ -151,6 +151,7 @@ def test_a_session_with_a_problem_is_not_running_and_says_why_in_the_learners_la
         with pytest.raises(services.LabSessionError) as refused:
             services.lab_session_results_request(session=session)
     assert status["terminal"] is False
+    assert status["state_label"] == "Necesita restaurarse"
     assert status["problem"]["message"] == (
         "El contenedor api se detuvo (se quedó sin memoria). Restaura el laboratorio para "
         "continuar; tu progreso se conserva."
@@ -183,6 +184,7 @@ def test_only_the_owner_restores_and_the_page_offers_it(client):
     assert session.problem["restoring"] is True
     status = client.get(reverse("labs:status", kwargs={"session_id": session.pk})).json()
     assert status["problem"]["restoring"] is True
+    assert status["state_label"] == "Restoring"
     assert status["problem"]["message"].startswith("Restoring the lab")
 
     session.problem = {}
