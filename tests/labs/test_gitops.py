@@ -660,6 +660,151 @@ def test_the_reconciler_keeps_its_memory_bounded(tmp_path):
     assert status["errors"][0]["source"] == "revision"
 
 
+# --- The reconciler's transitions, without processes -----------------------------------------
+
+
+class Revisions:
+    """The state store: revisions by sha, and the branch's head."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, dict[str, str]] = {}
+        self.head: str | None = None
+
+    def push(self, sha: str, files: dict[str, str]) -> None:
+        self.files[sha], self.head = files, sha
+
+    def fetch(self) -> str:
+        return self.head
+
+    def commit(self, sha: str):
+        return reconciler_module.Commit(sha=sha, subject=f"change {sha[:7]}", author="someone")
+
+    def declared_files(self, sha: str) -> dict[str, str]:
+        return self.files[sha]
+
+
+class Containers:
+    """The apps (up or not, with a config) and the platform that stops and starts them."""
+
+    def __init__(self, *names: str) -> None:
+        self.up = dict.fromkeys(names, True)
+        self.configs = {name: {} for name in names}
+        self.requests: list[tuple[str, str]] = []
+
+    # The apps' API
+    def healthy(self, name: str) -> bool:
+        return self.up.get(name, False)
+
+    def config(self, name: str) -> dict:
+        if not self.up.get(name):
+            raise reconciler_module.Unreachable("connection refused")
+        return dict(self.configs[name])
+
+    def put_config(self, name: str, values: dict) -> tuple[int, dict]:
+        self.config(name)  # a stopped app does not answer
+        self.configs[name].update(values)
+        return 200, dict(self.configs[name])
+
+    # The platform
+    def request(self, action: str, target: str) -> tuple[bool, str]:
+        self.requests.append((action, target))
+        if action == "kill":
+            self.up[target] = False
+        elif action == "restart":
+            self.up[target], self.configs[target] = True, {}  # back with its defaults
+        return True, "done"
+
+
+def app_file(*, running: bool = True, version: str = "v1") -> dict[str, str]:
+    flag = "true" if running else "false"
+    return {"apps/web.yaml": f"name: web\nrunning: {flag}\nconfig:\n  version: {version}\n"}
+
+
+def reconciler_on(tmp_path, revisions: Revisions, containers: Containers):
+    settings = reconciler_module.Settings(work_dir=tmp_path, apps=("web",), restart_cooldown=60)
+    reconciler = reconciler_module.Reconciler(settings)
+    reconciler.source, reconciler.apps, reconciler.platform = revisions, containers, containers
+    return reconciler
+
+
+def kinds(reconciler) -> list[str]:
+    return [event["kind"] for event in reconciler.events.since(0)]
+
+
+def test_a_reverted_stop_starts_the_app_at_once(tmp_path):
+    revisions, containers = Revisions(), Containers("web")
+    reconciler = reconciler_on(tmp_path, revisions, containers)
+    revisions.push("a" * 40, app_file())
+    reconciler.reconcile_once()
+    revisions.push("b" * 40, app_file(running=False))
+    reconciler.reconcile_once()
+    assert containers.requests == [("kill", "web")] and not containers.up["web"]
+    revisions.push("c" * 40, app_file())  # the revert
+    reconciler.reconcile_once()
+    # Applied at once although web does not answer, and web started in the same pass, inside
+    # the cooldown of its stop.
+    assert reconciler.revision == "c" * 40
+    assert containers.requests == [("kill", "web"), ("restart", "web")]
+    assert kinds(reconciler)[-2:] == ["synced-revision", "started-app"]
+    assert reconciler.events.since(0)[-2]["waiting_for"] == ["web"]
+    reconciler.reconcile_once()  # the next pass gives the started app its declared config
+    assert containers.configs["web"] == {"version": "v1"}
+    assert reconciler.status()["synced"] is True
+    assert "restored" not in kinds(reconciler)
+
+
+def test_a_revision_waits_for_an_app_the_platform_restores(tmp_path):
+    revisions, containers = Revisions(), Containers("web")
+    reconciler = reconciler_on(tmp_path, revisions, containers)
+    revisions.push("a" * 40, app_file())
+    reconciler.reconcile_once()
+    containers.up["web"] = False  # killed: declared running, so the platform brings it back
+    revisions.push("b" * 40, app_file(version="v2"))
+    reconciler.reconcile_once()
+    assert reconciler.revision == "a" * 40, "the new revision waits for web to answer"
+    assert containers.requests == []  # one failed check yet: HEALTH_FAILURES is 2
+    reconciler.reconcile_once()
+    assert containers.requests == [("restart", "web")] and "restored" in kinds(reconciler)
+    reconciler.reconcile_once()
+    assert reconciler.revision == "b" * 40 and containers.configs["web"] == {"version": "v2"}
+
+
+def test_the_first_revision_waits_for_a_stopped_app_only_so_long(tmp_path):
+    revisions, containers = Revisions(), Containers("web")
+    containers.up["web"] = False  # stopped before the reconciler started
+    reconciler = reconciler_on(tmp_path, revisions, containers)
+    revisions.push("a" * 40, app_file())
+    for _ in range(reconciler_module.FIRST_REVISION_PATIENCE):
+        reconciler.reconcile_once()
+    assert reconciler.revision is None and containers.requests == []
+    reconciler.reconcile_once()
+    assert reconciler.revision == "a" * 40
+    assert containers.requests == [("restart", "web")] and "started-app" in kinds(reconciler)
+
+
+def test_a_deleted_file_releases_the_app_and_its_errors(tmp_path):
+    revisions, containers = Revisions(), Containers("web")
+    reconciler = reconciler_on(tmp_path, revisions, containers)
+    revisions.push("a" * 40, app_file())
+    reconciler.reconcile_once()
+    reconciler.conditions["app:web"] = "web: something was wrong"
+    revisions.push("b" * 40, {})
+    reconciler.reconcile_once()
+    status = reconciler.status()
+    assert status["apps"] == {} and status["errors"] == [] and status["synced"] is True
+    assert status["unmanaged"] == {
+        "web": {"file": "apps/web.yaml", "since": "b" * 40, "time": status["last_sync"]}
+    }
+    containers.configs["web"] = {"version": "by hand"}
+    containers.up["web"] = False
+    reconciler.reconcile_once()
+    assert containers.requests == [] and containers.configs["web"] == {"version": "by hand"}
+    revisions.push("c" * 40, app_file())  # the file back; web is down, and nothing restores it
+    reconciler.reconcile_once()
+    assert reconciler.status()["unmanaged"] == {}
+    assert containers.requests == [("restart", "web")] and kinds(reconciler)[-1] == "started-app"
+
+
 def test_the_seed_commit_is_the_same_on_every_start(tmp_path):
     files = git_server_module.seed_files(GITOPS_DIR / "seed", ["web", "api"])
     assert set(files) == {"README.md", "apps/web.yaml", "apps/api.yaml"}
