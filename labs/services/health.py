@@ -31,7 +31,13 @@ from labs.services.provisioning import (
     pool_refill,
     sandbox_prepare,
 )
-from labs.services.state import enqueue, lab_instance, resource_labels, session_labels
+from labs.services.state import (
+    enqueue,
+    lab_instance,
+    resource_labels,
+    session_labels,
+    transition,
+)
 
 log = logging.getLogger(__name__)
 State = LabSession.State
@@ -226,8 +232,20 @@ def lab_session_restore(*, session: LabSession) -> bool:
             row.problem = {}
             row.save(update_fields=["problem"])
     session.refresh_from_db()
+    _end_stale_check(session)
     log.info("Session %s restored", session.pk)
     return not session.problem
+
+
+def _end_stale_check(session: LabSession) -> None:
+    """A check that was running when its container died stopped with an error and left the
+    session "checking": back to ready (or completed), as the check would have left it."""
+    grace = timedelta(seconds=settings.LAB_CHECK_TIMEOUT_SECONDS + 30)
+    if session.state != State.CHECKING or session.state_changed_at > timezone.now() - grace:
+        return
+    passed = set(session.checks.filter(passed=True).values_list("step_id", flat=True))
+    done = passed >= set(session.lab.steps.values_list("pk", flat=True))
+    transition(session, State.COMPLETED if done else State.READY, allowed_from=[State.CHECKING])
 
 
 def _restart_stopped(session: LabSession) -> runtime.Sandbox:

@@ -6,12 +6,13 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from academy.courses.services import content_sync
 from labs import runtime, selectors, services
@@ -296,6 +297,10 @@ def test_a_container_killed_behind_the_platforms_back_is_noticed_and_restored(
 
     # The shell dies too (say, the engine stopped it): the restore brings back both.
     runtime.container_action(container_id=session.sandbox["containers"]["toolbox"], action="kill")
+    # A check that was running then failed with its container and left the session "checking".
+    LabSession.objects.filter(pk=session.pk).update(
+        state=State.CHECKING, state_changed_at=timezone.now() - timedelta(minutes=5)
+    )
     services.lab_session_restore_request(session=session)  # the Restore button
     wait_until(
         lambda: not LabSession.objects.get(pk=session.pk).problem, what="restored", timeout=120
@@ -303,6 +308,7 @@ def test_a_container_killed_behind_the_platforms_back_is_noticed_and_restored(
 
     session.refresh_from_db()
     assert services.session_is_running(session)
+    assert session.state == State.COMPLETED  # as the check would have left it
     assert services.lab_session_check(session=session, step=step).passed
     assert CheckResult.objects.filter(session=session, passed=True).count() == 2
     again = exec_in(session, "cat /tmp/setup-ran", user="root").output
@@ -345,11 +351,11 @@ def test_the_cli_answers_in_one_line_when_the_shell_container_is_gone(lab_worker
     runtime.container_action(container_id=session.sandbox["containers"]["toolbox"], action="kill")
     env = {**os.environ, **database_env(), "LAB_TASK_QUEUE": lab_worker.queue}
 
-    def lab(*args):
+    def lab(*args, **more_env):
         return subprocess.run(
             [sys.executable, "manage.py", "lab", *args],
             cwd=settings.BASE_DIR,
-            env=env,
+            env={**env, **more_env},
             capture_output=True,
             text=True,
             timeout=300,
@@ -365,6 +371,14 @@ def test_the_cli_answers_in_one_line_when_the_shell_container_is_gone(lab_worker
         assert f"manage.py lab restore {session.pk}" in lines[0]
     session.refresh_from_db()
     assert session.problem["container"] == "toolbox"
+
+    LabSession.objects.filter(pk=session.pk).update(problem={})  # as if not yet noticed
+    # The engine does not answer (DOCKER_HOST points nowhere): one line too.
+    away = lab("exec", str(session.pk), "--", "true", DOCKER_HOST="unix:///nonexistent/d.sock")
+    assert away.returncode != 0
+    assert away.stderr.strip().startswith("CommandError: The Docker engine does not answer")
+    assert len(away.stderr.strip().splitlines()) == 1, away.stderr
+    LabSession.objects.filter(pk=session.pk).update(problem=session.problem)
 
     restored = lab("restore", str(session.pk))
     assert restored.returncode == 0, restored.stderr
