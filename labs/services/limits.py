@@ -36,6 +36,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
+from academy.net import client_ip
 from labs.models import LabSession
 from labs.services.access import LabSessionError
 
@@ -68,10 +69,6 @@ class Rate:
 
 def client_address(request) -> str:
     """The client's address of an HTTP request, trusting only configured proxies."""
-    try:
-        from academy.net import client_ip
-    except ImportError:  # the site's one rule for this is not there: the socket's peer
-        return request.META.get("REMOTE_ADDR") or "unknown"
     return client_ip(request)
 
 
