@@ -65,16 +65,27 @@ def sandbox_exec(
     environment: Mapping[str, str] | None = None,
     workdir: str | None = None,
     stdin: bytes | None = None,
+    clean_environment: bool = False,
 ) -> ExecResult:
     """Run ``command`` in the container as ``user`` and wait for it, at most ``timeout`` seconds.
 
     The command runs under ``timeout -s KILL``, which kills its whole process group when time
     is up (a fork bomb included); the client also stops waiting shortly after.
+
+    Docker adds ``environment`` to the container's own (its image's and its lab's variables)
+    and cannot take any away: with ``clean_environment``, the command sees ``environment`` and
+    nothing else (``env -i``), as grading needs.
     """
     if not command:
         raise ValueError("command must not be empty.")
     if timeout <= 0:
         raise ValueError("timeout must be positive.")
+    if clean_environment:
+        for name, value in (environment or {}).items():
+            if not name or "=" in name or "\0" in name or "\0" in value:
+                raise ValueError(f"Environment variable {name!r} cannot be passed.")
+        assignments = [f"{name}={value}" for name, value in (environment or {}).items()]
+        command = ["/usr/bin/env", "-i", *assignments, *command]
     seconds = math.ceil(timeout * 1000) / 1000
     wrapped = ["timeout", "-s", "KILL", f"{seconds}s", *command]
     api = client().api

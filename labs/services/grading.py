@@ -72,6 +72,20 @@ def lab_session_check_request(*, session: LabSession, step: LabStep, language: s
     return CheckRequest(step_number=step.number, already_pending=False)
 
 
+# A check runs as root: a user the learner is not, so the learner can neither signal, trace nor
+# read it (root here has no capabilities, so it reads and writes only what its uid may, and it
+# could not switch to the learner's uid anyway). It runs in "/", not the learner's home (python3
+# puts its working folder on sys.path), and with these variables only: the container's own
+# include the lab's (GIT_CONFIG_SYSTEM names a file in /tmp in the GitOps labs), and Docker can
+# only add to them. Check scripts run `python3 -I` and git through `safegit` (content/README.md).
+CHECK_WORKDIR = "/"
+
+
+def check_environment(language: str) -> dict[str, str]:
+    """All the variables a check sees."""
+    return {"PATH": SAFE_PATH, "LAB_LANGUAGE": language, "HOME": "/root", "LANG": "C.UTF-8"}
+
+
 def lab_session_check(*, session: LabSession, step: LabStep, language: str = "en") -> CheckResult:
     """Runs the step's check as root, out of the learner's reach, and stores the result."""
     session.refresh_from_db()
@@ -84,10 +98,12 @@ def lab_session_check(*, session: LabSession, step: LabStep, language: str = "en
     try:
         result = runtime.sandbox_exec(
             container_id=session.sandbox["containers"][container],
-            command=["bash", f"{SCRIPTS_DIR}/steps/{step.key}.check.sh"],
+            command=["/bin/bash", f"{SCRIPTS_DIR}/steps/{step.key}.check.sh"],
             user="root",
             timeout=settings.LAB_CHECK_TIMEOUT_SECONDS,
-            environment={"PATH": SAFE_PATH, "LAB_LANGUAGE": language},
+            environment=check_environment(language),
+            clean_environment=True,
+            workdir=CHECK_WORKDIR,
         )
     finally:
         duration_ms = int((time.monotonic() - started) * 1000)
@@ -124,7 +140,11 @@ def lab_session_check(*, session: LabSession, step: LabStep, language: str = "en
 
 
 def lab_session_solve(*, session: LabSession, step: LabStep) -> runtime.ExecResult:
-    """Runs the step's solution as the learner would (used by the lab self-test)."""
+    """Runs the step's solution as the learner would (used by the lab self-test).
+
+    As the learner, in their home, with the container's variables: what the learner's terminal
+    has (Chaos Toolkit on PATH, git's identity), since a solve is the learner's own actions.
+    """
     session.refresh_from_db()
     return runtime.sandbox_exec(
         container_id=session.sandbox["containers"][session.lab.shell_container],

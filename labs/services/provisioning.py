@@ -215,10 +215,14 @@ def sandbox_prepare(
     if setup and lab.setup_script:
         result = runtime.sandbox_exec(
             container_id=sandbox.containers[lab.shell_container],
-            command=["bash", f"{SCRIPTS_DIR}/setup.sh"],
+            command=["/bin/bash", f"{SCRIPTS_DIR}/setup.sh"],
             user="root",
             timeout=settings.LAB_SETUP_TIMEOUT_SECONDS,
-            environment={"PATH": SAFE_PATH},
+            # As a check runs (labs.services.grading): a restored sandbox runs it again while
+            # the learner's files are there.
+            environment={"PATH": SAFE_PATH, "HOME": "/root", "LANG": "C.UTF-8"},
+            clean_environment=True,
+            workdir="/",
         )
         if result.exit_code != 0:
             raise runtime.RuntimeFailure(f"setup failed ({result.exit_code}): {result.output}")

@@ -69,17 +69,38 @@ def words(arguments: object) -> list[str]:
         return str(arguments).split()
 
 
+def _root_only_folder() -> str:
+    """A new folder only root can read, removed at exit."""
+    path = tempfile.mkdtemp(prefix="check-", dir="/tmp")
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
 class Repository:
-    """A bare clone, in a folder removed at exit, of a lab's git repository."""
+    """A bare clone, in a folder removed at exit, of a lab's git repository.
+
+    Every git command goes through safegit (a clean environment, no configuration, hooks or
+    drivers but git's own), on a repository root owns: the learner's clones are copied first.
+    """
 
     def __init__(self, url: str = "git://git/platform.git") -> None:
-        self.path = tempfile.mkdtemp(prefix="check-", dir="/tmp")
-        atexit.register(shutil.rmtree, self.path, True)
-        subprocess.run(["git", "clone", "--quiet", "--bare", url, self.path], check=True)
+        self.path = _root_only_folder()
+        subprocess.run(["safegit", "clone", "--quiet", "--bare", url, self.path], check=True)
+
+    @classmethod
+    def learner_clone(cls, path: str) -> Repository | None:
+        """A root-only copy of a clone the learner made (its objects, refs and origin URL, never
+        its configuration or hooks; see safegit), or None when path holds no clone."""
+        copy = f"{_root_only_folder()}/clone.git"
+        if subprocess.run(["safegit", "copy-clone", path, copy], capture_output=True).returncode:
+            return None
+        repository = cls.__new__(cls)
+        repository.path = copy
+        return repository
 
     def git(self, *args: str) -> str:
         return subprocess.run(
-            ["git", "--git-dir", self.path, *args], capture_output=True, text=True
+            ["safegit", "--git-dir", self.path, *args], capture_output=True, text=True
         ).stdout.strip()
 
     def declared(self, revision: str, app: str = "web") -> dict | None:
@@ -87,7 +108,7 @@ class Repository:
         import yaml
 
         try:
-            data = yaml.safe_load(self.git("show", f"{revision}:apps/{app}.yaml"))
+            data = yaml.safe_load(self.git("show", "--no-textconv", f"{revision}:apps/{app}.yaml"))
             return dict(data.get("config") or {})
         except (yaml.YAMLError, AttributeError, TypeError, ValueError):
             return None

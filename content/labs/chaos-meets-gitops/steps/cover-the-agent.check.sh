@@ -3,7 +3,7 @@
 # the topology than web's container (the reconciler, git, api, or an app's config), completed,
 # brought back in its rollbacks what nothing else restores (the reconciler, git), and the
 # platform is back to its desired state: the reconciler answers and reports synced.
-exec python3 - <<'PY'
+exec python3 -I - <<'PY'
 import time
 
 from evidence import unproven_faults, unseen_probes

@@ -2,7 +2,7 @@
 # Passes when a Chaos Toolkit journal in the learner's home shows a method that killed web
 # (through the faults sidecar) and succeeded, a hypothesis that measures web and held after the
 # kill, and the reconciler's events show that it, not the experiment, restored web.
-exec python3 - <<'PY'
+exec python3 -I - <<'PY'
 import re
 import sys
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Passes when the reconciler's events hold a restore of web, and web answers again with the
 # config that main declares for it.
-exec python3 - <<'PY'
+exec python3 -I - <<'PY'
 from labcheck import Repository, fail, get_json, wait_for
 
 events = get_json("http://reconciler:9100/events") or []

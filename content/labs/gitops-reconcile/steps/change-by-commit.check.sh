@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Passes when main has a commit after the seed that declares a new version or message for web,
 # the reconciler has applied the head of main, and web's /config is what main declares.
-exec python3 - <<'PY'
+exec python3 -I - <<'PY'
 from labcheck import Repository, fail, get_json, wait_for
 
 repo = Repository()

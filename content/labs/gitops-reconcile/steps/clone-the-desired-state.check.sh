@@ -3,7 +3,11 @@
 # reconciler naming one of that clone's commits, and the reconciler is synced with main now.
 home=/home/learner
 repo=git://git/platform.git
-clone() { git -c safe.directory='*' -C "$home/platform" "$@"; }
+# The learner's clone, copied as data into a folder only root reads (safegit copy-clone): git
+# never opens it as a repository, so nothing in its configuration or hooks can run.
+copy="$(mktemp -d)" && trap 'rm -rf "$copy"' EXIT
+safegit copy-clone "$home/platform" "$copy/platform.git" 2>/dev/null
+clone() { safegit --git-dir "$copy/platform.git" "$@"; }
 
 if [ "$(clone config --get remote.origin.url 2>/dev/null)" != "$repo" ]; then
     echo "FAIL: no-clone"
@@ -32,7 +36,7 @@ if not reported_status(saved):
     print("FAIL: status-not-reported")
     raise SystemExit(1)
 PY
-head="$(git ls-remote "$repo" refs/heads/main | cut -f1)"
+head="$(safegit ls-remote "$repo" refs/heads/main | cut -f1)"
 deadline=$((SECONDS + 10))
 until curl -fsS --max-time 2 http://reconciler:9100/status 2>/dev/null \
         | jq -e --arg head "$head" '.synced and .revision == $head' >/dev/null; do

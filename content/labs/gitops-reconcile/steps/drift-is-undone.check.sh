@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Passes when the reconciler's events hold a drift correction on web, the reconciler is on the
 # head of main, and web's /config is what main declares.
-exec python3 - <<'PY'
+exec python3 -I - <<'PY'
 from labcheck import Repository, fail, get_json, wait_for
 
 events = get_json("http://reconciler:9100/events") or []

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Passes when main holds a `git revert` of a commit whose declared web broke the SLO, the
 # reconciler had applied that commit, it now runs the head of main, and web meets its SLO.
-exec python3 - <<'PY'
+exec python3 -I - <<'PY'
 import re
 import subprocess
 
