@@ -39,7 +39,7 @@ HTTP API on STATUS_PORT (9100): GET /status (revision, last fetch, synced, apps 
 observed, unmanaged apps, errors, rejected revisions), GET /events[?since=SEQ] (a bounded list,
 newest last), GET /health. Every event is also printed as one line on stdout. Memory is bounded:
 MAX_EVENTS events, each message cut at MAX_MESSAGE characters, the last MAX_REJECTED rejected
-revisions.
+revisions and MAX_UNMANAGED unmanaged apps.
 
 Settings (environment): REPO_URL (git://git/platform.git), BRANCH (main), RECONCILE_INTERVAL
 (3 s), APP_URL (http://{name}:8080), FAULTS_URL (http://faults:7000; empty: no restores),
@@ -81,6 +81,7 @@ WAIT_BEFORE_REPORTING = 3  # passes a revision may wait for an app before it is 
 FIRST_REVISION_PATIENCE = 10
 MAX_REJECTED = 20  # rejected revisions remembered (and reported); older ones are forgotten
 MAX_MESSAGE = 1000  # characters of an event's message
+MAX_UNMANAGED = 32  # apps reported as no longer managed; older ones are forgotten
 
 
 @dataclass(frozen=True)
@@ -467,6 +468,8 @@ class Reconciler:
             for name, app in released.items():
                 self.conditions.pop(f"app:{name}", None)  # its event below says why
                 self.unmanaged[name] = {"file": app.file, "since": sha, "time": self.last_sync}
+            while len(self.unmanaged) > MAX_UNMANAGED:  # with no APPS, names are many
+                del self.unmanaged[next(iter(self.unmanaged))]
         summary = "; ".join(f"{name}: {describe_changes(c)}" for name, c in changes.items())
         if absent:
             summary += "; " if summary else ""
@@ -488,7 +491,7 @@ class Reconciler:
         for name, app in released.items():
             self.events.add(
                 "unmanaged",
-                f"{name} is no longer declared ({app.file} is gone from {short(sha)}): the "
+                f"{name} is no longer declared in {short(sha)} (it was in {app.file}): the "
                 "reconciler no longer manages it and leaves it as it is (no pruning); nothing "
                 f"corrects its drift or restarts it until a file declares {name} again",
                 app=name,
