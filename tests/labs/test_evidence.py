@@ -259,6 +259,32 @@ def test_learner_text_in_a_reason_stays_on_one_short_line(evidence, monkeypatch)
     assert "\n" not in why and len(why) < 400
 
 
+def test_a_journal_is_read_as_chaos_run_ran_it_and_its_secrets_are_never_printed(
+    evidence, monkeypatch, tmp_path, capsys
+):
+    journal = slo_journal("http://api:8080/?token=${token}", ["kill ${target}"], [])
+    journal["experiment"]["configuration"] = {"target": "api"}
+    journal["experiment"]["secrets"] = {"api": {"token": "s3cr3t-value"}}
+    kill = journal["run"][0]
+    since = iso(evidence.when(journal["start"]) - timedelta(minutes=5))
+    record = {"seq": 1, "time": kill["start"], "action": "kill", "target": "api", "ok": True}
+    monkeypatch.setattr(evidence, "fault_records", lambda: {"since": since, "records": [record]})
+    log = {"since": since, "requests": []}
+    monkeypatch.setattr(evidence, "request_log", lambda name, path=None: log)
+    monkeypatch.setattr(evidence, "addresses", lambda host=None: set())
+    path = tmp_path / "journal.json"
+    path.write_text(json.dumps(journal))
+
+    code = evidence.main(
+        ["journal", str(path), "--fault-key", "f", "--traffic-key", "t", "--witness", "api"]
+    )
+
+    printed = capsys.readouterr().out
+    assert code == 1  # `kill ${target}` was `kill api`, which ran; the probes never did
+    assert printed.splitlines()[0] == "FAIL: t"
+    assert "http://api:8080/?token=***" in printed and "s3cr3t" not in printed
+
+
 # --- Each lab: a forged file fails its step ----------------------------------------------------
 
 

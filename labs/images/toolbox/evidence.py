@@ -32,7 +32,7 @@ import urllib.parse
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from labcheck import fault_calls, get_json, wait_for, words
+from labcheck import SECRET_MASK, fault_calls, get_json, substituted, variables, wait_for, words
 
 SLACK = timedelta(seconds=3)
 FAULTS = "http://faults:7000/v1/records"
@@ -268,8 +268,25 @@ SAYS = {
 }
 
 
-def says(kind: str, claim: Claim) -> str:
-    what = {key: clean(value) for key, value in claim.what.items()}
+def secrets(journal: dict) -> list[str]:
+    """The values of the journal's secrets, longest first: never printed (see labcheck)."""
+    plain, masked = variables(journal), variables(journal, mask_secrets=True)
+    found = {str(plain[key]) for key in plain if masked.get(key) == SECRET_MASK}
+    return sorted((value for value in found if value), key=len, reverse=True)
+
+
+def says(kind: str, claim: Claim, journal: dict) -> str:
+    """Why the claim has no evidence, in the learner's language, with no secret of the journal
+    in it (a check's output is stored and shown)."""
+    hidden = secrets(journal)
+
+    def shown(value: object) -> str:
+        text = str(value)
+        for secret in hidden:
+            text = text.replace(secret, SECRET_MASK)
+        return clean(text)
+
+    what = {key: shown(value) for key, value in claim.what.items()}
     answer = ""
     if claim.what.get("status") is not None:
         answer = f" ({'answer' if language() == 'en' else 'respuesta'} {what['status']})"
@@ -297,7 +314,7 @@ def unproven_faults(journal: dict) -> str | None:
     mine = addresses()  # the reconciler restarts apps and changes their config too: not yours
     for claim in fault_claims(journal):
         if not _in_journal(journal, claim):
-            return says("untimed", claim)
+            return says("untimed", claim, journal)
         action, target = claim.what["action"], claim.what["target"]
         if action == "config":
             log = request_log(target)
@@ -311,7 +328,7 @@ def unproven_faults(journal: dict) -> str | None:
                 and within(entry.get("time"), claim.start, claim.end)
                 for entry in log["requests"]
             ):
-                return says("config", claim)
+                return says("config", claim, journal)
             continue
         if records is None:
             records = fault_records() or {"since": None, "records": []}
@@ -331,7 +348,7 @@ def unproven_faults(journal: dict) -> str | None:
             None,
         )
         if match is None:
-            return says("fault", claim)
+            return says("fault", claim, journal)
         used.add(match.get("seq"))
     return None
 
@@ -343,7 +360,7 @@ def unseen_probes(journal: dict, witnesses: dict[str, list[str]]) -> str | None:
     mine = addresses()
     for claim in probe_claims(journal, set(witnesses)):
         if not _in_journal(journal, claim):
-            return says("untimed", claim)
+            return says("untimed", claim, journal)
         host, path = claim.what["host"], claim.what["path"]
         direct = witnesses[host] == [host]
         # Yours, or relayed by the load balancer: not an agent's own health checks.
@@ -365,7 +382,7 @@ def unseen_probes(journal: dict, witnesses: dict[str, list[str]]) -> str | None:
             for entry in log["requests"]
         )
         if not seen:
-            return says("probe", claim)
+            return says("probe", claim, journal)
     return None
 
 
@@ -378,7 +395,7 @@ def unproven_toxics(journal: dict, proxy: str = PROXY) -> str | None:
     used: set[int] = set()
     for claim in claims:
         if not _in_journal(journal, claim):
-            return says("untimed", claim)
+            return says("untimed", claim, journal)
         if log["since"] is not None and not covers(log, claim.start):
             continue
         name, for_proxy = claim.what.get("toxic_name"), claim.what.get("for_proxy")
@@ -410,7 +427,7 @@ def unproven_toxics(journal: dict, proxy: str = PROXY) -> str | None:
                 used.add(event.get("seq"))
                 break
         else:
-            return says(claim.kind, claim)
+            return says(claim.kind, claim, journal)
     return None
 
 
@@ -467,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     if not isinstance(data, dict):
         print(f"FAIL: {args.fault_key}")
         return 1
+    data = substituted(data)  # `${name}` as chaos run ran it
     failures = [
         (args.fault_key, unproven_faults(data)),
         (args.toxic_key, unproven_toxics(data, args.proxy) if args.toxic_key else None),
