@@ -15,6 +15,7 @@ problem as not running, so the terminal, checks and results refuse with the prob
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -46,6 +47,9 @@ WATCHED_STATES = RUNNING_STATES
 # Exit code of a SIGKILL, which is what `fault kill <name>` sends (runtime.container_action).
 KILLED = 137
 
+# Docker's times: RFC 3339 with nanoseconds, which datetime.fromisoformat does not take.
+_DOCKER_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
 _engine_down_since: datetime | None = None
 
 
@@ -56,9 +60,11 @@ def sandbox_diagnose(
     or None when every container is alive.
 
     In a lab with faults, a target that a SIGKILL stopped is the learner's own experiment
-    (`fault kill api`, undone with `fault restart api`), not a problem; the learner's shell and
-    the faults sidecar are never targets, so their end always is one.
+    (`fault kill api`, undone with `fault restart api`), not a problem, and a target that
+    stopped less than a watch interval ago may be in the middle of a `fault restart`; the
+    learner's shell and the faults sidecar are never targets, so their end always is one.
     """
+    now = timezone.now()
     lab = session.lab
     containers = (session.sandbox or {}).get("containers") or {}
     for name, container_id in containers.items():
@@ -72,8 +78,20 @@ def sandbox_diagnose(
         fault_target = lab.faults_enabled and name not in (lab.shell_container, FAULTS_CONTAINER)
         if fault_target and state.status == "exited" and state.exit_code == KILLED:
             continue
+        if fault_target and _stopped_within(state, now, settings.LAB_WATCH_INTERVAL_SECONDS):
+            continue
         return {"container": name, "reason": "exited", "exit_code": state.exit_code}
     return None
+
+
+def _stopped_within(state: runtime.ContainerState, now: datetime, seconds: float) -> bool:
+    """Whether the container stopped less than ``seconds`` ago (Docker's FinishedAt)."""
+    found = _DOCKER_TIME.match(state.finished_at or "")
+    if not found:
+        return False
+    whole, fraction, zone = found.groups()
+    finished = _parse_time(f"{whole}{(fraction or '')[:7]}{'+00:00' if zone == 'Z' else zone}")
+    return finished is not None and now - finished < timedelta(seconds=seconds)
 
 
 def _watched_sessions():

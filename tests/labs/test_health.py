@@ -132,6 +132,13 @@ def test_diagnose_tells_a_dead_container_from_a_learners_fault():
     assert diagnose(faults, api=_state("api", "exited", 137)) is None
     # ...a crash is not, and neither is the end of the shell or of the sidecar.
     assert diagnose(faults, api=_state("api", "exited", 1))["exit_code"] == 1
+    # A target that stopped a moment ago may be in the middle of a `fault restart`.
+    just_now = timezone.now().isoformat().replace("+00:00", "Z")
+    restarting = ContainerState(
+        id="id-api", name="api", labels={}, status="exited", exit_code=143, finished_at=just_now
+    )
+    assert diagnose(faults, api=restarting) is None
+    assert diagnose(plain, api=restarting)["exit_code"] == 143
     assert diagnose(faults, toolbox=_state("toolbox", "exited", 137))["container"] == "toolbox"
     assert diagnose(faults, faults=_state("faults", "exited", 137))["container"] == "faults"
 
@@ -445,5 +452,34 @@ def test_the_terminal_survives_kill_all_and_closes_clearly_when_its_lab_breaks(
 
     try:
         run(scenario)
+    finally:
+        services.lab_session_stop(session=session)
+
+
+@pytest.mark.docker
+@pytest.mark.django_db(transaction=True)
+def test_a_fault_the_learner_ran_is_no_problem_but_a_dead_sidecar_is(tmp_path, lab_images):
+    from tests.labs_tree import write_faults_lab
+
+    write_faults_lab(tmp_path)
+    content_sync(root=tmp_path)
+    lab = Lab.objects.get(key="faults-lab")
+    session = LabSession.objects.create(lab=lab, user=UserFactory(), state=State.PROVISIONING)
+    services.lab_session_provision(session=session)
+    session.refresh_from_db()
+    assert session.state == State.READY, session.error
+    try:
+        # What `fault kill api` makes the platform do (labs.faults -> runtime.container_action).
+        runtime.container_action(container_id=session.sandbox["containers"]["api"], action="kill")
+        assert services.lab_sessions_watch()["broken"] == 0
+        session.refresh_from_db()
+        assert session.problem == {} and services.session_is_running(session)
+
+        runtime.container_action(
+            container_id=session.sandbox["containers"]["faults"], action="kill"
+        )
+        assert services.lab_sessions_watch()["broken"] == 1
+        session.refresh_from_db()
+        assert session.problem["container"] == "faults"
     finally:
         services.lab_session_stop(session=session)
