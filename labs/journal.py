@@ -110,7 +110,7 @@ _PLACEHOLDER = re.compile(
     re.IGNORECASE | re.ASCII,
 )
 SECRET_MASK = "***"  # what a secret's value looks like wherever this module shows or keeps it
-MAX_VARIABLES = 100  # configuration keys and secrets read from a journal
+MAX_VARIABLES = 100  # configuration keys, and secrets, read from a journal (each)
 MAX_RESOLVED = 2000  # characters a substituted string may grow to; the rest is cut
 MAX_HIDDEN = 20  # digests of names a secret hid, kept per activity
 
@@ -175,7 +175,7 @@ def journal_variables(journal: Mapping) -> Variables:
         if not isinstance(scope, Mapping) or "type" in scope:
             continue  # a whole scope from the environment or Vault: nothing to read here
         for key, value in list(scope.items())[:MAX_VARIABLES]:
-            if isinstance(key, str) and key not in values:
+            if isinstance(key, str) and key not in values and len(secrets) < MAX_VARIABLES:
                 values[key] = _declared_value(value)
                 secrets.add(key)
     return Variables(values=values, secrets=frozenset(secrets))

@@ -542,11 +542,13 @@ def test_secrets_are_masked_unless_asked_and_substitution_is_one_pass():
 def test_hostile_configuration_cannot_blow_up_substitution():
     huge = {"v": "x" * 100_000, "nested": {"deep": [[["y" * 50_000]]]}}
     many = {f"k{n}": "http://api:8080/" for n in range(5_000)}
-    variables = variables_of({**huge, **many}, {"s": ["not", "a", "scope"], "t": "nor this"})
+    scopes = {f"s{n}": {f"n{n}-{m}": "x" for m in range(200)} for n in range(200)}
+    scopes |= {"s": ["not", "a", "scope"], "t": "nor this"}
+    variables = variables_of({**huge, **many}, scopes)
 
     text = substitute("${v}" * 10_000 + "$nested" * 10_000, variables)
 
-    assert len(variables.values) <= MAX_VARIABLES
+    assert len(variables.values) <= 2 * MAX_VARIABLES and len(variables.secrets) <= MAX_VARIABLES
     assert isinstance(text, str) and len(text) <= MAX_RESOLVED
     assert len(substitute("${v}", variables)) <= MAX_RESOLVED
     deep: object = "${v}"
