@@ -4,9 +4,13 @@ The local tests run both roles as processes on loopback: git_server.py seeds a b
 and runs a real ``git daemon``, the real target service (labs/images/target/service.py) plays
 web, and the reconciler pulls, applies, corrects drift and asks a stand-in for the faults
 sidecar to restart web when it stops answering. The stand-in is not under test: it only plays
-the platform's part, starting the service again when asked.
+the platform's part, starting the service again when asked. The git server runs the image's
+pre-receive hook, so bad pushes to main are refused; ``unchecked_lab`` lets them through, to
+see what the reconciler does with a bad revision that got in anyway. The reconciler's
+transitions are also tested without processes, on stand-ins for git, the apps and the platform.
 
-The test marked ``docker`` runs the image's two roles in a lab sandbox on the real engine.
+The test marked ``docker`` runs the image's two roles in a lab sandbox on the real engine;
+tests/labs/test_gitops_lab.py runs the sequences of pushes in a real lab session.
 """
 
 from __future__ import annotations
