@@ -108,6 +108,8 @@ def lab_sessions_watch() -> dict[str, int]:
     Cheap when nothing changed: one query, one list call to the engine, no writes. Runs from
     beat every LAB_WATCH_INTERVAL_SECONDS and when a worker starts (academy/celery.py). When the
     engine does not answer nothing is recorded: the next watch after it is back reconciles.
+    Every running session of this instance is taken to live on this worker's engine (one lab
+    host per instance today); once sessions record their lab host, filter them by it here.
     """
     global _engine_down_since
     counts = {"broken": 0, "healed": 0, "replaced": 0, "restore_stalled": 0}
