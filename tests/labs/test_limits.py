@@ -167,6 +167,26 @@ def test_a_finished_check_lets_the_next_click_run_another(client, lab, enqueued)
     assert len(enqueued) == 2
 
 
+def test_a_click_on_another_step_waits_for_the_check_in_flight(client, lab, enqueued):
+    from labs.models import LabStep
+
+    LabStep.objects.create(
+        lab=lab, key="two", number=2, title="Two", body_html="", check_script="", solve_script=""
+    )
+    user = UserFactory()
+    client.force_login(user)
+    session = LabSession.objects.create(
+        user=user, lab=lab, state=State.READY, expires_at=timezone.now() + timedelta(hours=1)
+    )
+    client.post(check_url(session, "es"))
+
+    answer = client.post(f"/es/laboratorios/sesiones/{session.pk}/pasos/2/verificar/").json()
+
+    assert answer["step"] == 1 and answer["pending"] is True
+    assert answer["message"].startswith("La verificación de otro paso todavía está en curso.")
+    assert len(enqueued) == 1
+
+
 def test_refresh_over_its_limit_answers_429_to_fetch_and_a_message_to_a_form(
     client, lab, settings, enqueued
 ):
