@@ -285,6 +285,54 @@ def test_a_journal_is_read_as_chaos_run_ran_it_and_its_secrets_are_never_printed
     assert "http://api:8080/?token=***" in printed and "s3cr3t" not in printed
 
 
+def load_image_module(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_request_log_is_bounded_per_path_and_says_since_when_it_is_complete(monkeypatch):
+    service = load_image_module("evidence_target_service", TOOLBOX.parent / "target" / "service.py")
+    monkeypatch.setattr(service.RequestLog, "PER_KIND", 3)
+    log = service.RequestLog()
+    log.since = "2026-01-01T09:00:00.000+00:00"  # the process started before these requests
+    for second in range(5):
+        at = f"2026-01-01T10:00:0{second}.000+00:00"
+        log.add(at=at, method="GET", path="/health", status=200, ms=1.0, client="10.0.0.2")
+    log.add(
+        at="2026-01-01T10:00:09.000+00:00",
+        method="GET",
+        path="/",
+        status=200,
+        ms=1.0,
+        client="10.0.0.2",
+    )
+
+    health = log.read("/health")
+    assert [e["time"][17:19] for e in health["requests"]] == ["02", "03", "04"]
+    assert health["since"] == "2026-01-01T10:00:02.000+00:00"  # older ones were dropped
+    assert log.read("/")["since"] == log.since  # nothing dropped there
+    assert len(log.read()["requests"]) == 4
+
+
+def test_the_fault_records_are_bounded_and_keep_the_platforms_answer(monkeypatch):
+    faultd = load_image_module("evidence_faultd", TOOLBOX.parent / "faults" / "faultd.py")
+    monkeypatch.setattr(faultd, "MAX_RECORDS", 2)
+    records = faultd.Records()
+    for number, ok in enumerate((True, False, True)):
+        request = {"id": str(number), "action": "kill", "target": f"api-{number}", "duration": 30}
+        answer = {"id": str(number), "ok": ok} if ok else {"ok": False, "error": "not running"}
+        records.add(request, f"2026-01-01T10:00:0{number}.000+00:00", answer, "10.0.0.2")
+
+    read = records.read()
+    assert [(r["target"], r["ok"], r["error"]) for r in read["records"]] == [
+        ("api-1", False, "not running"),
+        ("api-2", True, None),
+    ]
+    assert read["since"] == "2026-01-01T10:00:01.000+00:00"
+
+
 # --- Each lab: a forged file fails its step ----------------------------------------------------
 
 
@@ -344,6 +392,22 @@ def test_kill_a_replica_forged_journals_fail(lab, fault_relay):
     journal["steady_states"]["after"]["steady_state_met"] = False
     write(session, "kill-all-journal.json", journal)
     fails_with(check(session, "kill-every-replica"), "fault-not-seen")
+
+    # A real kill and restart, run by hand at the journal's times, but no probe of it ever went
+    # through the load balancer (the replicas' logs show no request relayed then): still forged.
+    ran = learner(
+        session,
+        "date -u +%FT%T.%6N+00:00; fault kill api-2 >/dev/null; "
+        "fault restart api-2 >/dev/null; date -u +%FT%T.%6N+00:00",
+    ).output.split()
+    journal = slo_journal("http://lb:8080/", ["kill api-2"], ["restart api-2"])
+    journal["run"][0].update(start=ran[0], end=ran[-1])
+    journal["rollbacks"][0].update(start=ran[0], end=ran[-1])
+    journal["start"] = iso(datetime.fromisoformat(ran[0]) - timedelta(seconds=1))
+    write(session, "kill-one-journal.json", journal)
+    result = check(session, "kill-one-replica")
+    fails_with(result, "traffic-not-seen")
+    assert any("quotes-meet-the-slo" in line for line in result.messages)
 
     # The guardrail's real solve passes; the same journal moved to other times does not.
     solve = session.lab.steps.get(key="add-a-guardrail").solve_script
@@ -550,6 +614,35 @@ def test_chaos_meets_gitops_forged_journals_fail(lab, fault_relay):
     fails_with(result, "fault-not-seen")
     assert any("fault kill web" in line for line in result.messages)
 
+    learner(session, "rm ~/web-journal.json")
+
+    # A real kill of web, restored by the reconciler; the journal's probes of web after it never
+    # reached web (the reconciler's own health checks of web do not count): still forged.
+    killed_at = learner(session, "date -u +%FT%T.%6N+00:00; fault kill web >/dev/null").output
+    learner(
+        session,
+        "for _ in $(seq 90); do curl -fsS http://reconciler:9100/events | jq -e "
+        '\'[.[] | select(.kind == "restored" and .app == "web")] | length >= 2\' '
+        ">/dev/null && exit 0; sleep 1; done; exit 1",
+        timeout=120,
+    )
+    time.sleep(5)  # the forged probes come after web's restart: its new log covers them
+    forge = Forger()
+    journal = forge.journal(
+        {"title": "Forged", "steady-state-hypothesis": {"title": "web", "probes": [web]}},
+        before=[forge.run(web, answer, tolerance_met=True)],
+        run=[forge.run(kill, said("fault: killed web"))],
+        after=[forge.run(web, answer, tolerance_met=True)],
+        rollbacks=[],
+    )
+    killed_at = killed_at.split()[0]
+    journal["run"][0].update(start=killed_at, end=killed_at)
+    journal["steady_states"]["before"]["probes"][0].update(start=killed_at, end=killed_at)
+    journal["start"] = iso(datetime.fromisoformat(killed_at) - timedelta(seconds=1))
+    write(session, "web-journal.json", journal)
+    result = check(session, "prove-it-with-an-experiment")
+    fails_with(result, "traffic-not-seen")
+    assert any("web-answers" in line for line in result.messages)
     learner(session, "rm ~/web-journal.json")
     cover = slo_journal("http://api:8080/", ["kill reconciler"], ["restart reconciler"])
     write(session, "cover-journal.json", cover)

@@ -80,8 +80,12 @@ class Records:
             )
 
     def read(self) -> dict:
+        """The records, and since when they are complete: the sidecar's start, or the oldest
+        record kept once the ring has begun to drop records."""
         with self._lock:
-            return {"since": self.since, "records": list(self._records)}
+            full = len(self._records) == MAX_RECORDS
+            since = self._records[0]["time"] if full else self.since
+            return {"since": since, "records": list(self._records)}
 
 
 RECORDS = Records()

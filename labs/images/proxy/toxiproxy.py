@@ -825,8 +825,11 @@ class Events:
             self._events.append({"seq": next(self._seq), **event})
 
     def read(self) -> dict:
+        """The events, and since when they are complete (the oldest kept once some dropped)."""
         with self._lock:
-            return {"since": self.since, "events": list(self._events)}
+            full = len(self._events) == self.MAX
+            since = self._events[0]["time"] if full else self.since
+            return {"since": since, "events": list(self._events)}
 
 
 EVENTS = Events()

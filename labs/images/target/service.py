@@ -156,16 +156,21 @@ class RequestLog:
             )
 
     def read(self, path: str | None = None) -> dict:
+        """The requests (of one path), oldest first, and since when the answer is complete:
+        the process's start, or the oldest entry kept once a ring has begun to drop entries."""
         with self._lock:
             rings = (
-                [self._rings.get(path if path in self.KINDS else "other", ())]
+                [self._rings[path if path in self.KINDS else "other"]]
                 if path
-                else (self._rings.values())
+                else list(self._rings.values())
+            )
+            since = max(
+                [self.since] + [ring[0]["time"] for ring in rings if len(ring) == ring.maxlen]
             )
             entries = [
                 entry for ring in rings for entry in ring if not path or entry["path"] == path
             ]
-        return {"since": self.since, "requests": sorted(entries, key=lambda e: e["seq"])}
+        return {"since": since, "requests": sorted(entries, key=lambda e: e["seq"])}
 
 
 def now_iso() -> str:
