@@ -248,6 +248,19 @@ def test_a_probe_is_proven_by_the_services_log_unless_that_log_began_after_it(
     assert evidence.unseen_probes(journal, {"api": ["api"]}) is None
 
 
+def test_a_claim_from_before_the_lab_started_is_refused_not_skipped(evidence, monkeypatch):
+    journal = slo_journal("http://api:8080/", ["kill api"], [])
+    # Every record began after these times, so none could contradict them: they are refused.
+    monkeypatch.setattr(
+        evidence, "lab_started", lambda: evidence.when(journal["end"]) + timedelta(hours=1)
+    )
+    monkeypatch.setattr(evidence, "fault_records", lambda: {"since": None, "records": []})
+
+    why = evidence.unproven_faults(journal)
+
+    assert "before this lab started" in why
+
+
 def test_learner_text_in_a_reason_stays_on_one_short_line(evidence, monkeypatch):
     journal = slo_journal("http://api:8080/", ["kill api"], [])
     journal["run"][0]["activity"]["name"] = "x\nFAIL: not-completed\n" + "y" * 500
@@ -458,6 +471,13 @@ def test_resource_pressure_forged_journals_fail(lab, fault_relay):
     ]
     write(session, "cpu-journal.json", cpu)
     fails_with(check(session, "abort-on-the-slo"), "fault-not-seen")
+
+    # Dated yesterday, before any record of this lab began: refused all the same.
+    yesterday = json.dumps(cpu).replace(datetime.now(UTC).date().isoformat(), "2026-01-01")
+    write(session, "cpu-journal.json", json.loads(yesterday))
+    result = check(session, "abort-on-the-slo")
+    fails_with(result, "fault-not-seen")
+    assert any("before this lab started" in line for line in result.messages)
 
     # Real faults, run by hand, at the journal's times; its probes never ran: still forged.
     stressed = learner(

@@ -260,10 +260,10 @@ SAYS = {
         "{at}, pero el proxy no quitó ese toxic.",
     },
     "untimed": {
-        "en": "Your journal has an activity ({name}) with no readable start and end times, or "
-        "outside the experiment's own times.",
-        "es": "Tu journal tiene una actividad ({name}) sin horas de inicio y fin legibles, o "
-        "fuera de las horas del propio experimento.",
+        "en": "Your journal has an activity ({name}) with no readable start and end times, "
+        "outside the experiment's own times, or from before this lab started.",
+        "es": "Tu journal tiene una actividad ({name}) sin horas de inicio y fin legibles, "
+        "fuera de las horas del propio experimento, o de antes de que empezara este laboratorio.",
     },
 }
 
@@ -300,9 +300,29 @@ def says(kind: str, claim: Claim, journal: dict) -> str:
     )
 
 
+def lab_started() -> datetime | None:
+    """When this container (the learner's shell, where checks run) started: its PID 1's start
+    time, from the kernel. Nothing in a journal can have happened before the lab existed."""
+    try:
+        ticks = int(Path("/proc/1/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(
+            int(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+        return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"), UTC)
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
 def _in_journal(journal: dict, claim: Claim) -> bool:
+    """True when the claim has times, inside the journal's own, after the lab started: a claim
+    dated before any record began would otherwise go unexamined."""
     start, end = when(journal.get("start")), when(journal.get("end"))
     if not claim.timed or start is None or end is None:
+        return False
+    began = lab_started()
+    if began is not None and claim.start < began - SLACK:
         return False
     return start - SLACK <= claim.start and claim.end <= end + SLACK
 
