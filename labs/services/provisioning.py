@@ -237,6 +237,10 @@ def lab_session_provision(*, session: LabSession) -> None:
     labels = session_labels(session)
     # A crash mid-provision may have left half a sandbox: start from nothing.
     runtime.sandbox_destroy(labels=labels)
+    # The lifetime starts now, so that the sandbox's labels carry the expiry the row keeps.
+    minutes = lab.duration_minutes if session.user_id else settings.LAB_WARM_POOL_TTL_MINUTES
+    session.expires_at = timezone.now() + timedelta(minutes=minutes)
+    LabSession.objects.filter(pk=session.pk).update(expires_at=session.expires_at)
     try:
         sandbox = runtime.sandbox_create(
             labels=resource_labels(session), containers=container_specs(lab)
@@ -249,14 +253,8 @@ def lab_session_provision(*, session: LabSession) -> None:
         transition(session, State.FAILED, error=str(error)[:2000])
         lab_sessions_schedule()
         return
-    now = timezone.now()
-    minutes = lab.duration_minutes if session.user_id else settings.LAB_WARM_POOL_TTL_MINUTES
     moved = transition(
-        session,
-        State.READY,
-        allowed_from=[State.PROVISIONING],
-        ready_at=now,
-        expires_at=now + timedelta(minutes=minutes),
+        session, State.READY, allowed_from=[State.PROVISIONING], ready_at=timezone.now()
     )
     if not moved:  # stopped or expired while we were building it
         runtime.sandbox_destroy(labels=labels)

@@ -65,14 +65,22 @@ def _notify_ended(session_id: int) -> None:
 
 
 def resource_labels(session: LabSession) -> dict[str, str]:
-    """Every label a session's containers and network carry: who, which lab, until when."""
-    return {
+    """Every label a session's containers and network carry: who, which lab, until when.
+
+    Docker cannot change a container's labels, so a warm-pool sandbox says so
+    (``academy.pool``) and keeps the pool's expiry; the session row names the learner it was
+    handed to (``manage.py lab list``).
+    """
+    labels = {
         "academy.instance": lab_instance(),
         "academy.session": str(session.pk),
         "academy.lab": session.lab.key,
         "academy.user": session.user.get_username() if session.user_id else "",
         "academy.expires": session.expires_at.isoformat() if session.expires_at else "",
     }
+    if not session.user_id:
+        labels["academy.pool"] = "warm"
+    return labels
 
 
 def session_labels(session: LabSession) -> dict[str, str]:
