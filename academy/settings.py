@@ -296,6 +296,9 @@ LAB_CHECK_TIMEOUT_SECONDS = float(env("LAB_CHECK_TIMEOUT_SECONDS", "30"))
 LAB_SETUP_TIMEOUT_SECONDS = float(env("LAB_SETUP_TIMEOUT_SECONDS", "120"))
 LAB_PROVISION_TIMEOUT_SECONDS = int(env("LAB_PROVISION_TIMEOUT_SECONDS", "600"))
 LAB_REAP_INTERVAL_SECONDS = int(env("LAB_REAP_INTERVAL_SECONDS", "30"))
+# Sessions that ended longer ago than this keep their verdicts only: journals, coverage, check
+# output and client address are trimmed daily (labs.services.housekeeping.lab_results_trim).
+LAB_RESULTS_RETENTION_DAYS = int(env("LAB_RESULTS_RETENTION_DAYS", "30"))
 # How often running sessions are compared with the engine (labs/services/health.py), so that
 # a container that died is noticed within seconds; one list call when nothing changed.
 LAB_WATCH_INTERVAL_SECONDS = float(env("LAB_WATCH_INTERVAL_SECONDS", "5"))
@@ -315,6 +318,11 @@ CELERY_BEAT_SCHEDULE = {
     "reap-lab-sessions": {
         "task": "labs.tasks.reap",
         "schedule": LAB_REAP_INTERVAL_SECONDS,
+        "options": {"queue": f"{LAB_TASK_QUEUE}.housekeeping"},
+    },
+    "trim-lab-results": {
+        "task": "labs.tasks.trim_results",
+        "schedule": 24 * 60 * 60,
         "options": {"queue": f"{LAB_TASK_QUEUE}.housekeeping"},
     },
     "watch-lab-sessions": {

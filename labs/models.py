@@ -140,10 +140,10 @@ class LabSession(models.Model):
     # The sandbox as labs.runtime.Sandbox.as_dict(): its network and container ids by name.
     sandbox = models.JSONField(_("sandbox"), default=dict, blank=True)
     error = models.TextField(_("error"), blank=True)
-    # The learner's Chaos Toolkit journals, read from the shell's home by the platform (see
-    # labs.services.lab_session_journals_collect): {path: {"modified", "size", "journal"}},
-    # each journal compacted by labs.journal.journal_compact.
-    journals = models.JSONField(_("journals"), default=dict, blank=True)
+    # The learner's Chaos Toolkit journals live in SessionJournal rows (session.journal_files);
+    # what a collection could not keep, and the chaos coverage worked out when it ran, here.
+    journals_pruned = models.PositiveIntegerField(_("journals not kept"), default=0)
+    coverage = models.JSONField(_("chaos coverage"), default=list, blank=True)
     journals_collected_at = models.DateTimeField(_("journals collected at"), null=True, blank=True)
     # Where the learner started it from (an IPv6 client's /64): live sessions are limited per
     # client address too. Empty for warm-pool sessions and for sessions started from the CLI.
@@ -182,6 +182,46 @@ class LabSession(models.Model):
     @property
     def is_live(self) -> bool:
         return self.state in self.LIVE_STATES
+
+    @property
+    def journals(self) -> dict[str, dict]:
+        """The kept journals, newest run first: {path: {"modified", "size", "journal"}}."""
+        return {
+            row.path: {
+                "modified": row.modified.isoformat() if row.modified else None,
+                "size": row.size,
+                "journal": row.journal,
+            }
+            for row in self.journal_files.order_by("position", "pk")
+        }
+
+
+class SessionJournal(models.Model):
+    """A Chaos Toolkit journal read by the platform from the learner's home (see
+    labs.services.results): the compacted journal, and the few facts the journal list shows, so
+    that a page draws the list without reading every journal."""
+
+    session = models.ForeignKey(LabSession, on_delete=models.CASCADE, related_name="journal_files")
+    path = models.CharField(_("path"), max_length=300)  # relative to the learner's home
+    modified = models.DateTimeField(_("modified"), null=True, blank=True)
+    size = models.PositiveIntegerField(_("size in bytes"), null=True, blank=True)
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    status = models.CharField(_("status"), max_length=20, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    stored_bytes = models.PositiveIntegerField(_("stored bytes"), default=0)
+    journal = models.JSONField(_("journal"), default=dict)  # labs.journal.journal_compact
+    position = models.PositiveSmallIntegerField(_("position"), default=0)  # 0: the newest run
+
+    class Meta:
+        ordering = ["session", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "path"], name="journal_path_unique"),
+        ]
+        verbose_name = _("journal")
+        verbose_name_plural = _("journals")
+
+    def __str__(self) -> str:
+        return f"{self.session_id}:{self.path}"
 
 
 class CheckResult(models.Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Q
 from django.http import Http404
@@ -10,7 +11,13 @@ from django.utils.translation import gettext as _
 
 from academy.contentfiles import LANGUAGES
 from labs import services
-from labs.journal import chaos_coverage, journal_entries
+from labs.journal import (
+    Coverage,
+    JournalEntry,
+    PartCoverage,
+    chaos_coverage,
+    journal_timeline,
+)
 from labs.models import CheckResult, Lab, LabSession
 
 
@@ -135,19 +142,67 @@ def session_results_version(*, session: LabSession) -> str:
     return collected.isoformat() if collected else ""
 
 
+@dataclass(frozen=True)
+class JournalListItem:
+    """A journal in the Results list: what the list shows, without reading the journal."""
+
+    path: str
+    modified: datetime | None
+    size: int | None
+    title: str
+    display_status: str
+    start: datetime | None
+
+
 def session_results(*, session: LabSession, journal_path: str | None = None) -> dict:
-    """The Results section: the chosen (or latest) journal's timeline and the chaos coverage."""
-    entries = journal_entries(session.journals or {})
-    current = next((entry for entry in entries if entry.path == journal_path), None)
+    """The Results section: the list of journals, the chosen (or newest) one's timeline and the
+    chaos coverage. Only the shown journal is read; the list and the coverage were worked out
+    when the journals were collected (labs.services.results)."""
+    rows = session.journal_files.order_by("position", "pk")
+    listed = [
+        JournalListItem(
+            path=row.path,
+            modified=row.modified,
+            size=row.size,
+            title=row.title,
+            display_status=row.status,
+            start=row.started_at,
+        )
+        for row in rows.only("path", "modified", "size", "title", "status", "started_at")
+    ]
+    chosen = next((item for item in listed if item.path == journal_path), None)
+    chosen = chosen or (listed[0] if listed else None)
+    current = None
+    if chosen is not None:
+        journal = rows.filter(path=chosen.path).values_list("journal", flat=True).first()
+        current = JournalEntry(
+            path=chosen.path,
+            modified=chosen.modified,
+            size=chosen.size,
+            timeline=journal_timeline(journal or {}),
+        )
     lab = session.lab
-    coverage = chaos_coverage(
-        [container["name"] for container in lab.topology],
-        lab.shell_container,
-        [item.get("journal") or {} for item in (session.journals or {}).values()],
-    )
+    if session.coverage:
+        coverage = Coverage(
+            parts=tuple(
+                PartCoverage(
+                    name=str(part.get("name", "")),
+                    faulted_by=tuple(map(str, part.get("faulted_by", []))),
+                    observed_by=tuple(map(str, part.get("observed_by", []))),
+                )
+                for part in session.coverage
+                if isinstance(part, dict)
+            )
+        )
+    else:  # nothing collected yet: every part of the lab, none exercised
+        names = [container["name"] for container in lab.topology]
+        coverage = chaos_coverage(names, lab.shell_container, [])
     return {
-        "journals": entries,
-        "current": current or (entries[0] if entries else None),
+        "journals": listed,
+        "current": current,
+        "journals_pruned": session.journals_pruned,
+        "journals_max_files": services.JOURNAL_MAX_FILES,
+        "journals_max_megabytes": services.JOURNAL_MAX_TOTAL_BYTES // (1024 * 1024),
         "coverage": coverage,
         "results_version": session_results_version(session=session),
         "can_refresh": services.session_is_running(session),

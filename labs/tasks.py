@@ -53,6 +53,11 @@ def refresh_results(session_id: int) -> bool:
 
 
 @shared_task(acks_late=True)
+def trim_results() -> dict:
+    return services.lab_results_trim()
+
+
+@shared_task(acks_late=True)
 def watch() -> dict:
     return services.lab_sessions_watch()
 

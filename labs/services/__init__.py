@@ -37,7 +37,7 @@ from labs.services.health import (
     lab_sessions_watch,
     sandbox_diagnose,
 )
-from labs.services.housekeeping import lab_sessions_reap
+from labs.services.housekeeping import lab_results_trim, lab_sessions_reap
 from labs.services.limits import LabRateLimited
 from labs.services.provisioning import (
     container_specs,
@@ -53,8 +53,10 @@ from labs.services.provisioning import (
 from labs.services.results import (
     JOURNAL_MAX_BYTES,
     JOURNAL_MAX_FILES,
+    JOURNAL_MAX_TOTAL_BYTES,
     JournalsUnreadable,
     lab_session_journals_collect,
+    lab_session_journals_store,
     lab_session_results_refresh,
     lab_session_results_request,
 )
@@ -63,6 +65,7 @@ from labs.services.state import lab_instance, session_labels
 __all__ = [
     "JOURNAL_MAX_BYTES",
     "JOURNAL_MAX_FILES",
+    "JOURNAL_MAX_TOTAL_BYTES",
     "RUNNING_STATES",
     "CheckRequest",
     "JournalsUnreadable",
@@ -71,12 +74,14 @@ __all__ = [
     "Verdict",
     "container_specs",
     "lab_instance",
+    "lab_results_trim",
     "lab_session_check",
     "lab_session_check_request",
     "lab_session_diagnose",
     "lab_session_end",
     "lab_session_extend",
     "lab_session_journals_collect",
+    "lab_session_journals_store",
     "lab_session_provision",
     "lab_session_restore",
     "lab_session_restore_request",

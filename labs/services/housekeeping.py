@@ -1,5 +1,5 @@
 """Housekeeping: the reaper, which expires overdue sessions and removes what belongs to no
-live session."""
+live session, and the trimming of what ended sessions keep."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from labs import runtime
-from labs.models import LabSession
+from labs.models import CheckResult, LabSession, SessionJournal
 from labs.services.provisioning import lab_session_stop, lab_sessions_schedule, pool_refill
 from labs.services.state import lab_instance, transition
 
@@ -47,3 +47,24 @@ def lab_sessions_reap() -> dict[str, int]:
     lab_sessions_schedule()
     pool_refill()
     return counts
+
+
+def lab_results_trim(*, now=None) -> dict[str, int]:
+    """Trims what sessions that ended more than LAB_RESULTS_RETENTION_DAYS ago keep: their
+    journals, their coverage, the output of their checks and the address they were started
+    from. Verdicts stay (passed or not, the messages the learner saw, when): progress and
+    certificates rest on them. Runs daily on the housekeeping queue; safe to run again."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.LAB_RESULTS_RETENTION_DAYS)
+    ended = LabSession.objects.exclude(state__in=LabSession.LIVE_STATES).filter(
+        ended_at__lt=cutoff
+    )
+    journals, _ = SessionJournal.objects.filter(session__in=ended).delete()
+    outputs = (
+        CheckResult.objects.filter(session__in=ended).exclude(output="").update(output="")
+    )
+    sessions = (
+        ended.exclude(coverage=[], journals_pruned=0, client_address="")
+        .update(coverage=[], journals_pruned=0, client_address="")
+    )
+    return {"journals": journals, "check_outputs": outputs, "sessions": sessions}

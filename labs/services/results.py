@@ -5,14 +5,16 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import zlib
 from datetime import UTC, datetime
 
+from django.db import transaction
 from django.utils import timezone
 
 from labs import runtime
-from labs.journal import journal_compact, looks_like_journal
-from labs.models import LabSession
+from labs.journal import chaos_coverage, journal_compact, journal_timeline, looks_like_journal
+from labs.models import LabSession, SessionJournal
 from labs.services.access import LabSessionError, session_is_running, session_refusal
 from labs.services.provisioning import SAFE_PATH
 from labs.services.state import enqueue
@@ -28,17 +30,10 @@ COLLECTOR = "/usr/local/lib/academy/collect_journals.py"
 LEARNER_HOME = "/home/learner"
 JOURNAL_MAX_BYTES = 256 * 1024
 JOURNAL_MAX_FILES = 20
+# What a session keeps of its journals in all, compacted (labs.journal.journal_compact).
+JOURNAL_MAX_TOTAL_BYTES = 2 * 1024 * 1024
 # Output of one collector run: sandbox_exec keeps 64 KB, and JSON cut in the middle is lost.
 _COLLECT_BUDGET = 56 * 1024
-
-# Runs as root in the learner's shell container (python3 -I: no environment, no user site,
-# nothing from the working folder), so the learner can neither change nor stop it. It walks
-# the home folder through file descriptors, never following a symbolic link, and reads only
-# regular files the learner could read themself: root's reach shows nothing the learner could
-# not see. Arguments: the home folder, the largest file and the most files to keep, the index
-# to start from and the characters to print at most. Prints one JSON line: the journals (zlib +
-# base64; long texts cut when a journal is large), newest first, from that index on, as many
-# as fit, and where the next page starts.
 
 
 class JournalsUnreadable(Exception):
@@ -91,27 +86,34 @@ def _unpack_journal(packed: object) -> dict | None:
 def lab_session_journals_collect(*, session: LabSession) -> dict:
     """Reads the Chaos Toolkit journals in the learner's home and stores them on the session.
 
-    Every ``*.json`` up to three folders deep that is a journal, newest first, at most
-    JOURNAL_MAX_FILES of at most JOURNAL_MAX_BYTES each; anything else is skipped. The lab is
+    Every ``*.json`` up to three folders deep that is a journal, newest first: at most
+    JOURNAL_MAX_FILES of at most JOURNAL_MAX_BYTES each, and at most JOURNAL_MAX_TOTAL_BYTES
+    stored for the session in all (compacted). What does not fit, oldest first, is not kept,
+    and the session says how many were left out, for the page to tell the learner. The lab is
     given nothing: the platform reads, as root, through the runtime. Raises RuntimeFailure or
-    JournalsUnreadable when the container cannot be read, and then stores nothing.
+    JournalsUnreadable when the container cannot be read, and then changes nothing.
+
+    Returns what is kept, {path: {"modified", "size", "journal"}}.
     """
     container_id = session.sandbox["containers"][session.lab.shell_container]
     collected: dict[str, dict] = {}
+    seen = 0
     start: int | None = 0
     for _ in range(JOURNAL_MAX_FILES):
         page = _collector_page(container_id, start)
+        if isinstance(page.get("seen"), int):
+            seen = max(seen, page["seen"])
         for item in page["journals"]:
             path = item.get("path") if isinstance(item, dict) else None
-            if not isinstance(path, str) or path in collected or item.get("too_big"):
+            if not isinstance(path, str) or path[:300] in collected or item.get("too_big"):
                 continue
             journal = _unpack_journal(item.get("data"))
             if journal is None:
                 continue
             modified = item.get("mtime")
             collected[path[:300]] = {
-                "modified": datetime.fromtimestamp(modified, UTC).isoformat()
-                if isinstance(modified, int | float)
+                "modified": datetime.fromtimestamp(modified, UTC)
+                if isinstance(modified, int | float) and 0 <= modified < 2**33
                 else None,
                 "size": item.get("size") if isinstance(item.get("size"), int) else None,
                 "journal": journal,
@@ -119,11 +121,105 @@ def lab_session_journals_collect(*, session: LabSession) -> dict:
         start = page.get("next")
         if not isinstance(start, int) or len(collected) >= JOURNAL_MAX_FILES:
             break
-    LabSession.objects.filter(pk=session.pk).update(
-        journals=collected, journals_collected_at=timezone.now()
+    return lab_session_journals_store(session=session, journals=collected, seen=seen)
+
+
+def lab_session_journals_store(
+    *, session: LabSession, journals: dict[str, dict], seen: int = 0
+) -> dict[str, dict]:
+    """Keeps what fits of ``journals`` ({path: {"modified", "size", "journal"}}, compacted) on
+    the session, newest run first, in place of what it kept before; ``seen``: how many journals
+    the learner had in all. Returns what was kept, in the same shape."""
+    collected = {
+        path[:300]: {
+            "modified": _moment(item.get("modified")),
+            "size": item.get("size") if isinstance(item.get("size"), int) else None,
+            "journal": item["journal"],
+        }
+        for path, item in journals.items()
+    }
+    kept = _within_budget(collected)
+    _journals_store(session, kept, pruned=max(seen, len(collected)) - len(kept))
+    return {
+        path: {
+            "modified": item["modified"].isoformat() if item["modified"] else None,
+            "size": item["size"],
+            "journal": item["journal"],
+        }
+        for path, item in kept.items()
+    }
+
+
+def _moment(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None
+
+
+def _within_budget(collected: dict[str, dict]) -> dict[str, dict]:
+    """The newest runs whose compacted journals fit JOURNAL_MAX_TOTAL_BYTES together, each with
+    its size once stored and its timeline (for the list and the order)."""
+    items = []
+    for path, item in collected.items():
+        timeline = journal_timeline(item["journal"])
+        moment = timeline.start or item["modified"]
+        items.append((-(moment.timestamp()) if moment else math.inf, path, item, timeline))
+    items.sort(key=lambda entry: (entry[0], entry[1]))
+    kept: dict[str, dict] = {}
+    total = 0
+    for _, path, item, timeline in items:
+        stored = len(json.dumps(item["journal"], separators=(",", ":")))
+        if total + stored > JOURNAL_MAX_TOTAL_BYTES or len(kept) >= JOURNAL_MAX_FILES:
+            continue  # an older run, or one too large for what is left of the budget
+        total += stored
+        kept[path] = {**item, "stored_bytes": stored, "timeline": timeline}
+    return kept
+
+
+def _journals_store(session: LabSession, kept: dict[str, dict], *, pruned: int) -> None:
+    """Replaces the session's journals with ``kept``, with the coverage they add up to."""
+    lab = session.lab
+    coverage = chaos_coverage(
+        [container["name"] for container in lab.topology],
+        lab.shell_container,
+        [item["journal"] for item in kept.values()],
     )
-    session.refresh_from_db(fields=["journals", "journals_collected_at"])
-    return collected
+    with transaction.atomic():
+        SessionJournal.objects.filter(session=session).delete()
+        SessionJournal.objects.bulk_create(
+            SessionJournal(
+                session=session,
+                path=path,
+                modified=item["modified"],
+                size=item["size"] if item["size"] is not None and item["size"] >= 0 else None,
+                title=(item["timeline"].title or "")[:200],
+                status=str(item["timeline"].display_status or "")[:20],
+                started_at=item["timeline"].start,
+                stored_bytes=item["stored_bytes"],
+                journal=item["journal"],
+                position=position,
+            )
+            for position, (path, item) in enumerate(kept.items())
+        )
+        LabSession.objects.filter(pk=session.pk).update(
+            journals_collected_at=timezone.now(),
+            journals_pruned=max(0, pruned),
+            coverage=[
+                {
+                    "name": part.name,
+                    "faulted_by": list(part.faulted_by),
+                    "observed_by": list(part.observed_by),
+                }
+                for part in coverage.parts
+            ],
+        )
+    session.refresh_from_db(fields=["journals_collected_at", "journals_pruned", "coverage"])
 
 
 def journals_collect_quietly(session: LabSession) -> None:

@@ -176,7 +176,8 @@ def test_setuid_binaries_do_not_give_root(make_sandbox, lab_images):
     sandbox = make_sandbox(specs)
     setup = run(
         sandbox,
-        "cp /usr/bin/id /opt/suid/id && chmod 4755 /opt/suid/id && ls -l /opt/suid/id",
+        "chmod 0755 /opt/suid && cp /usr/bin/id /opt/suid/id && chmod 4755 /opt/suid/id"
+        " && ls -l /opt/suid/id",
         user="root",
     )
     assert setup.exit_code == 0 and setup.output.startswith("-rwsr-xr-x 1 root"), setup.output

@@ -5,9 +5,9 @@ import re
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 
 from academy.courses.services import content_sync
+from labs import services
 from labs.journal import journal_compact
 from labs.models import Lab, LabSession
 from tests.factories import UserFactory
@@ -164,16 +164,17 @@ def faults_lab(tmp_path) -> Lab:
 
 def with_journals(session: LabSession, *names: str) -> LabSession:
     """The session as the worker leaves it once it has read these journals."""
-    session.journals = {
-        f"runs/{name}.json": {
-            "modified": "2026-11-26T00:30:00+00:00",
-            "size": 4096,
-            "journal": journal_compact(json.loads((JOURNALS / f"{name}.json").read_text())),
-        }
-        for name in names
-    }
-    session.journals_collected_at = timezone.now()
-    session.save()
+    services.lab_session_journals_store(
+        session=session,
+        journals={
+            f"runs/{name}.json": {
+                "modified": "2026-11-26T00:30:00+00:00",
+                "size": 4096,
+                "journal": journal_compact(json.loads((JOURNALS / f"{name}.json").read_text())),
+            }
+            for name in names
+        },
+    )
     return session
 
 

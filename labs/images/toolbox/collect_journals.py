@@ -25,6 +25,7 @@ MAX_DEPTH, MAX_ENTRIES, MAX_READS = 3, 5000, 200
 owner = os.stat(HOME)
 seen = reads = 0
 found = []
+journals_seen = 0  # every journal found, kept or not: the learner is told what was left out
 
 
 def learner_may(st, bits):
@@ -81,7 +82,7 @@ def read(dir_fd, name):
 
 
 def walk(dir_fd, prefix, depth):
-    global seen, reads
+    global seen, reads, journals_seen
     with os.scandir(dir_fd) as listing:
         entries = sorted(listing, key=lambda entry: entry.name)
     for entry in entries:
@@ -106,6 +107,7 @@ def walk(dir_fd, prefix, depth):
                 reads += 1
                 data, st = read(dir_fd, entry.name)
                 if data is not None and looks_like_journal(json.loads(data)):
+                    journals_seen += 1
                     found.append((-st.st_mtime, prefix + entry.name, st, data))
                     found.sort(key=lambda item: (item[0], item[1]))
                     del found[MAX_FILES:]  # only the newest are kept in memory
@@ -131,6 +133,11 @@ while index < len(found):
     index += 1
 print(
     json.dumps(
-        {"total": len(found), "journals": page, "next": index if index < len(found) else None}
+        {
+            "total": len(found),
+            "seen": journals_seen,
+            "journals": page,
+            "next": index if index < len(found) else None,
+        }
     )
 )
