@@ -343,7 +343,8 @@ def test_safegit_reads_a_copy_of_a_learner_clone_and_runs_nothing_of_it(make_san
     # The learner's own git, in the same repository, does run the program: the plant is live.
     live = run(f"cd ~/repo; git cat-file -e {MISSING_COMMIT}; ls -A /tmp/pwned", "learner")
 
-    assert refused.exit_code == 2 and "copy a learner's clone first" in refused.output
+    assert refused.exit_code == 2, refused.output
+    assert "copy a learner's clone first" in refused.output
     assert copied.exit_code == 0, copied.output
     assert copied.output.split() == [head, "git://git/platform.git", "2"], copied.output
-    assert "evil.1000" in live.output
+    assert "evil.1000" in live.output, live.output
