@@ -50,6 +50,8 @@ def test_lifecycle_start_check_solve_stop(lab_worker, tiny_lab):
     assert labels["academy.user"] == user.username
     assert labels["academy.instance"] == services.lab_instance()
     assert labels["academy.lab"] == "tiny-lab"
+    assert labels["academy.expires"] == session.expires_at.isoformat()  # what the row keeps
+    assert "academy.pool" not in labels
     assert services.lab_session_start(user=user, lab=tiny_lab).pk == session.pk  # one per user
 
     step = tiny_lab.steps.get()
@@ -119,6 +121,9 @@ def test_warm_pool_hands_out_a_ready_sandbox_at_once(lab_worker, tiny_lab):
     Lab.objects.filter(pk=tiny_lab.pk).update(warm_pool_size=1)
     assert services.pool_refill() == 1
     pooled = wait_for(LabSession.objects.pooled().get(lab=tiny_lab), State.READY)
+    labels = resources(pooled)[0].labels
+    assert labels["academy.pool"] == "warm" and labels["academy.user"] == ""
+    assert labels["academy.expires"] == pooled.expires_at.isoformat()
 
     session = services.lab_session_start(user=UserFactory(), lab=tiny_lab)
 
