@@ -14,6 +14,7 @@ import copy
 import dataclasses
 import importlib.util
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -877,6 +878,24 @@ def test_the_checks_python_helpers_read_a_journal_as_it_ran(tmp_path):
     shown = checks.substituted(check_journal(), mask_secrets=True)
     assert shown["run"][0]["activity"]["provider"]["url"] == "http://***/v1/faults"
     assert "not-this" not in json.dumps(shown["run"])  # the configuration's victim wins
+
+
+def test_the_checks_python_helpers_never_follow_a_learners_link(tmp_path):
+    """Checks run as root: a journal that is a link to a file the learner may not read, a FIFO
+    or a huge file is skipped, never read through."""
+    checks = labcheck()
+    secret = tmp_path.parent / f"{tmp_path.name}-root-only.json"
+    secret.write_text(json.dumps(check_journal()))
+    (tmp_path / "linked.json").symlink_to(secret)
+    os.mkfifo(tmp_path / "fifo.json")
+    (tmp_path / "huge.json").write_text(" " * (checks.LEARNER_FILE_MAX_BYTES + 1))
+    (tmp_path / "real.json").write_text(json.dumps(check_journal()))
+
+    assert len(checks.journals(tmp_path)) == 1  # real.json only
+    with pytest.raises(OSError):
+        checks.read_learner_file(tmp_path / "linked.json", home=tmp_path)
+    with pytest.raises(ValueError):
+        checks.read_learner_file(tmp_path / "huge.json", home=tmp_path)
 
 
 # --- Against the real toolbox image ------------------------------------------------------------

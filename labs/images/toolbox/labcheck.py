@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import re
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -242,15 +244,37 @@ def substituted(journal: dict, mask_secrets: bool = False) -> dict:
     return journal
 
 
+LEARNER_FILE_MAX_BYTES = 256 * 1024
+
+
+def read_learner_file(path: Path, limit: int = LEARNER_FILE_MAX_BYTES, home: Path = HOME) -> str:
+    """A file of the learner's, read as the learner could read it: never through a symbolic
+    link (root would follow one to a file the learner may not see), only a regular file the
+    learner owns, at most ``limit`` bytes. Raises OSError (or ValueError when too large)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != home.stat().st_uid:
+            raise OSError(f"{path} is not a regular file of the learner's")
+        if st.st_size > limit:
+            raise ValueError(f"{path} is larger than {limit} bytes")
+        data = os.read(fd, limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ValueError(f"{path} is larger than {limit} bytes")
+    return data.decode()
+
+
 def journals(home: Path = HOME) -> list[dict]:
     """Chaos Toolkit journals in the learner's home (files the check may read), oldest first,
     each as `chaos run` ran it (see ``substituted``): `${name}` in a provider counts as the
     value it stood for. Secrets are in too: print nothing of a provider as it is here."""
     found = []
-    for path in home.glob("*.json"):
+    for path in sorted(home.glob("*.json"))[:200]:
         try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError, UnicodeDecodeError):
+            data = json.loads(read_learner_file(path, home=home))
+        except (OSError, ValueError, UnicodeDecodeError, RecursionError):
             continue
         if (
             isinstance(data, dict)
