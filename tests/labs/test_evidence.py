@@ -241,6 +241,7 @@ def test_a_probe_is_proven_by_the_services_log_unless_that_log_began_after_it(
     log["requests"] = [
         {"time": iso(moment), "path": "/", "method": "GET", "status": 200, "client": "10.0.0.2"}
         for moment in (at, after)
+        for _ in range(30)  # slo's 30 requests, each answered
     ]
     assert evidence.unseen_probes(journal, {"api": ["api"]}) is None
     # A log that began after the probes (the service restarted) cannot tell: not held against.
@@ -259,6 +260,29 @@ def test_a_claim_from_before_the_lab_started_is_refused_not_skipped(evidence, mo
     why = evidence.unproven_faults(journal)
 
     assert "before this lab started" in why
+
+
+def test_a_probe_that_says_slo_was_met_must_agree_with_what_the_service_answered(
+    evidence, monkeypatch
+):
+    journal = slo_journal("http://api:8080/", ["stress api 30 memory"], [])  # 30 req, p95 300
+    probe_run = journal["steady_states"]["before"]["probes"][0]
+    at = probe_run["start"]
+    log = {"since": iso(evidence.when(at) - timedelta(minutes=1)), "requests": []}
+    monkeypatch.setattr(evidence, "request_log", lambda name, path=None: log)
+    monkeypatch.setattr(evidence, "addresses", lambda host=None: set())
+    journal["steady_states"]["after"]["probes"] = []
+
+    def answers(count, status=200, ms=5.0):
+        return [{"time": at, "path": "/", "method": "GET", "status": status, "ms": ms}] * count
+
+    log["requests"] = answers(25) + answers(5, status=500)  # 25/30: not 99 %
+    assert "25/30 2xx" in evidence.unseen_probes(journal, {"api": ["api"]})
+    log["requests"] = answers(30, ms=450.0)  # all answered, all slower than 300 ms
+    assert "p95 >= 450 ms" in evidence.unseen_probes(journal, {"api": ["api"]})
+    # The probe's own 30 fast answers, among others' slow ones in the same seconds: it holds.
+    log["requests"] = answers(30) + answers(40, ms=900.0)
+    assert evidence.unseen_probes(journal, {"api": ["api"]}) is None
 
 
 def test_learner_text_in_a_reason_stays_on_one_short_line(evidence, monkeypatch):

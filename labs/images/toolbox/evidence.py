@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import socket
@@ -194,6 +195,7 @@ def probe_claims(journal: dict, hosts: set[str]) -> list[Claim]:
             continue
         if provider.get("type") == "process" and status != 0:
             continue  # slo said the objective was missed: maybe nothing answered
+        objective = _slo_objective(provider)
         for url in _probe_urls(provider):
             parts = urllib.parse.urlsplit(url)
             if parts.hostname in hosts and (parts.port or 80) == 8080:
@@ -206,9 +208,62 @@ def probe_claims(journal: dict, hosts: set[str]) -> list[Claim]:
                         path=parts.path or "/",
                         method=str(provider.get("method") or "GET").upper(),
                         status=status if provider.get("type") == "http" else None,
+                        objective=objective,
                     )
                 )
     return claims[:MAX_CLAIMS]
+
+
+def _slo_objective(provider: dict) -> dict | None:
+    """`slo`'s objective from a process probe's arguments, read as its argparse reads them
+    (`--requests 30`, `--requests=30`, `--req 30`, `-n30`), with its defaults; None when they
+    cannot be read."""
+    if provider.get("type") != "process" or Path(str(provider.get("path"))).name != "slo":
+        return None
+    found = {"requests": 20.0, "success": 99.0, "p95": None}
+    args = words(provider.get("arguments"))
+    options = {"--requests": "requests", "--success": "success", "--p95": "p95"}
+    position = 0
+    while position < len(args):
+        word, position = args[position], position + 1
+        flag, equals, value = word.partition("=")
+        if flag.startswith("-n") and flag != "--":
+            name, value = "requests", value or flag[2:]
+        else:
+            names = [
+                n for option, n in options.items() if len(flag) > 2 and option.startswith(flag)
+            ]
+            if not names:
+                continue
+            name = names[0]
+        if not equals and not value:
+            if position >= len(args):
+                return None
+            value, position = args[position], position + 1
+        try:
+            found[name] = float(value)
+        except ValueError:
+            return None
+    if not 1 <= found["requests"] <= 1000:
+        return None
+    found["requests"] = int(found["requests"])
+    return found
+
+
+def missed_objective(objective: dict, entries: list[dict]) -> str | None:
+    """What the service's own log shows against `slo`'s claim that the objective was met, from
+    the entries of the probe's window (maybe more than its own requests: others only add), or
+    None when it agrees. Server-side latency is never more than what slo measured."""
+    wanted = objective["requests"]
+    answered = [e for e in entries if isinstance(e.get("status"), int) and 200 <= e["status"] < 300]
+    if 100.0 * len(answered) / wanted < objective["success"]:
+        return f"{len(answered)}/{wanted} 2xx"
+    fastest = sorted(float(e.get("ms") or 0) for e in entries)[:wanted]
+    if objective["p95"] is not None and len(fastest) == wanted:
+        p95 = fastest[max(0, math.ceil(0.95 * wanted) - 1)]
+        if p95 > objective["p95"]:
+            return f"p95 >= {p95:.0f} ms"
+    return None
 
 
 def toxic_claims(journal: dict) -> list[Claim]:
@@ -246,6 +301,12 @@ SAYS = {
         "saw no such request.",
         "es": "Tu journal dice que la sonda {name} llegó a {url} a las {at}{answer}, pero el "
         "servicio no vio esa solicitud.",
+    },
+    "missed": {
+        "en": "Your journal says the probe {name} met its objective at {at}, but what {host} "
+        "answered then does not meet it ({found}).",
+        "es": "Tu journal dice que la sonda {name} cumplió su objetivo a las {at}, pero lo que "
+        "{host} respondió entonces no lo cumple ({found}).",
     },
     "create_toxic": {
         "en": "Your journal says the toxic {toxic} was added to the proxy {proxy} ({name}) at "
@@ -296,6 +357,8 @@ def says(kind: str, claim: Claim, journal: dict) -> str:
         answer=answer,
         toxic=what.get("toxic_name", "?"),
         proxy=what.get("for_proxy", "?"),
+        found=what.get("found", ""),
+        host=what.get("host", "?"),
         **{k: v for k, v in what.items() if k in ("action", "target", "url")},
     )
 
@@ -392,17 +455,23 @@ def unseen_probes(journal: dict, witnesses: dict[str, list[str]]) -> str | None:
         logs = [log for log in logs if covers(log, claim.start)]
         if not logs:
             continue  # every witness restarted since (a replica killed and restarted)
-        seen = any(
-            entry.get("path") == path
+        entries = [
+            entry
+            for log in logs
+            for entry in log["requests"]
+            if entry.get("path") == path
             and sent_by(entry, clients)
             and within(entry.get("time"), claim.start, claim.end)
             and (claim.what["method"] == "GET" or entry.get("method") == claim.what["method"])
-            and (not direct or status is None or entry.get("status") == status)
-            for log in logs
-            for entry in log["requests"]
-        )
-        if not seen:
+        ]
+        if not any(not direct or status is None or e.get("status") == status for e in entries):
             return says("probe", claim, journal)
+        # slo says the objective was met: the service's own log must not say otherwise. Only
+        # a service's own log holds all of a probe's requests (replicas restart, and lose theirs).
+        objective = claim.what.get("objective")
+        if direct and objective and (found := missed_objective(objective, entries)):
+            claim.what["found"] = found
+            return says("missed", claim, journal)
     return None
 
 
