@@ -519,6 +519,23 @@ def test_resource_pressure_forged_journals_fail(lab, fault_relay):
     fails_with(result, "traffic-not-seen")
     assert any("quotes-meet-the-slo" in line for line in result.messages)
 
+    # Real probes too, run by hand at the journal's times, but the journal raises what they
+    # achieved into an objective that was met: the api's own log says it was not.
+    measured = learner(
+        session,
+        "date -u +%FT%T.%6N+00:00; slo http://api:8080/ --requests 10 >/dev/null; "
+        "date -u +%FT%T.%6N+00:00",
+    ).output.split()
+    for state in ("before", "after"):
+        (probe_run,) = journal["steady_states"][state]["probes"]
+        probe_run.update(start=measured[0], end=measured[-1])
+        probe_run["activity"]["provider"]["arguments"] = "http://api:8080/ -n 10 --p95 0.001"
+    journal["end"] = iso(datetime.fromisoformat(measured[-1]) + timedelta(seconds=1))
+    write(session, "memory-journal.json", journal)
+    result = check(session, "memory-pressure")
+    fails_with(result, "traffic-not-seen")
+    assert any("met its objective" in line and "p95" in line for line in result.messages)
+
 
 @pytest.mark.parametrize("lab", ["latency-and-timeouts"], indirect=True)
 @pytest.mark.docker
