@@ -472,6 +472,12 @@ def test_kill_a_replica_forged_journals_fail(lab, fault_relay):
 @pytest.mark.django_db(transaction=True)
 def test_resource_pressure_forged_journals_fail(lab, fault_relay):
     session = ready_session(lab)
+    refused = learner(
+        session,
+        "for method in PUT POST PATCH DELETE; do curl -s -o /dev/null -w '%{http_code} ' "
+        "-X $method --data '{}' http://faults:7000/v1/records; done",
+    ).output.split()
+    assert len(refused) == 4 and all(code in ("404", "405", "501") for code in refused), refused
 
     write(
         session,
@@ -542,6 +548,14 @@ def test_resource_pressure_forged_journals_fail(lab, fault_relay):
 @pytest.mark.django_db(transaction=True)
 def test_latency_forged_figures_answers_and_journals_fail(lab):
     session = ready_session(lab)
+    # The records a check reads can be read by the learner, never written.
+    refused = learner(
+        session,
+        "for method in PUT POST PATCH DELETE; do for url in http://api:8080/requests "
+        "http://proxy:8474/events; do curl -s -o /dev/null -w '%{http_code} ' -X $method "
+        "-H 'Content-Type: application/json' --data '{\"events\": []}' $url; done; done",
+    ).output.split()
+    assert len(refused) == 8 and all(code in ("404", "405", "501") for code in refused), refused
 
     write(
         session,
