@@ -223,6 +223,28 @@ def test_a_fault_is_proven_only_by_a_record_of_it_that_succeeded_in_its_window(
     assert "no tiene registro" in evidence.unproven_faults(journal)
 
 
+def test_a_replica_left_down_before_the_run_is_named_not_the_experiment(evidence, monkeypatch):
+    journal = slo_journal("http://lb:8080/", ["kill api-2"], ["restart api-2"])
+    start = evidence.when(journal["start"])
+
+    def record(action, target, minutes_before, ok=True):
+        moment = start - timedelta(minutes=minutes_before)
+        return {"time": iso(moment), "action": action, "target": target, "ok": ok}
+
+    targets = ["api-1", "api-2", "api-3"]
+    quiet = {"records": [record("kill", "api-1", 9), record("restart", "api-1", 8)]}
+    assert evidence.down_before(journal, targets, quiet) is None  # killed, then brought back
+    refused = {"records": [record("kill", "api-3", 5, ok=False)]}
+    assert evidence.down_before(journal, targets, refused) is None  # the platform did nothing
+    left = {"records": [*quiet["records"], record("kill", "api-3", 4)]}
+    why = evidence.down_before(journal, targets, left)
+    assert why and "api-3 was already down" in why and "fault restart api-3" in why
+    paused = {"records": [record("pause", "api-1", 2)]}
+    assert "api-1" in evidence.down_before(journal, targets, paused)
+    monkeypatch.setenv("LAB_LANGUAGE", "es")
+    assert "api-3 ya estaba caído" in evidence.down_before(journal, targets, left)
+
+
 def test_a_probe_is_proven_by_the_services_log_unless_that_log_began_after_it(
     evidence, monkeypatch
 ):
@@ -465,6 +487,20 @@ def test_kill_a_replica_forged_journals_fail(lab, fault_relay):
         "PY",
     )
     fails_with(check(session, "add-a-guardrail"), "fault-not-seen")
+
+    # Two replicas left dead by hand before the learner's real experiment kills the third: the
+    # hypothesis deviates, and the check names the lab's state, not the experiment.
+    learner(session, "fault kill api-1 && fault kill api-3")
+    solve = session.lab.steps.get(key="kill-one-replica").solve_script
+    # chaos run exits non-zero: it deviated
+    learner(
+        session, f"cat > /tmp/kill-one.sh <<'SH'\n{solve}\nSH\nbash /tmp/kill-one.sh || true", 240
+    )
+    result = check(session, "kill-one-replica")
+    fails_with(result, "already-down")
+    assert any("api-1 was already down" in line for line in result.messages), result.messages
+    spanish = check(session, "kill-one-replica", language="es")
+    assert any("api-1 ya estaba caído" in line for line in spanish.messages)
 
 
 @pytest.mark.parametrize("lab", ["resource-pressure"], indirect=True)

@@ -33,7 +33,16 @@ import urllib.parse
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from labcheck import SECRET_MASK, fault_calls, get_json, substituted, variables, wait_for, words
+from labcheck import (
+    SECRET_MASK,
+    fault_calls,
+    get_json,
+    read_learner_file,
+    substituted,
+    variables,
+    wait_for,
+    words,
+)
 
 SLACK = timedelta(seconds=3)
 FAULTS = "http://faults:7000/v1/records"
@@ -546,6 +555,49 @@ def reported_status(saved: object, events: list[dict] | None = None) -> bool:
 # --- Command line, for bash checks -------------------------------------------------------------
 
 
+# A fault left in place before the experiment began: the experiment met a lab already broken.
+DOWN_BEFORE = {
+    "en": "{target} was already down when your experiment started at {start}: it was killed at "
+    "{at} and not restarted. Bring it back with `fault restart {target}`, wait until the load "
+    "balancer sees it up, then run the experiment again.",
+    "es": "{target} ya estaba caído cuando empezó tu experimento a las {start}: se detuvo a las "
+    "{at} y no se reinició. Recupéralo con `fault restart {target}`, espera a que el balanceador "
+    "de carga lo vea en funcionamiento y ejecuta el experimento otra vez.",
+}
+
+
+def down_before(journal: dict, targets: list[str], records: dict | None = None) -> str | None:
+    """Why the journal's run met a lab that was already broken: a target killed (or paused)
+    before the journal started and not restarted (or unpaused) by then, as the faults sidecar
+    recorded it; None when every target was up. Faults by anyone count: a lab is broken for
+    the learner whoever broke it."""
+    start = when(journal.get("start"))
+    if start is None:
+        return None
+    records = records if records is not None else fault_records()
+    down: dict[str, datetime] = {}
+    for record in sorted(
+        (r for r in (records or {}).get("records", []) if isinstance(r, dict)),
+        key=lambda r: str(r.get("time") or ""),
+    ):
+        at, target = when(record.get("time")), record.get("target")
+        if (
+            at is None
+            or at >= start
+            or target not in targets
+            or record.get("ok") is not True
+        ):
+            continue
+        if record.get("action") in ("kill", "pause"):
+            down[target] = at
+        elif record.get("action") in ("restart", "unpause"):
+            down.pop(target, None)
+    if not down:
+        return None
+    target, at = min(down.items(), key=lambda item: item[1])
+    return DOWN_BEFORE[language()].format(target=target, at=clock(at), start=clock(start))
+
+
 def _witnesses(values: list[str]) -> dict[str, list[str]]:
     found = {}
     for value in values:
@@ -564,12 +616,23 @@ def main(argv: list[str] | None = None) -> int:
     journal.add_argument("--toxic-key")
     journal.add_argument("--witness", action="append", default=[])
     journal.add_argument("--proxy", default=PROXY)
+    before = commands.add_parser("down-before", help="targets already down when a run began")
+    before.add_argument("file")
+    before.add_argument("--targets", required=True, help="comma-separated container names")
+    before.add_argument("--key", required=True)
     args = parser.parse_args(argv)
 
     try:
-        data = json.loads(Path(args.file).read_text())
-    except (OSError, ValueError, UnicodeDecodeError):
+        data = json.loads(read_learner_file(Path(args.file)))
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
         data = None
+    if args.command == "down-before":
+        why = down_before(data, args.targets.split(",")) if isinstance(data, dict) else None
+        if why:
+            print(f"FAIL: {args.key}")
+            print(f"FAIL: {why}")
+            return 1
+        return 0
     if not isinstance(data, dict):
         print(f"FAIL: {args.fault_key}")
         return 1
