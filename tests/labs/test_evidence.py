@@ -427,6 +427,33 @@ def test_first_steady_state_forged_answer_and_journal_fail(lab):
     learner(session, "curl -fsS http://api:8080/health > ~/health.json")
     assert check(session, "probe-the-service").passed
 
+    # A real run whose probe names the api through the configuration (`${api_url}`, with an
+    # environment-backed default) counts as the URL it resolved to.
+    experiment = {
+        "title": "The api answers its health check",
+        "description": "A steady-state hypothesis with its URL from the configuration.",
+        "configuration": {
+            "api_url": {"type": "env", "key": "API_URL", "default": "http://api:8080"}
+        },
+        "steady-state-hypothesis": {
+            "title": "healthy",
+            "probes": [
+                {
+                    "type": "probe",
+                    "name": "api-health",
+                    "tolerance": 200,
+                    "provider": {"type": "http", "url": "${api_url}/health", "timeout": 3},
+                }
+            ],
+        },
+        "method": [],
+    }
+    write(session, "experiment.json", experiment)
+    ran = learner(session, "cd ~ && chaos run --journal-path journal.json experiment.json")
+    assert "Steady state hypothesis is met" in ran.output, ran.output
+    result = check(session, "run-a-hypothesis")
+    assert result.passed, result.output
+
 
 @pytest.mark.parametrize("lab", ["kill-a-replica"], indirect=True)
 @pytest.mark.docker

@@ -4,9 +4,10 @@
 journal=/home/learner/cpu-journal.json
 q() { jq -e -L /usr/local/lib/academy "include \"journal\"; $1" "$journal" >/dev/null 2>&1; }
 [ -s "$journal" ] || { echo "FAIL: no-journal"; exit 1; }
-q '[(.experiment.controls // [])[] | select(.provider.module == "chaosaddons.controls.safeguards")
-    | .provider.arguments.probes[]? | select((.frequency // 0) > 0)
-    | select(probe_call | test("http://api:8080"))] | length > 0' \
+q 'ctk_variables as $v
+   | [(.experiment.controls // [])[] | select(.provider.module == "chaosaddons.controls.safeguards")
+      | .provider.arguments.probes[]? | select((.frequency // 0) > 0) | ctk_activity($v)
+      | select(probe_call | test("http://api:8080"))] | length > 0' \
     || { echo "FAIL: no-safeguard"; exit 1; }
 q '[.run[] | select(.status == "succeeded" and .activity.type == "action"
     and (.output.stdout // "" | test("stressing api.s CPU")))] | length > 0' \
