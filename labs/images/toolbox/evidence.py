@@ -581,12 +581,7 @@ def down_before(journal: dict, targets: list[str], records: dict | None = None) 
         key=lambda r: str(r.get("time") or ""),
     ):
         at, target = when(record.get("time")), record.get("target")
-        if (
-            at is None
-            or at >= start
-            or target not in targets
-            or record.get("ok") is not True
-        ):
+        if at is None or at >= start or target not in targets or record.get("ok") is not True:
             continue
         if record.get("action") in ("kill", "pause"):
             down[target] = at
@@ -623,7 +618,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        data = json.loads(read_learner_file(Path(args.file)))
+        data = json.loads(read_learner_file(Path(args.file), home=Path(args.file).parent))
     except (OSError, ValueError, UnicodeDecodeError, RecursionError):
         data = None
     if args.command == "down-before":
