@@ -18,7 +18,7 @@ import struct
 import docker.errors
 
 from labs.runtime.engine import RuntimeFailure, client, engine_errors
-from labs.runtime.stream import HijackedStream
+from labs.runtime.stream import HijackedStream, take_socket
 
 MAX_LINE = 64 * 1024  # a longer line is a broken or hostile sidecar: the stream is dropped
 
@@ -92,17 +92,7 @@ def container_attach(*, container_id: str) -> AttachedStream:
         except docker.errors.NotFound as exc:
             raise RuntimeFailure(f"Container {container_id} does not exist.") from exc
         api._raise_for_status(response)
-    reader = response.raw._fp.fp  # the buffered reader the HTTP headers were read through
-    sock = reader.raw._sock
-    sock.setblocking(False)
-    try:
-        pending = reader.peek()  # bytes it already holds; never blocks now
-    except (BlockingIOError, InterruptedError):
-        pending = b""
-    if pending:
-        reader.read(len(pending))
+    sock, pending = take_socket(response)
     sock.setblocking(True)
     sock.settimeout(10.0)  # for writes; reads wait in select
-    return AttachedStream(
-        container_id=container_id, response=response, sock=sock, pending=bytes(pending)
-    )
+    return AttachedStream(container_id=container_id, response=response, sock=sock, pending=pending)

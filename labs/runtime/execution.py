@@ -18,6 +18,7 @@ from typing import Literal
 import docker.errors
 
 from labs.runtime.engine import RuntimeFailure, client, engine_errors
+from labs.runtime.stream import exec_start_hijacked
 
 MAX_OUTPUT = 64 * 1024  # bytes of output kept: the first and the last half
 # The client waits this much longer than the in-container timeout before it gives up itself.
@@ -102,13 +103,7 @@ def sandbox_exec(
             stderr=True,
             tty=False,
         )["Id"]
-        response = api._post_json(  # the hijacked stream docker-py uses for socket=True
-            api._url("/exec/{0}/start", exec_id),
-            headers={"Connection": "Upgrade", "Upgrade": "tcp"},
-            data={"Tty": False, "Detach": False},
-            stream=True,
-        )
-        api._raise_for_status(response)
+        response = exec_start_hijacked(api, exec_id, tty=False)
         output, finished = _read_stream(
             response, stdin=stdin, deadline=started + seconds + CLIENT_GRACE
         )

@@ -1,9 +1,42 @@
-"""What every hijacked Docker stream shares: its socket, and closing it once."""
+"""What every hijacked Docker stream shares: how it is taken over from the engine's HTTP
+response, its socket, and closing it once."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
+
+# A non-blocking socket (TLS included) that has nothing for us yet.
+AGAIN = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+
+
+def exec_start_hijacked(api, exec_id: str, *, tty: bool):
+    """Starts an exec and returns the engine's response, upgraded to a raw stream: the
+    hijacked connection docker-py itself uses for ``socket=True``."""
+    response = api._post_json(
+        api._url("/exec/{0}/start", exec_id),
+        headers={"Connection": "Upgrade", "Upgrade": "tcp"},
+        data={"Tty": tty, "Detach": False},
+        stream=True,
+    )
+    api._raise_for_status(response)
+    return response
+
+
+def take_socket(response) -> tuple[socket.socket, bytes]:
+    """The raw socket under a hijacked response, non-blocking, and the bytes the buffered
+    reader the HTTP headers were read through already holds (they come first)."""
+    reader = response.raw._fp.fp
+    sock = reader.raw._sock
+    sock.setblocking(False)
+    try:
+        pending = reader.peek()  # never blocks now
+    except AGAIN:
+        pending = b""
+    if pending:
+        reader.read(len(pending))
+    return sock, bytes(pending)
 
 
 class HijackedStream:

@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import select
 import socket
-import ssl
 import time
 from collections.abc import Mapping, Sequence
 
 import docker.errors
 
 from labs.runtime.engine import RuntimeFailure, client, engine_errors
-from labs.runtime.stream import HijackedStream
+from labs.runtime.stream import AGAIN, HijackedStream, exec_start_hijacked, take_socket
 
 # Errors that mean "try again later" on a non-blocking socket, TLS included.
-_AGAIN = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 MAX_TERMINAL_SIZE = 1000  # columns or rows; anything bigger is a mistake or an attack
 
 
@@ -54,7 +52,7 @@ class Terminal(HijackedStream):
             return b""
         try:
             return self._sock.recv(size)
-        except _AGAIN:
+        except AGAIN:
             return None
         except OSError:  # reset by the engine: the stream is over
             return b""
@@ -75,7 +73,7 @@ class Terminal(HijackedStream):
             raise RuntimeFailure("The terminal is closed.")
         try:
             return self._sock.send(data)
-        except _AGAIN:
+        except AGAIN:
             return 0
         except OSError as exc:
             raise RuntimeFailure(f"The terminal's connection is gone: {exc}") from exc
@@ -149,22 +147,8 @@ def terminal_open(
             )["Id"]
         except docker.errors.NotFound as exc:
             raise RuntimeFailure(f"Container {container_id} does not exist.") from exc
-        response = api._post_json(  # the hijacked stream docker-py uses for socket=True
-            api._url("/exec/{0}/start", exec_id),
-            headers={"Connection": "Upgrade", "Upgrade": "tcp"},
-            data={"Tty": True, "Detach": False},
-            stream=True,
-        )
-        api._raise_for_status(response)
-    reader = response.raw._fp.fp  # the buffered reader the HTTP headers were read through
-    sock = reader.raw._sock
-    sock.setblocking(False)
-    try:
-        pending = reader.peek()  # bytes it already holds; never blocks now
-    except _AGAIN:
-        pending = b""
-    if pending:
-        reader.read(len(pending))
+        response = exec_start_hijacked(api, exec_id, tty=True)
+    sock, pending = take_socket(response)
     terminal = Terminal(exec_id=exec_id, response=response, sock=sock, pending=pending)
     if cols and rows:
         try:
