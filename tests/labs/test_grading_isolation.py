@@ -4,8 +4,9 @@ For every lab of content/labs, a session where the learner has planted everythin
 root could pick up: Python modules in the home and in the user site, start-up files, git hooks,
 git configuration (global, "system" in /tmp, and in each clone, down to a promisor remote that
 git would fetch from through a proxy command), attributes naming filter and diff drivers. Each
-planted program leaves a file behind when it runs. Every check of every step runs, before and
-after the solves; none of the planted programs may run during a check, as root or at all.
+planted program leaves a file behind when it runs. Every check of every step runs before and
+after its solve (the lab's self-test: it must fail, then pass) and once more among the planted
+clones; none of the planted programs may run during a check, as root or at all.
 """
 
 from __future__ import annotations
@@ -223,16 +224,25 @@ def test_no_check_runs_what_the_learner_planted(synced_labs, slug):
         _exec(session, "python3 -c 'import labcheck'")
         assert any(mark.startswith("py-labcheck.1000.") for mark in _marks(session))
 
+        def checked(phase: str, step) -> bool:
+            result = services.lab_session_check(session=session, step=step)
+            if marks := _marks(session):
+                during_checks[f"{phase} {step.key}"] = marks
+            return result.passed
+
         def check_all(phase: str) -> None:
             for step in steps:
-                services.lab_session_check(session=session, step=step)
-                if marks := _marks(session):
-                    during_checks[f"{phase} {step.key}"] = marks
+                checked(phase, step)
 
-        check_all("before solves")
+        # The lab's self-test, step by step, among the planted files: each check fails before
+        # its solve and passes after it (so this is also every lab's proof that it works).
         for step in steps:
-            services.lab_session_solve(session=session, step=step)
-        _marks(session)  # the learner's own git ran the planted hooks as the learner: fine
+            assert not checked("before its solve", step), f"{step.key} passed before its solve"
+            solved = services.lab_session_solve(session=session, step=step)
+            _marks(session)  # the learner's own tools ran the plants as the learner: fine
+            assert checked("after its solve", step), (
+                f"{step.key} failed after its solve:\n" + (solved.output[-3000:])
+            )
 
         clones = [
             line.split(" ", 1)[1]
@@ -247,7 +257,7 @@ def test_no_check_runs_what_the_learner_planted(synced_labs, slug):
             assert any(mark.startswith("gitproxy.1000.") for mark in seen), seen
             assert any(mark.startswith("fsmonitor.1000.") for mark in seen), seen
         _exec(session, PLANT_SYSTEM_CONFIG, user="root")
-        check_all("after solves")
+        check_all("after solves, among planted clones")
 
         not_roots = _exec(session, NOT_ROOTS, user="root")
         learner_reads_scripts = runtime.sandbox_exec(
