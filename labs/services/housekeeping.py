@@ -56,15 +56,10 @@ def lab_results_trim(*, now=None) -> dict[str, int]:
     certificates rest on them. Runs daily on the housekeeping queue; safe to run again."""
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.LAB_RESULTS_RETENTION_DAYS)
-    ended = LabSession.objects.exclude(state__in=LabSession.LIVE_STATES).filter(
-        ended_at__lt=cutoff
-    )
+    ended = LabSession.objects.exclude(state__in=LabSession.LIVE_STATES).filter(ended_at__lt=cutoff)
     journals, _ = SessionJournal.objects.filter(session__in=ended).delete()
-    outputs = (
-        CheckResult.objects.filter(session__in=ended).exclude(output="").update(output="")
-    )
-    sessions = (
-        ended.exclude(coverage=[], journals_pruned=0, client_address="")
-        .update(coverage=[], journals_pruned=0, client_address="")
+    outputs = CheckResult.objects.filter(session__in=ended).exclude(output="").update(output="")
+    sessions = ended.exclude(coverage=[], journals_pruned=0, client_address="").update(
+        coverage=[], journals_pruned=0, client_address=""
     )
     return {"journals": journals, "check_outputs": outputs, "sessions": sessions}
