@@ -232,6 +232,7 @@
     const problemBox = root.querySelector("[data-problem]");
     if (problemBox) {
       problemBox.hidden = !status.problem;
+      root.toggleAttribute("data-broken", Boolean(status.problem));
       if (status.problem) {
         broken = true;
         problemBox.querySelector("[data-problem-text]").textContent = status.problem.message;

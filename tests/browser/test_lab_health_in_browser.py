@@ -53,6 +53,9 @@ def test_a_broken_lab_says_what_happened_and_is_restored_in_one_click(
     )
     assert page.evaluate("window.sameDocument === true")
     page.screenshot(path=settings.BASE_DIR / "var/screenshots/lab-broken-es.png")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=settings.BASE_DIR / "var/screenshots/lab-broken-es-phone.png")
+    page.set_viewport_size({"width": 1400, "height": 900})
 
     page.get_by_role("button", name="Restaurar el laboratorio").click()
     # Restored by the worker; the page then loads again and its terminal connects.
