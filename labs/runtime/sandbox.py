@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 import docker.errors
-from docker.types import DriverConfig, LogConfig, Mount
+from docker.types import LogConfig, Mount
 
 from labs.runtime.engine import (
     SANDBOX_LABEL,
@@ -35,8 +35,6 @@ from labs.runtime.engine import (
 
 BRIDGE_PREFIX = "acad-"
 CONTAINER_LABEL = "academy.container"
-# Size of each root-only private folder (/opt/lab: check and setup scripts), in MiB.
-PRIVATE_DIR_MB = 16
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 _CAPABILITY = re.compile(r"^[A-Z_]+$")
 # Capabilities that reach past the container (mounts, modules, raw devices, the kernel's
@@ -91,8 +89,8 @@ class ContainerSpec:
     pids: int = 128
     # Everything else is read-only. A folder's mode is the image's (/tmp is 1777 in ours).
     tmpfs: Mapping[str, Tmpfs] = field(default_factory=lambda: {"/tmp": Tmpfs(size=64)})
-    # Root-only folders kept as volumes (in memory, PRIVATE_DIR_MB each): the archive API cannot
-    # write to a read-only root filesystem or to a tmpfs mount, but it can write to a volume.
+    # Root-only folders kept as volumes: the archive API cannot write to a read-only root
+    # filesystem or to a tmpfs, but it can write to a volume. The learner cannot write there.
     private_dirs: Sequence[str] = ("/opt/lab",)
     workdir: str | None = None
     hostname: str | None = None
@@ -193,18 +191,10 @@ def _container_create(*, spec: ContainerSpec, sandbox_id: str, labels: dict[str,
         read_only=True,
         tmpfs={path: tmpfs.options() for path, tmpfs in spec.tmpfs.items()},
         mounts=[
-            Mount(
-                target=path,
-                source=None,
-                type="volume",
-                labels=labels,
-                # In memory and size-limited like the tmpfs folders: nothing a lab writes lands
-                # on the host's disk, and no folder of it can grow past its size.
-                driver_config=DriverConfig(
-                    "local",
-                    {"type": "tmpfs", "device": "tmpfs", "o": f"size={PRIVATE_DIR_MB}m,mode=0700"},
-                ),
-            )
+            # A plain volume: one with mount options (tmpfs, a size) keeps a mount count that an
+            # engine restarted with live restore gets wrong, and then refuses to remove it.
+            # Only root writes here (the platform's scripts); the learner cannot.
+            Mount(target=path, source=None, type="volume", labels=labels)
             for path in spec.private_dirs
         ],
         mem_limit=f"{spec.memory}m",

@@ -206,21 +206,6 @@ def test_a_learner_cannot_fill_the_hosts_disk(lab_worker, faults_lab):
         assert "No space left on device" in fill.output
         assert "Read-only file system" in fill.output
 
-        # Root in the container (what a check runs as) cannot grow the private folder past
-        # its size either.
-        as_root = runtime.sandbox_exec(
-            container_id=toolbox,
-            command=[
-                "bash",
-                "-c",
-                "dd if=/dev/zero of=/opt/lab/fill bs=1M count=400; stat -c %s /opt/lab/fill",
-            ],
-            user="root",
-            timeout=60,
-        )
-        assert "No space left on device" in as_root.output
-        assert int(as_root.output.split()[-1]) <= 16 * 1024 * 1024
-
         # Nothing of it landed on the host's disk (other work may write meanwhile: a bound far
         # below the 800 MiB asked for).
         assert free_before - shutil.disk_usage("/var/lib/docker").free < 200 * 1024 * 1024
