@@ -57,7 +57,7 @@ def password_reset_wait_message(seconds: int) -> str:
 class SignUpForm(UserCreationForm):
     email = forms.EmailField(
         label=_("E-mail address"),
-        help_text=_("Used only to reset your password and to send your certificates."),
+        help_text=_("Used only to reset your password."),
     )
 
     class Meta:

@@ -10,5 +10,5 @@ class User(AbstractUser):
         max_length=8,
         choices=settings.LANGUAGES,
         default=settings.LANGUAGE_CODE,
-        help_text=_("Pages, e-mails and certificates use this language."),
+        help_text=_("Pages and e-mails use this language."),
     )
