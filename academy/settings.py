@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "academy.accounts",
     "academy.courses",
     "labs",
+    "academy.certifications",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -10,7 +10,7 @@ from academy.contentsync import content_sync
 class Command(BaseCommand):
     help = (
         "Reconcile the database to the content folder: create, update and retire courses, "
-        "lessons and knowledge checks. All or nothing."
+        "lessons, knowledge checks, labs and certifications. All or nothing."
     )
 
     def add_arguments(self, parser):
@@ -38,7 +38,12 @@ class Command(BaseCommand):
         content = report.content
         lessons = sum(len(course.lessons) for course in content.courses)
         courses, labs = len(content.courses), len(content.labs)
-        say(f"Read {courses} course(s), {lessons} lesson(s), {labs} lab(s).")
+        certifications = len(content.certifications)
+        items = sum(len(certification.items) for certification in content.certifications)
+        say(
+            f"Read {courses} course(s), {lessons} lesson(s), {labs} lab(s), "
+            f"{certifications} certification(s) with {items} item(s)."
+        )
         for problem in content.missing_translations:
             say(self.style.WARNING(f"missing translation: {problem.render(root)}"))
         if not report.changed:
