@@ -304,7 +304,7 @@ def _read_items(
             )
             kind = None
         lesson = reader.field(raw, "lesson", path, what)
-        if lesson is not None and lesson not in lesson_keys:
+        if lesson is not None and (not isinstance(lesson, str) or lesson not in lesson_keys):
             reader.problem(
                 path,
                 reader.line_of(raw, "lesson"),

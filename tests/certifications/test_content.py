@@ -275,6 +275,10 @@ BROKEN = {
         _replace(ALPHA, "lesson: demo-course/second-lesson", "lesson: demo-course/ghost"),
         "items/alpha.yaml:49: item 'alpha-06': no lesson 'demo-course/ghost'",
     ),
+    "lesson-not-text": (
+        _replace(ALPHA, "lesson: demo-course/second-lesson", "lesson: [demo-course]"),
+        "items/alpha.yaml:49: item 'alpha-06': no lesson ['demo-course']",
+    ),
     "unknown-prerequisite": (
         _replace(CERT, "courses: [demo-course]", "courses: [ghost-course]"),
         "certification.yaml:12: prerequisites: no course has the key 'ghost-course'",
@@ -375,3 +379,20 @@ def test_demo_yaml_is_what_the_docstring_says():
     assert "questions: 3" in CERTIFICATION_YAML
     assert domain_shares(3, [60, 40]) == [2, 1]
     assert position_limit(7, 3) == 3
+
+
+def test_admin_shows_the_synced_certification(demo, admin_client):
+    content_sync(root=demo)
+    certification = Certification.objects.get()
+    item = Item.objects.get(key="alpha-04")
+
+    pages = [
+        "/admin/certifications/certification/",
+        f"/admin/certifications/certification/{certification.pk}/change/",
+        "/admin/certifications/item/",
+        f"/admin/certifications/item/{item.pk}/change/",
+    ]
+    for page in pages:
+        response = admin_client.get(page)
+        assert response.status_code == 200, page
+    assert "The system runs." in admin_client.get(pages[3]).content.decode()
