@@ -4,15 +4,19 @@ Checked against the published reference data (W3C vc-di-eddsa and 1EdTech OB 3.0
 contexts) kept beside the clone in ../shared/ob3-reference; it is never copied into the project.
 """
 
+import base64
 import copy
+import gzip
 import json
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import jsonschema
 import pytest
 from django.conf import settings
 
-from academy.certifications.credentials import contexts, keys, proofs
+from academy.certifications.credentials import badges, contexts, keys, proofs, verify
 
 REFERENCE = Path(settings.BASE_DIR).parent / "shared" / "ob3-reference"
 needs_reference = pytest.mark.skipif(
@@ -268,3 +272,219 @@ def test_a_proof_by_another_key_is_refused():
     signed["proof"]["verificationMethod"] = other.verification_method
     with pytest.raises(proofs.ProofError, match="signature does not match"):
         proofs.verify_proof(signed)
+
+
+# --- badges and status lists --------------------------------------------------------------
+
+SITE = "https://academy.example"
+LIST_URL = f"{SITE}/credentials/status/1"
+ISSUED = datetime(2026, 1, 1, tzinfo=UTC)
+EXPIRES = datetime(2029, 1, 1, tzinfo=UTC)
+CERTIFICATE_ID = uuid.UUID("6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9")
+
+
+@pytest.fixture
+def issuer():
+    return keys.IssuerKey.generate()
+
+
+def make_credential(issuer, *, index=42, valid_until=EXPIRES):
+    credential = badges.build_credential(
+        site=SITE,
+        certificate_id=CERTIFICATE_ID,
+        issuer_key=issuer,
+        issuer_name="Chaos GitOps Academy",
+        issuer_url=f"{SITE}/en/issuer/",
+        recipient_name="Ada Lovelace",
+        certification_url=f"{SITE}/en/certifications/gitops-practitioner/",
+        certification_name="GitOps Practitioner",
+        achievement_description="Runs a GitOps delivery and recovers it from drift.",
+        criteria_narrative="Pass the timed exam: questions and practical lab tasks.",
+        valid_from=ISSUED,
+        valid_until=valid_until,
+        status_list_url=LIST_URL,
+        status_list_index=index,
+    )
+    return badges.sign(credential, issuer, created=ISSUED)
+
+
+def make_status_list(issuer, revoked):
+    status_list = badges.build_status_list_credential(
+        status_list_url=LIST_URL, issuer_key=issuer, revoked=revoked, valid_from=ISSUED
+    )
+    return badges.sign(status_list, issuer, created=ISSUED)
+
+
+def test_credential_is_an_open_badge_with_ids_under_the_site(issuer):
+    credential = make_credential(issuer)
+    assert credential["id"] == f"{SITE}/en/certificates/{CERTIFICATE_ID}/credential.json"
+    assert credential["@context"] == [contexts.CREDENTIALS_V2, contexts.OB_V3P0]
+    assert credential["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
+    assert credential["issuer"]["id"] == issuer.did
+    achievement = credential["credentialSubject"]["achievement"]
+    assert achievement["alignment"][0]["targetUrl"] == (
+        f"{SITE}/en/certifications/gitops-practitioner/"
+    )
+    assert achievement["criteria"]["narrative"].startswith("Pass the timed exam")
+    assert credential["validFrom"] == "2026-01-01T00:00:00Z"
+    assert credential["validUntil"] == "2029-01-01T00:00:00Z"
+    assert credential["credentialStatus"] == {
+        "id": f"{LIST_URL}#42",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": "revocation",
+        "statusListIndex": "42",
+        "statusListCredential": LIST_URL,
+    }
+
+
+@needs_reference
+def test_credential_meets_the_ob_3_0_json_schema(issuer):
+    schema = reference("schema/ob_v3p0_achievementcredential_schema.json")
+    jsonschema.validate(make_credential(issuer), schema, cls=jsonschema.Draft201909Validator)
+
+
+def test_status_list_is_at_least_16kb_gzip_base64url_and_reads_back(issuer):
+    status_list = make_status_list(issuer, {0, 42, 131_071})
+    encoded = status_list["credentialSubject"]["encodedList"]
+    assert encoded.startswith("u") and "=" not in encoded
+    assert len(badges.decode_status_list(encoded)) == 16 * 1024
+    assert [badges.status_bit(status_list, i) for i in (0, 1, 41, 42, 43, 131_071)] == [
+        True,
+        False,
+        False,
+        True,
+        False,
+        True,
+    ]
+    # Index 0 is the most significant bit of the first byte (the spec's order).
+    assert badges.decode_status_list(encoded)[0] == 0x80
+
+
+def test_status_list_reader_refuses_bombs_and_garbage():
+    bomb = "u" + base64.urlsafe_b64encode(gzip.compress(bytes(32 * 1024 * 1024))).decode()
+    with pytest.raises(badges.StatusListError, match="larger than allowed"):
+        badges.decode_status_list(bomb.rstrip("="))
+    small = "u" + base64.urlsafe_b64encode(gzip.compress(bytes(100))).decode()
+    with pytest.raises(badges.StatusListError, match="at least"):
+        badges.decode_status_list(small)
+    for garbage in ("zabc", "u!!!", "u" + base64.urlsafe_b64encode(b"not gzip").decode(), None):
+        with pytest.raises(badges.StatusListError):
+            badges.decode_status_list(garbage)
+
+
+# --- verify ---------------------------------------------------------------------------------
+
+NOW = datetime(2027, 6, 1, tzinfo=UTC)
+
+
+def test_issued_credential_verifies(issuer):
+    result = verify.verify(make_credential(issuer), now=NOW)
+    assert result.valid and result.failure is None
+    assert result.issuer == issuer.did
+    assert not result.revocation_checked
+
+
+def _values(node, path=()):
+    """Every string value of a JSON tree, with its path (the proof left out)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key not in ("proof", "@context"):
+                yield from _values(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _values(value, (*path, i))
+    elif isinstance(node, str):
+        yield path, node
+
+
+def test_changing_any_single_character_of_any_value_fails(issuer):
+    credential = make_credential(issuer)
+    checked = 0
+    for path, value in _values(credential):
+        tampered = copy.deepcopy(credential)
+        target = tampered
+        for step in path[:-1]:
+            target = target[step]
+        # One character changed, at the end (dates stay well-formed where they can).
+        target[path[-1]] = value[:-1] + ("1" if value[-1] != "1" else "2")
+        result = verify.verify(tampered, now=NOW)
+        assert not result.valid, f"changing {path} went unnoticed"
+        checked += 1
+    assert checked >= 20
+
+
+def test_changing_the_proof_value_by_one_character_fails(issuer):
+    credential = make_credential(issuer)
+    value = credential["proof"][0]["proofValue"]
+    credential["proof"][0]["proofValue"] = value[:-1] + ("A" if value[-1] != "A" else "B")
+    result = verify.verify(credential, now=NOW)
+    assert (result.valid, result.failure) == (False, verify.Failure.SIGNATURE)
+
+
+def test_expired_and_not_yet_valid_credentials_fail_with_the_reason(issuer):
+    credential = make_credential(issuer)
+    expired = verify.verify(credential, now=datetime(2029, 1, 1, tzinfo=UTC))
+    assert (expired.valid, expired.failure) == (False, verify.Failure.EXPIRED)
+    assert "2029-01-01" in expired.message
+    early = verify.verify(credential, now=datetime(2025, 12, 31, tzinfo=UTC))
+    assert (early.valid, early.failure) == (False, verify.Failure.NOT_YET_VALID)
+    forever = verify.verify(
+        make_credential(issuer, valid_until=None), now=datetime(2099, 1, 1, tzinfo=UTC)
+    )
+    assert forever.valid
+
+
+def test_revoked_index_fails_and_others_pass(issuer):
+    status_list = make_status_list(issuer, {42})
+    revoked = verify.verify(make_credential(issuer, index=42), status_list=status_list, now=NOW)
+    assert (revoked.valid, revoked.failure) == (False, verify.Failure.REVOKED)
+    kept = verify.verify(make_credential(issuer, index=43), status_list=status_list, now=NOW)
+    assert kept.valid and kept.revocation_checked
+
+
+def test_a_status_list_not_signed_by_the_issuer_is_refused(issuer):
+    credential = make_credential(issuer, index=42)
+    forged = make_status_list(keys.IssuerKey.generate(), set())
+    result = verify.verify(credential, status_list=forged, now=NOW)
+    assert (result.valid, result.failure) == (False, verify.Failure.STATUS_LIST)
+    # The issuer's own list, with the revoked bit cleared after signing.
+    status_list = make_status_list(issuer, {42})
+    status_list["credentialSubject"]["encodedList"] = badges.encode_status_list(set())
+    result = verify.verify(credential, status_list=status_list, now=NOW)
+    assert (result.valid, result.failure) == (False, verify.Failure.STATUS_LIST)
+    assert "proof fails" in result.message
+
+
+def test_a_credential_re_signed_by_another_key_is_not_the_issuers(issuer):
+    credential = make_credential(issuer)
+    credential.pop("proof")
+    forged = badges.sign(credential, keys.IssuerKey.generate(), created=ISSUED)
+    result = verify.verify(forged, now=NOW)
+    assert (result.valid, result.failure) == (False, verify.Failure.SIGNATURE)
+    assert "issuer's key" in result.message
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        None,
+        [],
+        "a string",
+        {"@context": [contexts.CREDENTIALS_V2], "type": ["VerifiableCredential"]},
+        {"@context": "https://attacker.example/", "type": "OpenBadgeCredential"},
+    ],
+)
+def test_malformed_input_is_a_structure_failure_not_a_crash(broken):
+    result = verify.verify(broken, now=NOW)
+    assert (result.valid, result.failure) == (False, verify.Failure.STRUCTURE)
+
+
+def test_unsigned_and_hostile_context_credentials_fail(issuer):
+    credential = make_credential(issuer)
+    unsigned = {k: v for k, v in credential.items() if k != "proof"}
+    assert verify.verify(unsigned, now=NOW).failure == verify.Failure.SIGNATURE
+    hostile = copy.deepcopy(credential)
+    hostile["@context"].append("https://attacker.example/context.json")
+    result = verify.verify(hostile, now=NOW)
+    assert result.failure == verify.Failure.SIGNATURE
+    assert "https://attacker.example/context.json" in result.message

@@ -182,8 +182,11 @@ def verify_proof(
     otherwise from the proof's ``did:key`` verification method, which needs no network.
     """
     proof = document.get("proof")
+    if isinstance(proof, list) and len(proof) == 1:
+        # The OB 3.0 JSON schema writes proof as an array; one proof is what we issue.
+        proof = proof[0]
     if not isinstance(proof, dict):
-        raise ProofError("the document has no proof (or more than one)")
+        raise ProofError("the document has no proof, or more than one")
     if proof.get("type") != PROOF_TYPE or proof.get("cryptosuite") != CRYPTOSUITE:
         raise ProofError(f"the proof is not a {PROOF_TYPE} with cryptosuite {CRYPTOSUITE}")
     if proof.get("proofPurpose") != PROOF_PURPOSE:
