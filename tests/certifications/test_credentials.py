@@ -8,6 +8,8 @@ import base64
 import copy
 import gzip
 import json
+import shutil
+import subprocess
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -488,3 +490,46 @@ def test_unsigned_and_hostile_context_credentials_fail(issuer):
     result = verify.verify(hostile, now=NOW)
     assert result.failure == verify.Failure.SIGNATURE
     assert "https://attacker.example/context.json" in result.message
+
+
+# --- an independent verifier: Digital Bazaar's JavaScript stack -----------------------------
+
+NODE = shutil.which("node")
+VERIFY_MJS = Path(__file__).with_name("verify.mjs")
+
+
+def verify_with_javascript(credential):
+    completed = subprocess.run(
+        [NODE, str(VERIFY_MJS)],
+        input=json.dumps(credential),
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(completed.stdout)
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed, so the JS verifier cannot run")
+def test_digital_bazaar_verifier_accepts_our_credential_and_refuses_tampering(issuer):
+    credential = make_credential(issuer)
+    assert verify_with_javascript(credential) == {"verified": True, "errors": []}
+
+    tampered = copy.deepcopy(credential)
+    tampered["credentialSubject"]["identifier"][0]["identityHash"] = "Ada Lovelacf"
+    answer = verify_with_javascript(tampered)
+    assert answer["verified"] is False
+    assert "Invalid signature." in answer["errors"]
+
+    added = copy.deepcopy(credential)
+    added["credentialSubject"]["achievement"]["grade"] = "A+"
+    answer = verify_with_javascript(added)
+    assert answer["verified"] is False
+    assert "Safe mode validation error." in answer["errors"]
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed, so the JS verifier cannot run")
+def test_digital_bazaar_verifier_accepts_our_status_list(issuer):
+    status_list = make_status_list(issuer, {42})
+    assert verify_with_javascript(status_list)["verified"] is True
