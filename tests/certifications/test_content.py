@@ -11,7 +11,7 @@ from django.utils import translation
 from academy.certifications.content import domain_shares, position_limit
 from academy.certifications.models import Certification, Domain, Item, Option
 from academy.contentfiles import ContentError
-from academy.contentsync import content_sync
+from academy.contentsync import content_read, content_sync
 from tests.certifications.content_tree import (
     CERTIFICATION_YAML,
     DEMO_ITEMS,
@@ -372,6 +372,8 @@ def test_real_content_passes_the_check():
     call_command("sync_content", path=settings.CONTENT_DIR, check=True, stdout=out)
 
     assert "certification(s)" in out.getvalue()
+    keys = {spec.key for spec in content_read(root=settings.CONTENT_DIR).certifications}
+    assert {"chaos-engineering-practitioner", "gitops-practitioner"} <= keys
 
 
 def test_demo_yaml_is_what_the_docstring_says():
