@@ -17,6 +17,7 @@ urlpatterns += i18n_patterns(
     path("", course_views.home, name="home"),
     path(_("accounts/"), include("academy.accounts.urls")),
     path("", include("labs.urls")),
+    path("", include("academy.certifications.urls")),
     path("", include("academy.courses.urls")),
     prefix_default_language=True,
 )

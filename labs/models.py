@@ -30,6 +30,9 @@ class Lab(models.Model):
     warm_pool_size = models.PositiveSmallIntegerField(_("warm pool size"), null=True, blank=True)
     # faults: true in lab.yaml: the platform adds its faults sidecar (labs.faults) to sessions.
     faults_enabled = models.BooleanField(_("faults enabled"), default=False)
+    # A practical task of a certification: never listed, started only from an exam attempt,
+    # with no solve and no per-step verdicts shown to the candidate.
+    exam_only = models.BooleanField(_("exam only"), default=False)
     # "course-key/lesson-key" of the lessons this lab practises.
     lesson_refs = models.JSONField(_("lessons"), default=list, blank=True)
     content_hash = models.CharField(_("content hash"), max_length=64, blank=True)
