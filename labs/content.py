@@ -79,6 +79,11 @@ class LabSpec:
     source_hash: str = ""
     warm_pool: int | None = None
     faults: bool = False
+    # A certification's practical task (content/certifications/<cert>/tasks/<task>/): never
+    # listed, started only from an exam attempt. The certifications reader checks its domain.
+    exam_only: bool = False
+    domain: str = ""
+    domain_line: int | None = None
 
 
 def _read_containers(reader: Reader, path: Path, data: Mapping) -> list[dict]:
@@ -206,11 +211,32 @@ def _read_steps(reader: Reader, lab_dir: Path, path: Path, data: Mapping, names:
     return steps
 
 
-def _read_lab(reader: Reader, lab_dir: Path, lesson_keys: set[str]) -> LabSpec | None:
+def _read_lab(
+    reader: Reader, lab_dir: Path, lesson_keys: set[str], *, task_of: str | None = None
+) -> LabSpec | None:
+    """A lab; with ``task_of`` (a certification folder's name), that certification's practical
+    task, keyed ``<certification>--<task>`` so that it cannot take a lab's key."""
     header = read_item_header(reader, lab_dir, "lab.yaml", "lab")
     if header is None:
         return None
     path, data = header.path, header.data
+    domain, domain_line = "", reader.line_of(data, "domain")
+    if task_of is None:
+        if "domain" in data:
+            reader.problem(path, domain_line, "lab: only a certification's task has a 'domain'")
+    else:
+        domain = data.get("domain")
+        if not isinstance(domain, str) or not domain.strip():
+            reader.problem(
+                path, domain_line or 1, "task: 'domain' must name a domain of the certification"
+            )
+            domain = ""
+        # An exam task is reached from its attempt only: no lesson links to it, no warm pool.
+        for key in ("lessons", "warm_pool"):
+            if data.get(key):
+                reader.problem(
+                    path, reader.line_of(data, key), f"task: a practical task has no {key!r}"
+                )
     difficulty = data.get("difficulty", "beginner")
     if difficulty not in DIFFICULTIES:
         reader.problem(
@@ -267,7 +293,7 @@ def _read_lab(reader: Reader, lab_dir: Path, lesson_keys: set[str]) -> LabSpec |
         return None
     files = sorted(p for p in lab_dir.rglob("*") if p.is_file())
     return LabSpec(
-        header.key,
+        header.key if task_of is None else f"{task_of}--{header.key}",
         lab_dir,
         header.order,
         difficulty,
@@ -281,21 +307,45 @@ def _read_lab(reader: Reader, lab_dir: Path, lesson_keys: set[str]) -> LabSpec |
         setup,
         steps,
         hash_files(files),
-        warm_pool,
+        0 if task_of is not None else warm_pool,
         faults,
+        exam_only=task_of is not None,
+        domain=domain,
+        domain_line=domain_line,
     )
 
 
 def labs_read(reader: Reader, root: Path, context: dict) -> list[LabSpec]:
+    """The labs of content/labs/, then the certifications' practical tasks
+    (content/certifications/<cert>/tasks/<task>/, the same format plus ``domain``), which it
+    leaves in ``context["certification_tasks"]`` ({cert: [LabSpec]}) for the certifications'
+    reader to check their domains."""
     lesson_keys = context.get("lesson_keys", set())
+    labs: list[LabSpec] = []
     labs_dir = root / "labs"
-    if not labs_dir.is_dir():
-        return []
-    return [
-        lab
-        for lab_dir in sorted(p for p in labs_dir.iterdir() if p.is_dir())
-        if (lab := _read_lab(reader, lab_dir, lesson_keys)) is not None
-    ]
+    if labs_dir.is_dir():
+        for lab_dir in sorted(p for p in labs_dir.iterdir() if p.is_dir()):
+            if (lab := _read_lab(reader, lab_dir, lesson_keys)) is not None:
+                labs.append(lab)
+    tasks: dict[str, list[LabSpec]] = {}
+    for tasks_dir in sorted((root / "certifications").glob("*/tasks")):
+        if not tasks_dir.is_dir():
+            continue
+        certification = tasks_dir.parent.name
+        for task_dir in sorted(p for p in tasks_dir.iterdir() if p.is_dir()):
+            task = _read_lab(reader, task_dir, lesson_keys, task_of=certification)
+            if task is not None:
+                tasks.setdefault(certification, []).append(task)
+                labs.append(task)
+    context["certification_tasks"] = tasks
+    seen: dict[str, Path] = {}
+    for lab in labs:
+        if lab.key in seen:
+            reader.problem(
+                lab.path / "lab.yaml", 1, f"lab: key {lab.key!r} is also {seen[lab.key]}"
+            )
+        seen[lab.key] = lab.path
+    return labs
 
 
 def _step_values(spec: StepSpec, number: int) -> dict:
@@ -337,6 +387,7 @@ def labs_apply(report, labs: list[LabSpec], now) -> None:
                 "lesson_refs": spec.lesson_refs,
                 "warm_pool_size": spec.warm_pool,
                 "faults_enabled": spec.faults,
+                "exam_only": spec.exam_only,
                 "content_hash": spec.source_hash,
                 **localized("slug", spec.slug),
                 **localized("title", spec.title),

@@ -92,6 +92,15 @@ class DomainSpec:
 
 
 @dataclass
+class TaskSpec:
+    """A practical task: the exam-only lab the labs' reader read from tasks/<task>/, and the
+    domain its points count in."""
+
+    lab_key: str
+    domain: str
+
+
+@dataclass
 class CertificationSpec:
     key: str
     path: Path
@@ -110,6 +119,7 @@ class CertificationSpec:
     domains: list[DomainSpec]
     items: list[ItemSpec] = field(default_factory=list)
     content_hash: str = ""
+    tasks: list[TaskSpec] = field(default_factory=list)
 
 
 def domain_shares(questions: int, weights: list[int]) -> list[int]:
@@ -404,8 +414,26 @@ def _check_key_not_predictable(reader: Reader, spec: CertificationSpec) -> None:
                 )
 
 
+def _read_tasks(reader: Reader, domain_keys: list[str], tasks: list) -> list[TaskSpec]:
+    """The practical tasks of one certification, as the labs' reader left them in the context
+    (each with ``key``, ``path``, ``domain`` and ``domain_line``): each must name a domain."""
+    found = []
+    for task in tasks:
+        if task.domain not in domain_keys:
+            if task.domain:  # an empty one was reported by the labs' reader
+                reader.problem(
+                    task.path / "lab.yaml",
+                    task.domain_line,
+                    f"task: unknown domain {task.domain!r} (the certification's domains: "
+                    f"{', '.join(domain_keys)})",
+                )
+            continue
+        found.append(TaskSpec(lab_key=task.key, domain=task.domain))
+    return found
+
+
 def _read_certification(
-    reader: Reader, folder: Path, lesson_keys: set, course_keys: set
+    reader: Reader, folder: Path, lesson_keys: set, course_keys: set, tasks: list | None = None
 ) -> CertificationSpec | None:
     missing_known = len(reader.missing)
     header = read_item_header(reader, folder, "certification.yaml", "certification")
@@ -455,6 +483,7 @@ def _read_certification(
             missing.path, missing.line, f"{missing.message} (a certification needs both languages)"
         )
     del reader.missing[missing_known:]
+    task_specs = _read_tasks(reader, domain_keys, tasks or [])
     if not header_complete or len(reader.problems) > known:
         return None
     spec = CertificationSpec(
@@ -475,6 +504,7 @@ def _read_certification(
         domains=domains,
         items=items,
         content_hash=hash_files([path, *(items_dir / f"{domain}.yaml" for domain in domain_keys)]),
+        tasks=task_specs,
     )
     # Pool checks only make sense on a certification that is otherwise whole.
     _check_pool(reader, spec, items_dir)
@@ -484,15 +514,23 @@ def _read_certification(
 
 def certifications_read(reader: Reader, root: Path, context: dict) -> list[CertificationSpec]:
     """Reads and validates every certification under ``root``/certifications. Needs the
-    courses read first (``context["lesson_keys"]``: course-key/lesson-key)."""
+    courses read first (``context["lesson_keys"]``: course-key/lesson-key) and the labs
+    (``context["certification_tasks"]``: the practical tasks in tasks/, read as labs)."""
     lesson_keys = context.get("lesson_keys", set())
+    tasks = context.get("certification_tasks", {})
     # Course keys come from the lessons: a prerequisite course with no lesson cannot be done.
     course_keys = {ref.split("/", 1)[0] for ref in lesson_keys}
     certifications = []
     folder = root / "certifications"
     if folder.is_dir():
         for certification_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-            spec = _read_certification(reader, certification_dir, lesson_keys, course_keys)
+            spec = _read_certification(
+                reader,
+                certification_dir,
+                lesson_keys,
+                course_keys,
+                tasks.get(certification_dir.name, []),
+            )
             if spec is not None:
                 certifications.append(spec)
     for language in LANGUAGES:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from academy.certifications.content import LANGUAGES, CertificationSpec
-from academy.certifications.models import Certification, Domain, Item, Option
+from academy.certifications.models import (
+    Certification,
+    CertificationTask,
+    Domain,
+    Item,
+    Option,
+)
 from academy.contentsync import SyncReport, localized, retire, upsert
 
 
@@ -75,14 +81,37 @@ def _apply_certification(report: SyncReport, spec: CertificationSpec, now: datet
         if count:
             report.retired[Option._meta.verbose_name_plural] += count
     retire(report, certification.items.all(), {i.key for i in spec.items}, now)
+    _apply_tasks(report, certification, spec, domains, now)
     retire(report, certification.domains.all(), {d.key for d in spec.domains}, now)
+
+
+def _apply_tasks(report: SyncReport, certification, spec, domains: dict, now: datetime) -> None:
+    """The practical tasks: their labs were written by the labs' sync (it runs first, exam-only
+    labs keyed ``<certification>--<task>``); a task no longer in tasks/ is retired."""
+    lab_model = CertificationTask._meta.get_field("lab").related_model  # no import of labs
+    labs = {
+        lab.key: lab for lab in lab_model.objects.filter(key__in=[t.lab_key for t in spec.tasks])
+    }
+    for order, task_spec in enumerate(spec.tasks):
+        upsert(
+            report,
+            CertificationTask,
+            {"certification": certification, "lab": labs[task_spec.lab_key]},
+            {"domain": domains[task_spec.domain], "order": order},
+        )
+    stale = certification.tasks.filter(retired_at__isnull=True).exclude(
+        lab__key__in=[t.lab_key for t in spec.tasks]
+    )
+    count = stale.update(retired_at=now)
+    if count:
+        report.retired[CertificationTask._meta.verbose_name_plural] += count
 
 
 def certifications_apply(
     report: SyncReport, certifications: list[CertificationSpec], now: datetime
 ) -> None:
-    """Writes certifications, domains, items and options; inside content_sync's transaction
-    (registered in CertificationsConfig.ready)."""
+    """Writes certifications, domains, items, options and practical tasks; inside
+    content_sync's transaction (registered in CertificationsConfig.ready)."""
     for spec in certifications:
         _apply_certification(report, spec, now)
     retire(report, Certification.objects.all(), {c.key for c in certifications}, now)
