@@ -25,7 +25,8 @@ def lab_get_by_slug(*, slug: str) -> Lab:
     query = Q()
     for language in LANGUAGES:
         query |= Q(**{f"slug_{language}": slug})
-    lab = Lab.objects.published().filter(query).first()
+    # An exam's practical task has no page of its own: it opens from its attempt.
+    lab = Lab.objects.published().filter(query, exam_only=False).first()
     if lab is None:
         raise Http404
     return lab
@@ -68,12 +69,15 @@ def lab_progress(*, lab: Lab, user) -> LabProgress:
 
 
 def lab_catalogue(*, user) -> list[LabProgress]:
-    return [lab_progress(lab=lab, user=user) for lab in Lab.objects.published()]
+    return [
+        lab_progress(lab=lab, user=user) for lab in Lab.objects.published().filter(exam_only=False)
+    ]
 
 
 def labs_for_lesson(*, course_key: str, lesson_key: str) -> list[Lab]:
     ref = f"{course_key}/{lesson_key}"
-    return [lab for lab in Lab.objects.published() if ref in lab.lesson_refs]
+    labs = Lab.objects.published().filter(exam_only=False)
+    return [lab for lab in labs if ref in lab.lesson_refs]
 
 
 def session_status(*, session: LabSession) -> dict:
@@ -85,7 +89,9 @@ def session_status(*, session: LabSession) -> dict:
         latest[result.step_id] = result
     passed_ever = set(session.checks.filter(passed=True).values_list("step_id", flat=True))
     steps = []
-    for step in session.lab.steps.order_by("number"):
+    # An exam's task shows no verdict per step: its checks run when the exam is submitted.
+    exam = session.lab.exam_only
+    for step in [] if exam else session.lab.steps.order_by("number"):
         result = latest.get(step.pk)
         steps.append(
             {
@@ -120,7 +126,23 @@ def session_status(*, session: LabSession) -> dict:
         "steps": steps,
         "results_version": session_results_version(session=session),
         "problem": problem,
+        "exam": exam,
     }
+
+
+def session_exam_url(*, session: LabSession) -> str | None:
+    """The exam page of the attempt an exam task's session belongs to (None for other labs)."""
+    from django.urls import NoReverseMatch, reverse
+
+    if not session.lab.exam_only:
+        return None
+    task = session.attempt_tasks.select_related("attempt").first()
+    if task is None:
+        return None
+    try:
+        return reverse("certifications:attempt", kwargs={"public_id": task.attempt.public_id})
+    except NoReverseMatch:
+        return None
 
 
 def session_problem(*, session: LabSession) -> dict | None:

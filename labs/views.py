@@ -71,9 +71,27 @@ def _results_context(request, session: LabSession) -> dict:
     }
 
 
+def _not_for_exam(session: LabSession) -> None:
+    """An exam's task has no checks, results, extension, reset or stop of its own: it is
+    graded, and its sandbox ended, when the exam is submitted."""
+    if session.lab.exam_only:
+        raise Http404
+
+
 @login_required
 def session_detail(request, session_id: int):
     session = selectors.session_get_for_user(session_id=session_id, user=request.user)
+    if session.lab.exam_only:
+        context = {
+            "session": session,
+            "is_owner": services.session_may_act(session, request.user),
+            "lab": session.lab,
+            "steps": session.lab.steps.order_by("number"),
+            "status": selectors.session_status(session=session),
+            "exam_url": selectors.session_exam_url(session=session),
+            "alternate_urls": alternate_urls(session.get_absolute_url),
+        }
+        return render(request, "labs/exam_session.html", context)
     context = {
         **_results_context(request, session),
         "lab": session.lab,
@@ -94,6 +112,7 @@ def session_status(request, session_id: int):
 def session_results(request, session_id: int):
     """The Results section alone, for the page to swap in when new journals arrive."""
     session = selectors.session_get_for_user(session_id=session_id, user=request.user)
+    _not_for_exam(session)
     return render(request, "labs/_results.html", _results_context(request, session))
 
 
@@ -109,6 +128,7 @@ def _owned(request, session_id: int) -> LabSession:
 @require_POST
 def session_check(request, session_id: int, number: int):
     session = _owned(request, session_id)
+    _not_for_exam(session)
     step = get_object_or_404(session.lab.steps, number=number)
     try:
         limits.rate_limit(
@@ -134,6 +154,7 @@ def session_check(request, session_id: int, number: int):
 def session_results_refresh(request, session_id: int):
     """Reads the learner's journals again, on the lab host's worker."""
     session = _owned(request, session_id)
+    _not_for_exam(session)
     wants_json = _wants_json(request)
     try:
         limits.rate_limit(
@@ -157,6 +178,7 @@ def session_results_refresh(request, session_id: int):
 @require_POST
 def session_extend(request, session_id: int):
     session = _owned(request, session_id)
+    _not_for_exam(session)
     try:
         limits.rate_limit(
             "extend", user=request.user, session=session, address=limits.client_address(request)
@@ -174,6 +196,7 @@ def session_extend(request, session_id: int):
 @require_POST
 def session_stop(request, session_id: int):
     session = _owned(request, session_id)
+    _not_for_exam(session)
     services.lab_session_end(session=session)
     messages.success(request, _("The lab session has stopped. Its containers are being removed."))
     return redirect(session.lab)
@@ -184,6 +207,7 @@ def session_stop(request, session_id: int):
 def session_reset(request, session_id: int):
     """A fresh session of the same lab: the old one is stopped, its containers removed."""
     session = _owned(request, session_id)
+    _not_for_exam(session)
     address = limits.client_address(request)
     try:
         limits.rate_limit("reset", user=request.user, session=session, address=address)

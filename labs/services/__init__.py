@@ -28,6 +28,7 @@ from labs.services.grading import (
     Verdict,
     lab_session_check,
     lab_session_check_request,
+    lab_session_grade_all,
     lab_session_solve,
 )
 from labs.services.health import (
@@ -45,6 +46,7 @@ from labs.services.provisioning import (
     lab_session_extend,
     lab_session_provision,
     lab_session_start,
+    lab_session_start_for_exam,
     lab_session_stop,
     lab_sessions_schedule,
     pool_refill,
@@ -80,6 +82,7 @@ __all__ = [
     "lab_session_diagnose",
     "lab_session_end",
     "lab_session_extend",
+    "lab_session_grade_all",
     "lab_session_journals_collect",
     "lab_session_journals_store",
     "lab_session_provision",
@@ -89,6 +92,7 @@ __all__ = [
     "lab_session_results_request",
     "lab_session_solve",
     "lab_session_start",
+    "lab_session_start_for_exam",
     "lab_session_stop",
     "lab_sessions_reap",
     "lab_sessions_schedule",

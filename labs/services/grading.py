@@ -60,6 +60,8 @@ def lab_session_check_request(*, session: LabSession, step: LabStep, language: s
     """
     if not session_is_running(session):
         raise LabSessionError(session_refusal(session))
+    if session.lab.exam_only:
+        raise LabSessionError(_exam_refusal())
     in_flight = check_in_flight_take(session=session, step_id=step.pk)
     if in_flight is not None:
         number = (
@@ -86,25 +88,36 @@ def check_environment(language: str) -> dict[str, str]:
     return {"PATH": SAFE_PATH, "LAB_LANGUAGE": language, "HOME": "/root", "LANG": "C.UTF-8"}
 
 
+def _exam_refusal() -> str:
+    return translation.gettext("An exam's task is graded when you submit the exam.")
+
+
+def _run_check(session: LabSession, step: LabStep, language: str) -> runtime.ExecResult:
+    """The step's check as root, out of the learner's reach: the one way a check runs."""
+    container = step.check_container or session.lab.shell_container
+    return runtime.sandbox_exec(
+        container_id=session.sandbox["containers"][container],
+        command=["/bin/bash", f"{SCRIPTS_DIR}/steps/{step.key}.check.sh"],
+        user="root",
+        timeout=settings.LAB_CHECK_TIMEOUT_SECONDS,
+        environment=check_environment(language),
+        clean_environment=True,
+        workdir=CHECK_WORKDIR,
+    )
+
+
 def lab_session_check(*, session: LabSession, step: LabStep, language: str = "en") -> CheckResult:
     """Runs the step's check as root, out of the learner's reach, and stores the result."""
     session.refresh_from_db()
     if not session_is_running(session):
         raise LabSessionError(session_refusal(session))
+    if session.lab.exam_only:  # no per-step verdicts for a candidate: lab_session_grade_all
+        raise LabSessionError(_exam_refusal())
     previous = session.state if session.state != State.CHECKING else State.READY
     transition(session, State.CHECKING, allowed_from=[State.READY, State.COMPLETED])
-    container = step.check_container or session.lab.shell_container
     started = time.monotonic()
     try:
-        result = runtime.sandbox_exec(
-            container_id=session.sandbox["containers"][container],
-            command=["/bin/bash", f"{SCRIPTS_DIR}/steps/{step.key}.check.sh"],
-            user="root",
-            timeout=settings.LAB_CHECK_TIMEOUT_SECONDS,
-            environment=check_environment(language),
-            clean_environment=True,
-            workdir=CHECK_WORKDIR,
-        )
+        result = _run_check(session, step, language)
     finally:
         duration_ms = int((time.monotonic() - started) * 1000)
     passed = result.exit_code == 0 and not result.timed_out
@@ -137,6 +150,32 @@ def lab_session_check(*, session: LabSession, step: LabStep, language: str = "en
         allowed_from=[State.CHECKING],
     )
     return check
+
+
+def lab_session_grade_all(*, session: LabSession, language: str = "en") -> list[dict]:
+    """Runs every step's check of an exam's task, as lab_session_check runs one, and returns
+    ``[{"step": key, "passed": bool}]`` in step order. Stores no CheckResult and shows nothing:
+    the candidate never sees a verdict per step; the caller keeps the list for the record.
+
+    Raises LabSessionError when the session is not running (its steps then earn nothing).
+    """
+    session.refresh_from_db()
+    if not session_is_running(session):
+        raise LabSessionError(session_refusal(session))
+    verdicts = []
+    for step in session.lab.steps.order_by("number"):
+        result = _run_check(session, step, language)
+        passed = result.exit_code == 0 and not result.timed_out
+        log.info(
+            "Exam task check: session %s, step %s: %s (exit %s%s)",
+            session.pk,
+            step.key,
+            "passed" if passed else "failed",
+            result.exit_code,
+            ", timed out" if result.timed_out else "",
+        )
+        verdicts.append({"step": step.key, "passed": passed})
+    return verdicts
 
 
 def lab_session_solve(*, session: LabSession, step: LabStep) -> runtime.ExecResult:

@@ -36,6 +36,8 @@ def lab_session_start(*, user, lab: Lab, client_address: str | None = None) -> L
     A start from the web gives the client's address: then the live sessions of the user and of
     that address are limited (LabRateLimited). The CLI and the self-test give none.
     """
+    if lab.exam_only:  # a practical task starts from its exam attempt only
+        raise LabSessionError(translation.gettext("This lab is part of an exam."))
     existing = LabSession.objects.live().filter(user=user, lab=lab).first()
     if existing is not None:
         return existing
@@ -71,6 +73,27 @@ def lab_session_start(*, user, lab: Lab, client_address: str | None = None) -> L
     return session
 
 
+def lab_session_start_for_exam(*, user, lab: Lab, expires_at, language: str) -> LabSession:
+    """A fresh session of a practical task (an exam-only lab) for an exam attempt, ending at
+    ``expires_at`` (the attempt's deadline): never from the warm pool, never extended.
+
+    A live session of the same task left by an earlier attempt is ended first: a candidate
+    starts every attempt from the lab's setup, not from an earlier attempt's work. Called inside
+    the attempt's transaction; the Docker work is enqueued on commit. ``language`` is the
+    attempt's; the checks run at grading in it (their output is for staff, never shown).
+    """
+    if not lab.exam_only:
+        raise ValueError(f"{lab.key} is not an exam-only lab")
+    for earlier in LabSession.objects.live().filter(user=user, lab=lab):
+        lab_session_end(session=earlier)
+    session = LabSession.objects.create(
+        user=user, lab=lab, state=State.REQUESTED, expires_at=expires_at
+    )
+    lab_sessions_schedule()
+    session.refresh_from_db()
+    return session
+
+
 def lab_sessions_schedule() -> list[int]:
     """Starts queued sessions while running ones are under the capacity limit, oldest first."""
     started = []
@@ -100,7 +123,7 @@ def queue_position(session: LabSession) -> int | None:
 def pool_refill() -> int:
     """Provisions sessions with no user until each lab has its warm pool; returns how many."""
     made = 0
-    for lab in Lab.objects.published():
+    for lab in Lab.objects.published().filter(exam_only=False):
         size = lab.warm_pool_size
         size = settings.LAB_WARM_POOL_SIZE if size is None else size
         have = LabSession.objects.live().pooled().filter(lab=lab).count()
@@ -237,10 +260,12 @@ def lab_session_provision(*, session: LabSession) -> None:
     labels = session_labels(session)
     # A crash mid-provision may have left half a sandbox: start from nothing.
     runtime.sandbox_destroy(labels=labels)
-    # The lifetime starts now, so that the sandbox's labels carry the expiry the row keeps.
-    minutes = lab.duration_minutes if session.user_id else settings.LAB_WARM_POOL_TTL_MINUTES
-    session.expires_at = timezone.now() + timedelta(minutes=minutes)
-    LabSession.objects.filter(pk=session.pk).update(expires_at=session.expires_at)
+    # The lifetime starts now, so that the sandbox's labels carry the expiry the row keeps; an
+    # exam's task keeps the attempt's deadline, set when it was started.
+    if not (lab.exam_only and session.expires_at):
+        minutes = lab.duration_minutes if session.user_id else settings.LAB_WARM_POOL_TTL_MINUTES
+        session.expires_at = timezone.now() + timedelta(minutes=minutes)
+        LabSession.objects.filter(pk=session.pk).update(expires_at=session.expires_at)
     try:
         sandbox = runtime.sandbox_create(
             labels=resource_labels(session), containers=container_specs(lab)
@@ -269,6 +294,8 @@ def lab_session_extend(*, session: LabSession) -> LabSession:
         locked = LabSession.objects.select_for_update().get(pk=session.pk)
         if not session_is_running(locked):
             raise LabSessionError(translation.gettext("This lab session is not running."))
+        if locked.lab.exam_only:  # the exam's deadline is the session's
+            raise LabSessionError(translation.gettext("An exam's lab session cannot be extended."))
         if locked.extended:
             raise LabSessionError(translation.gettext("This session has already been extended."))
         locked.extended = True
