@@ -326,6 +326,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 24 * 60 * 60,
         "options": {"queue": f"{LAB_TASK_QUEUE}.housekeeping"},
     },
+    # Submits exams whose deadline passed, whether or not their candidate comes back.
+    "expire-exam-attempts": {
+        "task": "academy.certifications.tasks.expire",
+        "schedule": 15,
+        "options": {"queue": f"{LAB_TASK_QUEUE}.housekeeping", "expires": 15},
+    },
     "watch-lab-sessions": {
         "task": "labs.tasks.watch",
         "schedule": LAB_WATCH_INTERVAL_SECONDS,
@@ -344,6 +350,10 @@ LAB_RATE_LIMITS = {
     "start": {"user": "10/600", "address": "200/600"},
     "reset": {"session": "3/600", "user": "6/600", "address": "200/600"},
     "extend": {"session": "3/600", "user": "10/600", "address": "200/600"},
+    # Certification exams: starting one, and saving answers as they are given (a room of
+    # candidates shares an address).
+    "exam_start": {"user": "5/600", "address": "200/600"},
+    "exam_answer": {"user": "120/60", "address": "3000/60"},
 }
 LAB_MAX_LIVE_SESSIONS_PER_USER = int(env("LAB_MAX_LIVE_SESSIONS_PER_USER", "3"))
 LAB_MAX_LIVE_SESSIONS_PER_ADDRESS = int(env("LAB_MAX_LIVE_SESSIONS_PER_ADDRESS", "60"))

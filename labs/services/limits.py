@@ -40,7 +40,8 @@ from academy.net import client_ip
 from labs.models import LabSession
 from labs.services.access import LabSessionError
 
-ACTIONS = ("check", "refresh", "start", "reset", "extend")
+# exam_*: the certification exams (academy/certifications/views.py) count the same way.
+ACTIONS = ("check", "refresh", "start", "reset", "extend", "exam_start", "exam_answer")
 SCOPES = ("session", "user", "address")
 
 
