@@ -316,13 +316,13 @@ def _when(value: datetime | None) -> str:
 
 
 def _percent(points, possible) -> int | str:
-    """An integer percentage, rounded half up ("66.7" reads as text in a Spanish Excel)."""
+    """A whole percentage, rounded as the candidate's result page rounds it (and a whole number
+    because "66.7" reads as text in a Spanish Excel)."""
     if not isinstance(points, int | float) or not isinstance(possible, int | float):
         return ""
     if possible <= 0:
         return ""
-    value = Decimal(str(points)) * 100 / Decimal(str(possible))
-    return int(value.to_integral_value(rounding=ROUND_HALF_UP))
+    return round(100 * points / possible)
 
 
 def attempts_csv_rows(

@@ -629,3 +629,57 @@ def test_item_statistics_csv(staff, certification, candidates):
     assert "A distractor nobody picks" in by_key["alpha-06"]["Flags"]
     assert by_key["alpha-02"]["Difficulty (p)"] == "1.0"
     assert by_key["alpha-01"]["Prompt"] == "What about alpha-01?"
+
+
+# --- Through the real exam flow --------------------------------------------------------------
+
+
+def test_rows_written_by_the_exam_flow(client, certification):
+    """Attempts started, answered and submitted by exams.py: the figures follow its rows."""
+    from academy.certifications import exams
+    from academy.courses.models import Lesson, LessonProgress
+
+    now = timezone.now()
+    attempts = []
+    for i in range(12):
+        user = UserFactory()
+        for lesson in Lesson.objects.filter(course__key="demo-course"):
+            LessonProgress.objects.create(
+                user=user, lesson=lesson, last_visited_at=now, completed_at=now
+            )
+        attempt = exams.attempt_start(user=user, certification=certification, language="en")
+        for index, question in enumerate(attempt.questions.order_by("position")):
+            wrong = [pk for pk in question.option_order if pk not in question.correct_options]
+            right = index < i % 4
+            exams.attempt_answer(
+                attempt=attempt,
+                position=question.position,
+                option_ids=list(question.correct_options) if right else wrong[:1],
+            )
+        attempts.append(exams.attempt_submit(attempt=attempt))
+    assert {a.state for a in attempts} == {Attempt.State.GRADED}
+
+    stats = _by_key(item_statistics(certification=certification, min_draws=1))
+    questions = AttemptQuestion.objects.filter(attempt__in=attempts)
+    assert sum(s.drawn for s in stats.values()) == questions.count() == 12 * 3
+    for key, statistic in stats.items():
+        drawn = questions.filter(item__key=key)
+        assert statistic.drawn == drawn.count()
+        assert statistic.correct == drawn.filter(correct=True).count()
+        assert sum(o.offered for o in statistic.options) == sum(len(q.option_order) for q in drawn)
+
+    header, *rows = attempts_csv_rows(certification=certification)
+    assert len(rows) == 12
+    alpha, beta = header.index("Alpha (%)"), header.index("Beta (%)")
+    for attempt in Attempt.objects.filter(certification=certification):
+        (row,) = [row for row in rows if row[0] == str(attempt.public_id)]
+        assert row[header.index("Score (%)")] == attempt.score
+        scores = {entry["domain"]: entry for entry in attempt.domain_scores}
+        for column, key in ((alpha, "alpha"), (beta, "beta")):
+            entry = scores[key]
+            assert row[column] == round(100 * entry["points"] / entry["possible"])
+        has_certificate = Certificate.objects.filter(attempt=attempt).exists()
+        assert bool(row[-1]) == has_certificate
+    # i % 4 == 3 answers all three right: those pass.
+    assert sum(1 for row in rows if row[header.index("Passed")] == "yes") == 3
+    assert sum(1 for row in rows if row[-1]) == 3  # their certificates
