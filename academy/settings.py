@@ -361,3 +361,17 @@ LAB_MAX_TERMINALS_PER_USER = int(env("LAB_MAX_TERMINALS_PER_USER", "6"))
 LAB_MAX_TERMINALS_PER_ADDRESS = int(env("LAB_MAX_TERMINALS_PER_ADDRESS", "150"))
 # How long a check may stay "in flight" (queued or running) before another click runs a new one.
 LAB_CHECK_IN_FLIGHT_SECONDS = int(env("LAB_CHECK_IN_FLIGHT_SECONDS", "120"))
+
+# Certificates (academy/certifications/certificates.py, docs/certificates.md). The issuer's
+# Ed25519 secret key lives outside the repository: `manage.py issuer_key create` writes it here
+# (mode 0600), and retired keys beside it in retired/. Credential ids and URLs are built from
+# SITE_URL, never from the request, so they stay the same whoever asks.
+ACADEMY_ISSUER_KEY_FILE = Path(
+    env(
+        "ACADEMY_ISSUER_KEY_FILE",
+        str(Path.home() / ".config" / "chaos-gitops-academy" / "issuer-key.pem"),
+    )
+).expanduser()
+ACADEMY_ISSUER_NAME = env("ACADEMY_ISSUER_NAME", "Chaos & GitOps Academy")
+# The largest credential file the public verification form reads (the verifier's own bound).
+ACADEMY_CREDENTIAL_UPLOAD_MAX_BYTES = 256 * 1024

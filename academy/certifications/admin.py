@@ -1,10 +1,26 @@
 """Certifications are content: the sync writes them, the admin shows them. Edit
-content/certifications/ instead; a change made here is undone by the next sync."""
+content/certifications/ instead; a change made here is undone by the next sync.
 
-from django.contrib import admin
+Attempts are read only. Certificates are read only too, except for one action: revoking,
+with a reason, by staff who may change certificates (certificates.certificate_revoke).
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TabbedTranslationAdmin, TranslationTabularInline
 
-from academy.certifications.models import Certification, Domain, Item, Option
+from academy.certifications import certificates
+from academy.certifications.models import (
+    Attempt,
+    Certificate,
+    Certification,
+    Domain,
+    Item,
+    Option,
+)
 
 
 class DomainInline(TranslationTabularInline):
@@ -39,3 +55,86 @@ class ItemAdmin(TabbedTranslationAdmin):
     search_fields = ("key", "prompt_en", "prompt_es")
     readonly_fields = ("certification", "domain", "key", "kind", "lesson_ref", "content_hash")
     inlines = [OptionInline]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by services only: viewable, never added, edited or deleted here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+
+@admin.register(Attempt)
+class AttemptAdmin(ReadOnlyAdmin):
+    list_display = ("certification", "user", "state", "score", "passed", "started_at")
+    list_filter = ("certification", "state", "passed")
+    search_fields = ("user__username", "public_id")
+    date_hierarchy = "started_at"
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class RevocationForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason for the revocation"),
+        max_length=certificates.MAX_REASON_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Shown on the certificate's public page."),
+    )
+
+
+@admin.register(Certificate)
+class CertificateAdmin(ReadOnlyAdmin):
+    list_display = (
+        "public_id",
+        "certification",
+        "recipient_name",
+        "language",
+        "issued_at",
+        "valid_until",
+        "revoked_at",
+    )
+    list_filter = ("certification", "language", "revoked_at")
+    search_fields = ("public_id", "recipient_name", "user__username")
+    date_hierarchy = "issued_at"
+    actions = ["revoke"]
+
+    @admin.action(description=_("Revoke the selected certificates"), permissions=["change"])
+    def revoke(self, request, queryset):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        form = RevocationForm(request.POST if "reason" in request.POST else None)
+        if form.is_valid():
+            done = 0
+            for certificate in queryset:
+                try:
+                    certificates.certificate_revoke(
+                        certificate=certificate, by=request.user, reason=form.cleaned_data["reason"]
+                    )
+                except certificates.CertificateError as error:
+                    self.message_user(request, f"{certificate}: {error.message}", messages.ERROR)
+                else:
+                    done += 1
+            if done:
+                self.message_user(
+                    request,
+                    _("%(count)s certificates revoked.") % {"count": done},
+                    messages.SUCCESS,
+                )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Revoke certificates"),
+            "opts": self.model._meta,
+            "certificates": queryset,
+            "form": form,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "certifications/certificate_admin_revoke.html", context)
