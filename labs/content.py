@@ -332,11 +332,14 @@ def labs_read(reader: Reader, root: Path, context: dict) -> list[LabSpec]:
         if not tasks_dir.is_dir():
             continue
         certification = tasks_dir.parent.name
+        found = []
         for task_dir in sorted(p for p in tasks_dir.iterdir() if p.is_dir()):
             task = _read_lab(reader, task_dir, lesson_keys, task_of=certification)
             if task is not None:
-                tasks.setdefault(certification, []).append(task)
-                labs.append(task)
+                found.append(task)
+        found.sort(key=lambda task: (task.order, task.key))  # the order candidates meet them
+        tasks[certification] = found
+        labs += found
     context["certification_tasks"] = tasks
     seen: dict[str, Path] = {}
     for lab in labs:

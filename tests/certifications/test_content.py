@@ -398,3 +398,120 @@ def test_admin_shows_the_synced_certification(demo, admin_client):
         response = admin_client.get(page)
         assert response.status_code == 200, page
     assert "The system runs." in admin_client.get(pages[3]).content.decode()
+
+
+# --- Practical tasks (tasks/<task>/, the lab format plus a domain) ---------------------------
+
+TASK_DIR = "certifications/demo-practitioner/tasks/tiny-task"
+TASK_YAML = """\
+order: 1
+difficulty: beginner
+duration_minutes: 10
+domain: {domain}
+slug: {{en: tiny-task, es: tarea-minima}}
+title: {{en: Tiny task, es: Tarea mínima}}
+summary: {{en: A task for tests., es: Una tarea para pruebas.}}
+shell: toolbox
+containers:
+  - name: toolbox
+    image: toolbox
+steps:
+  - key: make-a-file
+"""
+
+
+def _write_task(root, *, domain: str = "beta", check: bool = True):
+    steps = root / TASK_DIR / "steps"
+    steps.mkdir(parents=True, exist_ok=True)
+    _write(root, f"{TASK_DIR}/lab.yaml", TASK_YAML.format(domain=domain))
+    _write(root, f"{TASK_DIR}/steps/make-a-file.en.md", "---\ntitle: Make a file\n---\n\nDo.\n")
+    _write(
+        root, f"{TASK_DIR}/steps/make-a-file.es.md", "---\ntitle: Crea un archivo\n---\n\nHaz.\n"
+    )
+    if check:
+        _write(root, f"{TASK_DIR}/steps/make-a-file.check.sh", "test -f /home/learner/done\n")
+    _write(root, f"{TASK_DIR}/steps/make-a-file.solve.sh", "touch ~/done\n")
+
+
+def test_task_syncs_as_an_exam_only_lab_in_its_domain_and_is_retired(demo, tmp_path_factory):
+    from academy.certifications.models import CertificationTask
+    from labs.models import Lab
+
+    _write_task(demo)
+    content_sync(root=demo)
+
+    task = CertificationTask.objects.get()
+    assert task.lab.key == "demo-practitioner--tiny-task"
+    assert task.lab.exam_only and task.domain.key == "beta" and task.retired_at is None
+    assert task.certification.key == "demo-practitioner"
+    assert task.lab.steps.get().solve_script == "touch ~/done\n"  # kept for the self-test
+    assert content_sync(root=demo).changed is False
+
+    import shutil
+
+    shutil.rmtree(demo / TASK_DIR)
+    report = content_sync(root=demo)
+    assert report.retired == {"practical tasks": 1, "labs": 1}
+    assert CertificationTask.objects.get().retired_at is not None
+    assert not Lab.objects.published().exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda root: _write_task(root, domain="gamma"),
+            "tasks/tiny-task/lab.yaml:4: task: unknown domain 'gamma' (the certification's "
+            "domains: alpha, beta)",
+        ),
+        (
+            lambda root: _write_task(root, check=False),
+            "tasks/tiny-task/lab.yaml:13: make-a-file.check.sh does not exist",
+        ),
+        (
+            lambda root: _write_task(root, domain="''"),
+            "tasks/tiny-task/lab.yaml:4: task: 'domain' must name a domain of the certification",
+        ),
+    ],
+    ids=["unknown-domain", "missing-check", "empty-domain"],
+)
+def test_broken_task_is_reported_and_nothing_is_applied(demo, change, expected):
+    from academy.certifications.models import CertificationTask
+    from labs.models import Lab
+
+    content_sync(root=demo)
+    before = _snapshot()
+    _replace(CERT, "minutes: 10", "minutes: 15")(demo)  # a valid edit, not applied either
+    change(demo)
+    err = StringIO()
+
+    with pytest.raises(CommandError, match="nothing was applied"):
+        call_command("sync_content", path=demo, stdout=StringIO(), stderr=err)
+
+    assert expected in err.getvalue()
+    assert _snapshot() == before
+    assert not CertificationTask.objects.exists() and not Lab.objects.exists()
+
+
+def test_a_lab_outside_a_certification_has_no_domain(demo):
+    from tests.labs_tree import write_tiny_lab
+
+    lab = write_tiny_lab(demo)
+    text = (lab / "lab.yaml").read_text().replace("shell: toolbox", "domain: alpha\nshell: toolbox")
+    (lab / "lab.yaml").write_text(text)
+
+    with pytest.raises(ContentError) as caught:
+        content_sync(root=demo)
+
+    messages = [problem.message for problem in caught.value.problems]
+    assert messages == ["lab: only a certification's task has a 'domain'"]
+
+
+def test_shipped_certifications_have_two_practical_tasks_or_more():
+    content = content_read(root=settings.CONTENT_DIR)
+    for spec in content.certifications:
+        assert len(spec.tasks) >= 2, spec.key
+        domains = {domain.key for domain in spec.domains}
+        assert {task.domain for task in spec.tasks} <= domains
+    exam_only = {lab.key for lab in content.labs if lab.exam_only}
+    assert exam_only == {task.lab_key for spec in content.certifications for task in spec.tasks}
