@@ -15,8 +15,24 @@ python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 # The browser terminal's packages (package.json) are served as static files; Debian's npm
 # brings nodejs with it.
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# The certificate PDF: WeasyPrint loads Pango and HarfBuzz at run time (its documented Debian
+# packages) and draws with DejaVu, which has every Spanish letter and sign (á é í ó ú ü ñ ¿ ¡).
+# A clean Debian has none of them. (No `ldconfig -p | grep -q`: with pipefail, grep leaving
+# early makes the pipeline fail even on a match.)
+shared_libs="$(PATH="$PATH:/sbin:/usr/sbin" ldconfig -p 2>/dev/null || true)"
+has_lib() { case "$shared_libs" in *"$1"*) return 0 ;; *) return 1 ;; esac; }
+has_lib libpango-1.0.so.0 || missing+=(libpango-1.0-0)
+has_lib libpangoft2-1.0.so.0 || missing+=(libpangoft2-1.0-0)
+has_lib libharfbuzz-subset.so.0 || missing+=(libharfbuzz-subset0)
+dejavu=/usr/share/fonts/truetype/dejavu
+{ [ -f "$dejavu/DejaVuSans.ttf" ] && [ -f "$dejavu/DejaVuSerif-Bold.ttf" ] \
+    && [ -f "$dejavu/DejaVuSansMono.ttf" ]; } || missing+=(fonts-dejavu-core)
 if [ "$mode" = test ]; then
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    # The PDF tests read the certificate back (pdftotext, pdfinfo, pdfdetach, pdftoppm) and
+    # scan its printed QR code (zbarimg).
+    command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+    command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
