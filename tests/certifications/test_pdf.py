@@ -380,8 +380,11 @@ class _RecordingHandler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def recording_server():
-    """An HTTP server on the loopback that records every request it gets."""
+def recording_server(monkeypatch):
+    """An HTTP server on the loopback that records every request it gets (straight to it,
+    whatever proxy the environment names)."""
+    for variable in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.delenv(variable, raising=False)
     handler = type("Handler", (_RecordingHandler,), {"requests": []})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
