@@ -217,10 +217,6 @@ def certificate_detail(request, public_id):
             ),
             "pdf_available": _pdf_available(),
             "is_holder": request.user == certificate.user,
-            "alternate_urls": {
-                code: f"/{code}/certificates/{certificate.public_id}/"
-                for code, _name in settings.LANGUAGES
-            },
         }
     )
     return render(request, "certifications/certificate_detail.html", context, status=status)
@@ -289,7 +285,6 @@ def issuer(request):
         {
             "profile": profile,
             "certifications": Certification.objects.published(),
-            "alternate_urls": {code: f"/{code}/issuer/" for code, _name in settings.LANGUAGES},
         },
         status=status,
     )

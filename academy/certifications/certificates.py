@@ -141,7 +141,7 @@ def issuer_known_dids() -> set[str]:
         dids.add(issuer_key_current().did)
     dids.update(
         value
-        for value in Certificate.objects.values_list("credential__issuer__id", flat=True)
+        for value in Certificate.objects.values_list("credential__issuer__id", flat=True).distinct()
         if isinstance(value, str)
     )
     return dids
