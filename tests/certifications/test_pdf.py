@@ -20,11 +20,12 @@ from pathlib import Path
 import pytest
 import segno
 from django.conf import settings
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 from weasyprint import HTML
 
-from academy.certifications import pdf
+from academy.certifications import certificates, pdf
 from academy.certifications.credentials import badges, keys, verify
 from academy.certifications.models import Certificate, Certification
 from tests.factories import UserFactory
@@ -448,6 +449,35 @@ def test_long_name_and_title_still_fit_on_one_page(make_certificate, certificati
     assert pdf_info(document, tmp_path)["Pages"] == "1"
     assert squeezed(name) in squeezed(pdf_text(document))
     page_png(document, SCREENSHOTS / "certificate-pdf-long-es.png")
+
+
+# --- the download ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", ["en", "es"])
+def test_download_is_the_certificate_in_its_own_language_pointing_at_its_page(
+    client, make_certificate, prefix
+):
+    certificate = make_certificate(language="es", title=TITLE_ES)
+    with translation.override(prefix):
+        url = reverse("certifications:certificate_pdf", args=[certificate.public_id])
+    assert url.startswith(f"/{prefix}/")
+
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert ".pdf" in response["Content-Disposition"]
+    text = pdf_text(response.content)
+    assert "3 de diciembre de 2026" in text  # the certificate's language, not the URL's
+    assert certificates.certificate_page_url(certificate) in squeezed(text)
+
+
+def test_download_of_an_unknown_certificate_is_not_found(client, make_certificate):
+    make_certificate()
+    with translation.override("en"):
+        url = reverse("certifications:certificate_pdf", args=[uuid.uuid4()])
+    assert client.get(url).status_code == 404
 
 
 # --- previews to look at -----------------------------------------------------------------------
