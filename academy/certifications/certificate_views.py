@@ -4,13 +4,13 @@ academy.certifications.certificates."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.files.uploadedfile import InMemoryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import Http404, HttpResponse, JsonResponse
@@ -195,10 +195,6 @@ def _certificate_or_404(public_id) -> Certificate:
         raise Http404 from error
 
 
-def _pdf_available() -> bool:
-    return importlib.util.find_spec("academy.certifications.pdf") is not None
-
-
 @_bounded
 def certificate_detail(request, public_id):
     certificate = _certificate_or_404(public_id)
@@ -215,7 +211,6 @@ def certificate_detail(request, public_id):
             "language_name": dict(settings.LANGUAGES).get(
                 certificate.language, certificate.language
             ),
-            "pdf_available": _pdf_available(),
             "is_holder": request.user == certificate.user,
         }
     )
@@ -237,14 +232,17 @@ def certificate_credential(request, public_id):
 
 def certificate_pdf(request, public_id):
     certificate = _certificate_or_404(public_id)
-    if not _pdf_available():
-        raise Http404
-    from academy.certifications.pdf import certificate_pdf as render_pdf
+    # Rendering takes a while: once per certificate and state, not once per download.
+    cache_key = f"certificates:pdf:{certificate.public_id}:{certificate.revoked_at}"
+    data = cache.get(cache_key)
+    if data is None:
+        from academy.certifications import pdf  # WeasyPrint is heavy: loaded when first needed
 
-    data = render_pdf(
-        certificate=certificate,
-        verification_url=certificates.certificate_page_url(certificate),
-    )
+        data = pdf.certificate_pdf(
+            certificate=certificate,
+            verification_url=certificates.certificate_page_url(certificate),
+        )
+        cache.set(cache_key, data, 24 * 3600)
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = (
         f'attachment; filename="certificate-{certificate.public_id}.pdf"'

@@ -212,7 +212,7 @@ def _localized(obj: Any, field: str, language: str) -> str:
     return getattr(obj, f"{field}_{language}", None) or getattr(obj, f"{field}_en", "") or ""
 
 
-def _criteria_narrative(certification: Certification, language: str) -> str:
+def _criteria_narrative(certification: Certification, language: str, pass_mark: int) -> str:
     with translation.override(language):
         return gettext(
             "Passed the %(title)s certification exam, timed and graded automatically: questions "
@@ -220,7 +220,7 @@ def _criteria_narrative(certification: Certification, language: str) -> str:
             "environments, with at least %(pass_mark)s%% of the points."
         ) % {
             "title": _localized(certification, "title", language),
-            "pass_mark": certification.pass_mark,
+            "pass_mark": pass_mark,
         }
 
 
@@ -296,7 +296,12 @@ def certificate_issue(
                 certification_url=achievement_url(certification, language),
                 certification_name=_localized(certification, "title", language),
                 achievement_description=_localized(certification, "summary", language),
-                criteria_narrative=_criteria_narrative(certification, language),
+                criteria_narrative=_criteria_narrative(
+                    certification,
+                    language,
+                    # The pass mark the candidate met: the blueprint may have changed since.
+                    attempt.pass_mark if attempt is not None else certification.pass_mark,
+                ),
                 valid_from=now,
                 valid_until=valid_until,
                 status_list_url=status_list_url(key.did),

@@ -452,3 +452,15 @@ def test_pasted_credential_is_verified_on_the_standalone_page(client, certificat
     assert 'class="verdict verdict-pass"' in response.content.decode()
     garbage = client.post("/en/certificates/verify/", {"text": '{"@context": 1}'})
     assert "not a well-formed Open Badges 3.0 credential" in garbage.content.decode()
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_pdf_download_from_the_verification_page(client, certificate, language):
+    page = client.get(f"/{language}/certificates/{certificate.public_id}/").content.decode()
+    url = reverse("certifications:certificate_pdf", kwargs={"public_id": certificate.public_id})
+    assert url.removeprefix("/en/").removeprefix("/es/") in page
+    response = client.get(f"/{language}/certificates/{certificate.public_id}/certificate.pdf")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-")
+    assert f"certificate-{certificate.public_id}.pdf" in response["Content-Disposition"]
