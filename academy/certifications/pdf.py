@@ -123,6 +123,13 @@ def breakable_url(url: str) -> SafeString:
     return mark_safe(f"{escape(scheme)}{separator}{path}")  # each part is escaped
 
 
+def _size_class(text: str, *, long: int, longer: int) -> str:
+    """A smaller type for a long name or title, so that it stays in the middle of the page."""
+    if len(text) > longer:
+        return "longer"
+    return "long" if len(text) > long else ""
+
+
 def _language(certificate: Certificate) -> str:
     return certificate.language if certificate.language in LANGUAGES else "en"
 
@@ -157,6 +164,8 @@ def certificate_html(*, certificate: Certificate, verification_url: str) -> str:
             # modeltranslation gives the title in the active language (English as fallback).
             "certification_title": certificate.certification.title,
             "recipient_name": certificate.recipient_name,
+            "name_size": _size_class(certificate.recipient_name, long=36, longer=70),
+            "title_size": _size_class(str(certificate.certification.title), long=60, longer=110),
             "verification_url": verification_url,
             "verification_url_breakable": breakable_url(verification_url),
             "labels": bilingual_labels(language),

@@ -435,20 +435,49 @@ def test_hostile_recipient_name_is_text_and_fetches_nothing(make_certificate, re
     assert squeezed(name) in squeezed(pdf_text(document))  # shown as the text it is
 
 
-def test_long_name_and_title_still_fit_on_one_page(make_certificate, certification, tmp_path):
-    certification.title_es = (
-        "Profesional de ingeniería del caos y de entrega continua declarativa con GitOps "
-        "(Practitioner avanzado)"
-    )
+def word_boxes(document: bytes) -> list[tuple[float, float, float, float, str]]:
+    """Each word on the page with its box in points (x0, y0, x1, y1), from pdftotext -bbox."""
+    html = run("pdftotext", "-bbox", "-", "-", input=document)
+    pattern = r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>'
+    return [
+        (float(x0), float(y0), float(x1), float(y1), word)
+        for x0, y0, x1, y1, word in re.findall(pattern, html)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "title"),
+    [
+        (
+            "Maximiliano Alejandro de la Santísima Trinidad Fernández-Villaverde y Ortega",
+            "Profesional de ingeniería del caos y de entrega continua declarativa con GitOps "
+            "(Practitioner avanzado)",
+        ),
+        # The longest the models allow, with no space to break at.
+        ("Ñ" * 200, "Título" * 33),
+        (("Ana María " * 20).strip(), " ".join(["Ingeniería"] * 18)),
+    ],
+)
+def test_long_name_and_title_stay_on_the_page(
+    make_certificate, certification, tmp_path, name, title
+):
+    certification.title_es = title
     certification.save()
-    name = "Maximiliano Alejandro de la Santísima Trinidad Fernández-Villaverde y Ortega"
     certificate = make_certificate(language="es", recipient_name=name, revoked=True)
     document = pdf.certificate_pdf(
         certificate=certificate, verification_url=verification_url(certificate, "es") + "x" * 60
     )
     assert pdf_info(document, tmp_path)["Pages"] == "1"
     assert squeezed(name) in squeezed(pdf_text(document))
-    page_png(document, SCREENSHOTS / "certificate-pdf-long-es.png")
+    # Every word inside the frame (8 mm margin and its border, about 27 pt), none cut off.
+    with translation.override("es"):
+        watermark = gettext("Revoked").upper()  # drawn across the frame on purpose
+    words = [box for box in word_boxes(document) if box[4] != watermark]
+    assert len(words) > 30
+    for x0, y0, x1, y1, word in words:
+        assert x0 > 27 and y0 > 27 and x1 < 842 - 27 and y1 < 595 - 27, word
+    if name.startswith("Maximiliano"):
+        page_png(document, SCREENSHOTS / "certificate-pdf-long-es.png")
 
 
 # --- the download ------------------------------------------------------------------------------
