@@ -22,6 +22,7 @@ from academy.accounts.forms import (
     ThrottledPasswordResetForm,
 )
 from academy.accounts.throttle import DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, device_cookie_value
+from academy.certifications.selectors import certificates_of_user
 
 
 def _remember_language(response, language: str):
@@ -127,7 +128,8 @@ def profile(request):
             messages.success(request, _("Your profile has been saved."))
             target = reverse("accounts:profile")
         return _remember_language(redirect(target), user.preferred_language)
-    return render(request, "accounts/profile.html", {"form": form})
+    context = {"form": form, "certificates": certificates_of_user(user=request.user)}
+    return render(request, "accounts/profile.html", context)
 
 
 def admin_login(request, extra_context=None):

@@ -243,7 +243,7 @@ def attempt_grade(*, attempt: Attempt, now: datetime | None = None) -> Attempt:
         session = task.session
         if session is not None:
             try:
-                verdicts = lab_session_grade_all(session=session)
+                verdicts = lab_session_grade_all(session=session, language=attempt.language)
             except Exception:  # the sandbox is gone: its steps earn nothing
                 logger.exception("Grading the practical task %s failed", task.pk)
         task.verdicts = verdicts

@@ -212,23 +212,16 @@ def attempt_domain_scores(*, attempt: Attempt, language: str) -> list[DomainScor
     ]
 
 
-def attempt_review(*, attempt: Attempt) -> list[dict]:
-    """After a pass, each question with its key and explanation, for learning; never for a
-    failed attempt, whose items stay in the pool."""
-    if attempt.state != Attempt.State.GRADED or not attempt.passed:
+def certifications_for_course(*, course: Course) -> list[Certification]:
+    """The certifications a course prepares for (it is among their prerequisites)."""
+    return [
+        c
+        for c in Certification.objects.published()
+        if course.key in (c.prerequisites or {}).get("courses", [])
+    ]
+
+
+def certificates_of_user(*, user) -> list[Certificate]:
+    if user is None or not user.is_authenticated:
         return []
-    rows = []
-    questions = attempt_questions(attempt=attempt)
-    records = {q.position: q for q in attempt.questions.select_related("item")}
-    with override(attempt.language):
-        for shown in questions:
-            record = records[shown.position]
-            rows.append(
-                {
-                    "question": shown,
-                    "correct": record.correct,
-                    "key": set(record.correct_options),
-                    "explanation": record.item.explanation,
-                }
-            )
-    return rows
+    return list(Certificate.objects.filter(user=user).select_related("certification"))

@@ -6,6 +6,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from academy.certifications import selectors as certification_selectors
 from academy.courses import selectors, services
 from academy.courses.models import Lesson
 from academy.i18n import alternate_urls
@@ -18,7 +19,11 @@ def _translation_missing(obj, field: str) -> bool:
 
 
 def home(request):
-    return render(request, "courses/home.html", {"courses": selectors.catalogue(user=request.user)})
+    context = {
+        "courses": selectors.catalogue(user=request.user),
+        "certifications": certification_selectors.certifications_catalogue(user=request.user),
+    }
+    return render(request, "courses/home.html", context)
 
 
 def catalogue(request):
@@ -35,6 +40,7 @@ def course_detail(request, course_slug: str):
         "course": course,
         "outline": selectors.course_outline(course=course, user=request.user),
         "progress": selectors.course_progress(course=course, user=request.user),
+        "certifications": certification_selectors.certifications_for_course(course=course),
         "alternate_urls": alternate_urls(course.get_absolute_url),
         "translation_missing": _translation_missing(course, "title"),
     }
