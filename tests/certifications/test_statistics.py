@@ -519,7 +519,12 @@ def test_statistics_page_filters_by_date_and_rejects_a_bad_one(staff, certificat
     url = reverse("certifications:staff_statistics", args=[certification.key])
 
     later = (START + timedelta(days=1)).date().isoformat()
-    assert "0 graded attempts" in staff.get(url, {"since": later}).content.decode()
+    html = staff.get(url, {"since": later}).content.decode()
+    assert "0 graded attempts" in html
+    # The sort links and the downloads keep the date.
+    assert f'href="?since={later}&amp;sort=d"' in html
+    csv_url = reverse("certifications:staff_attempts_csv", args=[certification.key])
+    assert f'href="{csv_url}?since={later}"' in html
     response = staff.get(url, {"since": "not-a-date"})
     assert response.status_code == 200
     assert "30 graded attempts" in response.content.decode()
