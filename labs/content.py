@@ -26,6 +26,7 @@ IMAGES_DIR = Path(__file__).resolve().parent / "images"
 FAULTS_CONTAINER = "faults"
 PLATFORM_IMAGES = {"faults"}
 DIFFICULTIES = ("beginner", "intermediate", "advanced")
+TASK_ORDER_BASE = 10_000
 CONTAINER_DEFAULTS = {"memory_mb": 256, "cpus": 0.5, "pids": 256}
 LIMITS = {"memory_mb": (32, 2048), "cpus": (0.1, 2.0), "pids": (16, 4096)}
 # Capabilities a lab may ask for; anything else (SYS_ADMIN, SYS_PTRACE, ...) is refused.
@@ -231,12 +232,12 @@ def _read_lab(
                 path, domain_line or 1, "task: 'domain' must name a domain of the certification"
             )
             domain = ""
-        # An exam task is reached from its attempt only: no lesson links to it, no warm pool.
-        for key in ("lessons", "warm_pool"):
-            if data.get(key):
-                reader.problem(
-                    path, reader.line_of(data, key), f"task: a practical task has no {key!r}"
-                )
+        # An exam task is reached from its attempt only: no warm pool waits for it. Its
+        # `lessons` say what it assesses; no lesson page links to it (labs.selectors).
+        if data.get("warm_pool"):
+            reader.problem(
+                path, reader.line_of(data, "warm_pool"), "task: a practical task has no warm pool"
+            )
     difficulty = data.get("difficulty", "beginner")
     if difficulty not in DIFFICULTIES:
         reader.problem(
@@ -295,7 +296,8 @@ def _read_lab(
     return LabSpec(
         header.key if task_of is None else f"{task_of}--{header.key}",
         lab_dir,
-        header.order,
+        # Practical tasks sort after every lab, wherever labs are listed by their order.
+        header.order if task_of is None else TASK_ORDER_BASE + header.order,
         difficulty,
         duration,
         header.slug,

@@ -14,6 +14,13 @@ from academy.courses.models import ContentQuerySet
 from academy.courses.models import Level as Difficulty
 
 
+class LabQuerySet(ContentQuerySet):
+    def published(self):
+        """The labs learners see: not retired, and not a certification's practical task (those
+        open only from an exam attempt)."""
+        return super().published().filter(exam_only=False)
+
+
 class Lab(models.Model):
     key = models.SlugField(_("key"), max_length=100, unique=True)
     slug = models.SlugField(_("slug"), max_length=120)
@@ -38,7 +45,7 @@ class Lab(models.Model):
     content_hash = models.CharField(_("content hash"), max_length=64, blank=True)
     retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
 
-    objects = ContentQuerySet.as_manager()
+    objects = LabQuerySet.as_manager()
 
     class Meta:
         ordering = ["order", "key"]
