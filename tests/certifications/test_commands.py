@@ -253,6 +253,33 @@ def test_verify_credential_exit_status_from_the_command_line(certificate, tmp_pa
     assert "NOT VALID (signature)" in bad.stderr
 
 
+def test_verify_credential_works_offline_without_the_sites_database(certificate, tmp_path):
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    path = tmp_path / "credential.json"
+    export(certificate, path)
+    env = {
+        # An empty database: no tables, as for someone who has only the code and the file.
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+        "ACADEMY_ISSUER_KEY_FILE": str(settings.ACADEMY_ISSUER_KEY_FILE),
+        "PATH": "/usr/bin:/bin",
+    }
+    ok = subprocess.run(
+        [sys.executable, "manage.py", "verify_credential", str(path)],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "VALID" in ok.stdout
+    assert "revocation: NOT checked" in ok.stdout
+
+
 # --- certification award ---------------------------------------------------------------------
 
 
