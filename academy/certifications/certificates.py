@@ -281,6 +281,8 @@ def certificate_issue(
             )
         if len(reason) > MAX_REASON_LENGTH:
             raise CertificateError(_("The reason is too long."))
+        if not (awarded_by.is_active and awarded_by.is_staff):
+            raise CertificateError(_("Only staff award a certificate without an exam."))
     if language not in LANGUAGES:
         raise CertificateError(_("Certificates are issued in English or Spanish."))
     key = issuer_key_current()

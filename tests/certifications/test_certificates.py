@@ -164,6 +164,10 @@ def test_an_attempt_that_failed_or_is_someone_elses_earns_nothing(demo, holder):
         )
     with pytest.raises(certificates.CertificateError, match="staff member"):
         certificates.certificate_issue(user=holder, certification=demo, language="en")
+    with pytest.raises(certificates.CertificateError, match="Only staff"):
+        certificates.certificate_issue(
+            user=holder, certification=demo, language="en", awarded_by=holder, reason="Me."
+        )
     assert not Certificate.objects.exists()
 
 
