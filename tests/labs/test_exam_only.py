@@ -166,3 +166,37 @@ def test_another_user_cannot_see_an_exam_session(client, task):
     client.force_login(UserFactory())
 
     assert client.get(f"/en/labs/sessions/{session.pk}/").status_code == 404
+
+
+def test_exam_session_page_links_back_to_its_attempt(client, task):
+    from django.urls import reverse
+
+    from academy.certifications.models import Attempt, AttemptTask, CertificationTask
+
+    user = UserFactory()
+    session = _exam_session(task, user)
+    certification_task = CertificationTask.objects.get(lab=task)
+    attempt = Attempt.objects.create(
+        certification=certification_task.certification,
+        user=user,
+        language="en",
+        deadline=session.expires_at,
+        pass_mark=70,
+    )
+    AttemptTask.objects.create(
+        attempt=attempt, lab=task, domain=certification_task.domain, position=1, session=session
+    )
+    client.force_login(user)
+
+    html = client.get(f"/en/labs/sessions/{session.pk}/").content.decode()
+
+    url = reverse("certifications:attempt", kwargs={"public_id": attempt.public_id})
+    assert f'href="{url}"' in html and "Back to the exam" in html
+
+
+def test_grading_all_refuses_a_session_that_is_not_running(task):
+    session = _exam_session(task, UserFactory(), state=State.EXPIRED)
+
+    with pytest.raises(services.LabSessionError):
+        services.lab_session_grade_all(session=session)
+    assert not session.checks.exists()
