@@ -38,6 +38,8 @@ setup-test:
 # Database, compiled translations and content: what the site needs before it serves.
 prepare:
 	$(MANAGE) migrate --noinput
+	@# The certificates' signing key, outside the repository (docs/certificates.md).
+	$(MANAGE) issuer_key create --if-missing
 	$(MANAGE) compilemessages --ignore=.venv --ignore=node_modules
 	$(MANAGE) sync_content
 

@@ -354,6 +354,8 @@ LAB_RATE_LIMITS = {
     # candidates shares an address).
     "exam_start": {"user": "5/600", "address": "200/600"},
     "exam_answer": {"user": "120/60", "address": "3000/60"},
+    # The public credential verifier: each POST canonicalizes up to 256 KiB of JSON-LD.
+    "credential_verify": {"user": "20/60", "address": "60/60"},
 }
 LAB_MAX_LIVE_SESSIONS_PER_USER = int(env("LAB_MAX_LIVE_SESSIONS_PER_USER", "3"))
 LAB_MAX_LIVE_SESSIONS_PER_ADDRESS = int(env("LAB_MAX_LIVE_SESSIONS_PER_ADDRESS", "60"))

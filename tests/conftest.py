@@ -59,6 +59,10 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     queue = f"test-labs-{os.getpid()}"
     queues = ",".join([queue, *(f"{queue}.{kind}" for kind in TASK_KINDS)])
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    from academy.certifications.credentials import keys
+
+    issuer_key_file = tmp_path_factory.mktemp("worker-issuer") / "issuer-key.pem"
+    issuer_key_file.write_bytes(keys.issuer_key_to_pem(keys.IssuerKey.generate()))
 
     @dataclass
     class Worker:
@@ -67,7 +71,13 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         process: object = None
 
         def start(self):
-            env = {**os.environ, **database_env(), "LAB_TASK_QUEUE": queue}
+            env = {
+                **os.environ,
+                **database_env(),
+                "LAB_TASK_QUEUE": queue,
+                # A passed exam graded by the worker is signed with a key of the tests' own.
+                "ACADEMY_ISSUER_KEY_FILE": str(issuer_key_file),
+            }
             log = open(self.log_path, "a")  # noqa: SIM115 - the worker writes to it until stopped
             self.process = subprocess.Popen(
                 [

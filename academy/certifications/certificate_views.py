@@ -23,6 +23,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from academy.certifications import certificates
 from academy.certifications.credentials.verify import Failure
 from academy.certifications.models import Certificate, Certification
+from labs.services import limits
 
 # What verifiers expect: the credential is a VC secured with an embedded proof; the status list
 # is fetched by JSON-LD document loaders, which ask for application/ld+json.
@@ -125,6 +126,13 @@ def _verification(request) -> dict:
     form = CredentialForm(request.POST, request.FILES)
     if not form.is_valid():
         return {**base, "form": form, "status": 400}
+    try:
+        # Each check canonicalizes untrusted JSON-LD: bounded per visitor, like the labs' work.
+        limits.rate_limit(
+            "credential_verify", user=request.user, address=limits.client_address(request)
+        )
+    except limits.LabRateLimited as error:
+        return {**base, "form": form, "form_error": str(error), "status": 429}
     check = certificates.credential_check(form.cleaned_data["credential"])
     result = check.result
     if check.signed_by_stranger:

@@ -40,8 +40,18 @@ from academy.net import client_ip
 from labs.models import LabSession
 from labs.services.access import LabSessionError
 
-# exam_*: the certification exams (academy/certifications/views.py) count the same way.
-ACTIONS = ("check", "refresh", "start", "reset", "extend", "exam_start", "exam_answer")
+# exam_*: the certification exams (academy/certifications/views.py) count the same way, and so
+# does the public credential verifier (certificate_views.py).
+ACTIONS = (
+    "check",
+    "refresh",
+    "start",
+    "reset",
+    "extend",
+    "exam_start",
+    "exam_answer",
+    "credential_verify",
+)
 SCOPES = ("session", "user", "address")
 
 

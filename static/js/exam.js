@@ -32,6 +32,11 @@
     }
   }
 
+  function answeredOnPage() {
+    return Array.from(form.querySelectorAll(".exam-question"))
+      .filter(function (fieldset) { return fieldset.querySelector("input:checked"); }).length;
+  }
+
   function selection(position) {
     return Array.from(form.querySelectorAll('input[name="q-' + position + '"]:checked'))
       .map(function (input) { return Number(input.value); });
@@ -55,7 +60,8 @@
     const body = await response.json().catch(function () { return {}; });
     if (response.ok) {
       if (pending.get(position) === options) pending.delete(position);
-      answered.textContent = body.answered;
+      // Replies may cross: count what the page holds once nothing is left unsaved.
+      if (!pending.size) answered.textContent = answeredOnPage();
       state.textContent = pending.size ? texts.saving : texts.saved;
       return true;
     }

@@ -468,3 +468,16 @@ def test_pdf_download_from_the_verification_page(client, certificate, language):
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF-")
     assert f"certificate-{certificate.public_id}.pdf" in response["Content-Disposition"]
+
+
+def test_a_flood_of_verifications_is_limited_and_says_so(client, certificate, settings):
+    settings.LAB_RATE_LIMITS = {
+        **settings.LAB_RATE_LIMITS,
+        "credential_verify": {"address": "3/60"},
+    }
+    content = served(client, certificate).content
+    statuses = [post_file(client, certificate, content).status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    page = post_file(client, certificate, content).content.decode()
+    assert "Too many requests" in page
+    assert "The credential is valid" not in page
