@@ -332,8 +332,20 @@ def test_award_refusals(demo, holder, staff, args, message):
     assert not Certificate.objects.exists()
 
 
-def test_award_without_reason_or_by_is_a_usage_error(demo, holder, staff):
+def test_award_without_reason_is_a_usage_error(demo, holder, staff):
     with pytest.raises(CommandError):
         run("certification", "award", "ada", "demo-practitioner", "--by", "registrar")
-    with pytest.raises(CommandError):
+    assert not Certificate.objects.exists()
+
+
+def test_award_without_by_names_the_operators_staff_account(demo, holder, staff, monkeypatch):
+    """The issue's form, `certification award USERNAME SLUG --reason TEXT`: the operator's own
+    staff account is recorded (from ACADEMY_STAFF_USERNAME, else the login name)."""
+    monkeypatch.delenv("ACADEMY_STAFF_USERNAME", raising=False)
+    monkeypatch.setattr("getpass.getuser", lambda: "nobody-here")
+    with pytest.raises(CommandError, match="--by USERNAME"):
         run("certification", "award", "ada", "demo-practitioner", "--reason", "x")
+    assert not Certificate.objects.exists()
+    monkeypatch.setenv("ACADEMY_STAFF_USERNAME", "registrar")
+    run("certification", "award", "ada", "demo-practitioner", "--reason", "Proctored.")
+    assert Certificate.objects.get(user=holder).awarded_by == staff

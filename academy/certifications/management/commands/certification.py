@@ -6,6 +6,8 @@ account) and why (--reason), in the certificate and in the admin's history, and 
 signed credential as an exam pass.
 """
 
+import getpass
+import os
 from pathlib import Path
 from uuid import UUID
 
@@ -26,7 +28,11 @@ class Command(BaseCommand):
         award.add_argument("username")
         award.add_argument("slug", help="The certification's key or slug (either language).")
         award.add_argument("--reason", required=True, help="Why (recorded and audited).")
-        award.add_argument("--by", required=True, help="Username of the staff member awarding it.")
+        award.add_argument(
+            "--by",
+            help="Username of the staff member awarding it (default: $ACADEMY_STAFF_USERNAME, "
+            "else the login name running the command).",
+        )
         award.add_argument("--language", default="en", choices=list(certificates.LANGUAGES))
 
         export = sub.add_parser("export", help="Write a certificate's credential file.")
@@ -38,6 +44,8 @@ class Command(BaseCommand):
 
     def do_award(self, *, username, slug, reason, by, language, **options):
         users = get_user_model()
+        # Every award names an accountable staff account: given, or the operator's own.
+        by = by or os.environ.get("ACADEMY_STAFF_USERNAME") or getpass.getuser()
         try:
             user = users.objects.get(username=username)
         except users.DoesNotExist as error:
@@ -45,7 +53,9 @@ class Command(BaseCommand):
         try:
             staff = users.objects.get(username=by)
         except users.DoesNotExist as error:
-            raise CommandError(f"No user named {by!r} (--by).") from error
+            raise CommandError(
+                f"No user named {by!r}: name the staff member who awards it with --by USERNAME."
+            ) from error
         if not (staff.is_active and staff.is_staff):
             raise CommandError(f"{by!r} is not an active staff member: only staff award.")
         certification = (
