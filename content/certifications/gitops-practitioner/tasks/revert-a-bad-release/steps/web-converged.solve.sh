@@ -7,4 +7,4 @@ for _ in $(seq 80); do
         | jq -e --arg head "$head" '.revision == $head and .synced' >/dev/null && break
     sleep 0.5
 done
-slo http://web:8080/ --requests 10 --p95 300
+slo http://web:8080/ --requests 20 --p95 300
