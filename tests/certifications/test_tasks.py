@@ -254,3 +254,18 @@ def test_task_proves_itself_and_refuses_forgeries(synced, key):
     assert during == [], f"planted programs ran as root during grading: {during}"
     # Nothing a candidate could read: no stored verdicts, and the session never changed state.
     assert not CheckResult.objects.filter(session=session).exists()
+
+
+def test_lab_selftest_command_proves_a_task_as_the_exam_grades_it(synced):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("lab", "selftest", "gitops-practitioner--revert-a-bad-release", stdout=out)
+
+    assert "(bad-release-reverted): before the solves FAIL, after them PASS" in out.getvalue()
+    assert "1 lab(s) passed their self-test" in out.getvalue()
+    lab = Lab.objects.get(key="gitops-practitioner--revert-a-bad-release")
+    assert not LabSession.objects.live().filter(lab=lab).exists()
+    assert not CheckResult.objects.exists()

@@ -209,19 +209,61 @@ class Command(BaseCommand):
     def do_selftest(self, *, slug: str | None, all_labs: bool, timeout: float, **options):
         if bool(slug) == all_labs:
             raise CommandError("Name one lab, or pass --all.")
-        # Practical exam tasks prove themselves in tests/certifications/test_tasks.py.
-        labs = (
-            list(Lab.objects.published().filter(exam_only=False)) if all_labs else [self._lab(slug)]
-        )
+        # --all: the labs, then the certifications' practical tasks (exam-only labs).
+        tasks = Lab.objects.filter(retired_at__isnull=True, exam_only=True)
+        if all_labs:
+            labs = [*Lab.objects.published(), *tasks]
+        else:
+            labs = [tasks.filter(key=slug).first() or self._lab(slug)]
         user = self._user(SELFTEST_USER)
         failures = []
         for lab in labs:
-            failures += self._selftest_lab(lab, user, timeout)
+            selftest = self._selftest_task if lab.exam_only else self._selftest_lab
+            failures += selftest(lab, user, timeout)
         if failures:
             for failure in failures:
                 self.stderr.write(self.style.ERROR(f"FAILED {failure}"))
             raise CommandError(f"{len(failures)} self-test failure(s).")
         self.stdout.write(self.style.SUCCESS(f"{len(labs)} lab(s) passed their self-test."))
+
+    def _selftest_task(self, lab: Lab, user, timeout: float) -> list[str]:
+        """A practical task proves itself as the exam grades it: every check fails before the
+        solves, every check passes after them (lab_session_grade_all, nothing stored)."""
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        expires_at = timezone.now() + timedelta(minutes=lab.duration_minutes + 10)
+        session = services.lab_session_start_for_exam(
+            user=user, lab=lab, expires_at=expires_at, language="en"
+        )
+        failures = []
+        try:
+            session = self._wait_ready(session, timeout)
+            before = services.lab_session_grade_all(session=session)
+            for step in lab.steps.order_by("number"):
+                solved = services.lab_session_solve(session=session, step=step)
+                if solved.exit_code != 0:
+                    failures.append(
+                        f"{lab.key} step {step.number}: solve exited {solved.exit_code}: "
+                        f"{solved.output[-1500:]}"
+                    )
+            after = services.lab_session_grade_all(session=session)
+            for first, second in zip(before, after, strict=True):
+                if first["passed"]:
+                    failures.append(f"{lab.key} {first['step']}: check passed before the solves")
+                if not second["passed"]:
+                    failures.append(f"{lab.key} {second['step']}: check failed after the solves")
+                self.stdout.write(
+                    f"{lab.key} ({first['step']}): before the solves "
+                    f"{'PASS' if first['passed'] else 'FAIL'}, after them "
+                    f"{'PASS' if second['passed'] else 'FAIL'}"
+                )
+        except (CommandError, services.LabSessionError) as error:
+            failures.append(f"{lab.key}: {error}")
+        finally:
+            services.lab_session_stop(session=session)
+        return failures
 
     def _selftest_lab(self, lab: Lab, user, timeout: float) -> list[str]:
         for stale in LabSession.objects.live().filter(user=user, lab=lab):
