@@ -307,20 +307,33 @@ def _finalize(attempt: Attempt, now: datetime) -> None:
         ]
     )
     if attempt.passed:
-        from academy.certifications.certificates import certificate_issue
+        _issue_certificate(attempt, now)
 
-        certificate_issue(
-            user=attempt.user,
-            certification=attempt.certification,
-            language=attempt.language,
-            attempt=attempt,
-            now=now,
-        )
+
+def _issue_certificate(attempt: Attempt, now: datetime) -> bool:
+    """The pass's certificate. A failure here (no issuer key yet, say) never undoes the grade:
+    the attempt stays passed, and beat's sweep issues the certificate once it can."""
+    from academy.certifications.certificates import CertificateError, certificate_issue
+
+    try:
+        with transaction.atomic():
+            certificate_issue(
+                user=attempt.user,
+                certification=attempt.certification,
+                language=attempt.language,
+                attempt=attempt,
+                now=now,
+            )
+    except CertificateError:
+        logger.exception("The certificate of attempt %s could not be issued yet", attempt.pk)
+        return False
+    return True
 
 
 def attempts_expire(*, now: datetime | None = None) -> dict[str, int]:
     """Beat's sweep: submits every attempt whose deadline has passed, whether or not its
-    candidate ever comes back, and grades again any attempt whose grading was lost."""
+    candidate ever comes back, grades again any attempt whose grading was lost, and issues the
+    certificate of any pass that could not get one when it was graded."""
     now = now or timezone.now()
     expired = 0
     for attempt in Attempt.objects.in_progress().filter(deadline__lte=now):
@@ -333,7 +346,12 @@ def attempts_expire(*, now: datetime | None = None) -> dict[str, int]:
         with transaction.atomic():
             _enqueue_grading(attempt)
         stuck += 1
-    return {"expired": expired, "regraded": stuck}
+    issued = 0
+    for attempt in Attempt.objects.filter(
+        state=Attempt.State.GRADED, passed=True, certificate__isnull=True
+    ).select_related("user", "certification"):
+        issued += _issue_certificate(attempt, now)
+    return {"expired": expired, "regraded": stuck, "certificates": issued}
 
 
 # --- Practical tasks -------------------------------------------------------------------------

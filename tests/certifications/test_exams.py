@@ -411,3 +411,26 @@ def test_items_retired_mid_attempt_still_count(candidate, demo):
     exams.attempt_submit(attempt=attempt)
     attempt.refresh_from_db()
     assert attempt.score == 67 and attempt.points_possible == 3
+
+
+def test_a_pass_without_an_issuer_key_keeps_its_grade_and_gets_its_certificate_later(
+    client, candidate, demo, settings, tmp_path
+):
+    from academy.certifications import certificates
+
+    settings.ACADEMY_ISSUER_KEY_FILE = tmp_path / "not-yet" / "issuer-key.pem"
+    signed_in(client, candidate)
+    attempt = exams.attempt_start(user=candidate, certification=demo, language="es")
+    answer_all(attempt, right=3)
+    attempt = exams.attempt_submit(attempt=attempt)
+    assert attempt.state == Attempt.State.GRADED and attempt.passed
+    assert not hasattr(attempt, "certificate")
+    with translation.override("es"):
+        url = reverse("certifications:result", kwargs={"public_id": attempt.public_id})
+    assert "Tu certificado se está emitiendo" in client.get(url).content.decode()
+    assert exams.attempts_expire()["certificates"] == 0  # still no key
+    certificates.issuer_key_create()
+    assert exams.attempts_expire()["certificates"] == 1
+    attempt.refresh_from_db()
+    assert attempt.certificate.language == "es"
+    assert exams.attempts_expire()["certificates"] == 0
