@@ -94,7 +94,10 @@ class LabSessionQuerySet(models.QuerySet):
         return self.filter(state__in=LabSession.RUNNING_STATES)
 
     def queued(self):
-        return self.filter(state=LabSession.State.REQUESTED).order_by("requested_at", "pk")
+        # An exam's task starts before any practice lab: its candidate's clock is running.
+        return self.filter(state=LabSession.State.REQUESTED).order_by(
+            "-lab__exam_only", "requested_at", "pk"
+        )
 
     def pooled(self):
         return self.filter(user__isnull=True)

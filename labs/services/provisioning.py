@@ -113,11 +113,16 @@ def queue_position(session: LabSession) -> int | None:
     """1 for the next session to start; None when the session is not waiting."""
     if session.state != State.REQUESTED:
         return None
-    ahead = LabSession.objects.queued().filter(requested_at__lt=session.requested_at).count()
-    same_time = LabSession.objects.queued().filter(
-        requested_at=session.requested_at, pk__lt=session.pk
-    )
-    return ahead + same_time.count() + 1
+    queued = LabSession.objects.queued()
+    exams_first = 0  # exam tasks go first (LabSessionQuerySet.queued)
+    if session.lab.exam_only:
+        queued = queued.filter(lab__exam_only=True)
+    else:
+        exams_first = queued.filter(lab__exam_only=True).count()
+        queued = queued.filter(lab__exam_only=False)
+    ahead = queued.filter(requested_at__lt=session.requested_at).count()
+    same_time = queued.filter(requested_at=session.requested_at, pk__lt=session.pk)
+    return exams_first + ahead + same_time.count() + 1
 
 
 def pool_refill() -> int:

@@ -200,3 +200,23 @@ def test_grading_all_refuses_a_session_that_is_not_running(task):
     with pytest.raises(services.LabSessionError):
         services.lab_session_grade_all(session=session)
     assert not session.checks.exists()
+
+
+def test_an_exam_task_waits_ahead_of_practice_labs_in_the_capacity_queue(task, settings):
+    """A candidate's clock runs while their task waits: it starts before earlier practice labs."""
+    from labs.services.provisioning import lab_sessions_schedule, queue_position
+
+    practice = Lab.objects.get(key="tiny-lab")
+    earlier = timezone.now() - timedelta(minutes=5)
+    learner = LabSession.objects.create(
+        user=UserFactory(), lab=practice, state=State.REQUESTED, requested_at=earlier
+    )
+    candidate = LabSession.objects.create(
+        user=UserFactory(), lab=task, state=State.REQUESTED, requested_at=timezone.now()
+    )
+    assert list(LabSession.objects.queued()) == [candidate, learner]
+    assert (queue_position(candidate), queue_position(learner)) == (1, 2)
+    settings.LAB_MAX_RUNNING_SESSIONS = LabSession.objects.running().count() + 1
+    assert lab_sessions_schedule() == [candidate.pk]
+    learner.refresh_from_db()
+    assert learner.state == State.REQUESTED and queue_position(learner) == 1
