@@ -357,6 +357,9 @@ LAB_RATE_LIMITS = {
     # The public credential verifier: each POST canonicalizes up to 256 KiB of JSON-LD.
     "credential_verify": {"user": "20/60", "address": "60/60"},
 }
+# An exam task's sandbox outlives the exam's deadline by this much, so that the submission at
+# the deadline still finds it to grade; the candidate's countdown ends at the deadline.
+LAB_EXAM_GRADING_GRACE_SECONDS = int(env("LAB_EXAM_GRADING_GRACE_SECONDS", "300"))
 LAB_MAX_LIVE_SESSIONS_PER_USER = int(env("LAB_MAX_LIVE_SESSIONS_PER_USER", "3"))
 LAB_MAX_LIVE_SESSIONS_PER_ADDRESS = int(env("LAB_MAX_LIVE_SESSIONS_PER_ADDRESS", "60"))
 LAB_MAX_TERMINALS_PER_USER = int(env("LAB_MAX_TERMINALS_PER_USER", "6"))

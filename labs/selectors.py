@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Q
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -109,7 +110,10 @@ def session_status(*, session: LabSession) -> dict:
         )
     seconds_left = None
     if session.expires_at and session.is_live:
-        seconds_left = max(0, int((session.expires_at - timezone.now()).total_seconds()))
+        ends = session.expires_at
+        if session.lab.exam_only:  # the sandbox outlives the exam's deadline to be graded
+            ends -= timedelta(seconds=settings.LAB_EXAM_GRADING_GRACE_SECONDS)
+        seconds_left = max(0, int((ends - timezone.now()).total_seconds()))
     problem = session_problem(session=session)
     state_label = str(session.get_state_display())
     if problem:

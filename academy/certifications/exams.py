@@ -13,6 +13,7 @@ import logging
 import random
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -34,7 +35,6 @@ logger = logging.getLogger(__name__)
 MAX_SELECTED = 10
 # An attempt left in "grading" this long (its task lost with a worker) is graded again by beat.
 GRADING_RETRY_AFTER = timedelta(minutes=10)
-EXAM_SESSION_GRACE = timedelta(minutes=5)
 
 _random = random.SystemRandom()
 
@@ -376,7 +376,7 @@ def attempt_task_start(*, attempt: Attempt, task: AttemptTask, now: datetime | N
         session = lab_session_start_for_exam(
             user=locked.user,
             lab=task.lab,
-            expires_at=locked.deadline + EXAM_SESSION_GRACE,
+            expires_at=locked.deadline + timedelta(seconds=settings.LAB_EXAM_GRADING_GRACE_SECONDS),
             language=locked.language,
         )
         task.session = session

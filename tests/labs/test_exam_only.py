@@ -220,3 +220,16 @@ def test_an_exam_task_waits_ahead_of_practice_labs_in_the_capacity_queue(task, s
     assert lab_sessions_schedule() == [candidate.pk]
     learner.refresh_from_db()
     assert learner.state == State.REQUESTED and queue_position(learner) == 1
+
+
+def test_an_exam_tasks_countdown_ends_at_the_exams_deadline_not_the_sandboxs(task, settings):
+    """The sandbox outlives the deadline by the grading grace; the candidate's clock does not."""
+    grace = settings.LAB_EXAM_GRADING_GRACE_SECONDS
+    session = LabSession.objects.create(
+        user=UserFactory(),
+        lab=task,
+        state=State.READY,
+        expires_at=timezone.now() + timedelta(minutes=30, seconds=grace),
+    )
+    seconds = selectors.session_status(session=session)["seconds_left"]
+    assert 29 * 60 < seconds <= 30 * 60
