@@ -5,6 +5,7 @@ Rendering happens at sync time, once per content version. The output is sanitise
 whatever its Markdown or raw HTML says.
 """
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -117,3 +118,25 @@ def render_lesson(source: str) -> RenderedLesson:
         toc_html=sanitise(toc),
         reading_minutes=max(1, math.ceil(words / WORDS_PER_MINUTE)),
     )
+
+
+# Knowledge-check prompts, choices and explanations: one run of inline Markdown (code spans,
+# emphasis, links), shown inside a legend, a label or a paragraph. Raw HTML in the source is
+# shown as text, not read as markup, and the result is cleaned again to inline tags only.
+_INLINE_TAGS = {"a", "br", "code", "del", "em", "kbd", "strong", "sub", "sup"}
+_PARAGRAPH_BREAK = re.compile(r"</p>\s*<p>")
+
+
+@functools.lru_cache(maxsize=2048)
+def render_inline(source: str) -> str:
+    md = markdown.Markdown(output_format="html")
+    md.preprocessors.deregister("html_block")
+    md.inlinePatterns.deregister("html")
+    html = _PARAGRAPH_BREAK.sub("<br>", md.convert(source))
+    return nh3.clean(
+        html,
+        tags=_INLINE_TAGS,
+        attributes={"a": {"href"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+    ).strip()
