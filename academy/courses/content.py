@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from academy.certifications.content import LONGEST_CORRECT_MAX, POSITION_SLACK, position_limit
 from academy.contentfiles import (
     LANGUAGES,
     SOURCE_LANGUAGE,
@@ -39,6 +40,20 @@ class QuestionSpec:
     prompt: Text
     explanation: Text
     choices: list[ChoiceSpec]
+    path: Path | None = None  # the quiz file and the question's line, for problems
+    line: int = 0
+
+    @property
+    def correct_position(self) -> int:
+        """The correct choice's place in the list, from 0 (as shown to the learner)."""
+        return next(i for i, choice in enumerate(self.choices) if choice.is_correct)
+
+    @property
+    def correct_is_longest(self) -> bool:
+        """Whether the correct choice is strictly the longest in English."""
+        lengths = [len(choice.text.get("en")) for choice in self.choices]
+        correct = self.correct_position
+        return all(lengths[correct] > n for i, n in enumerate(lengths) if i != correct)
 
 
 @dataclass
@@ -98,7 +113,7 @@ def _read_quiz(reader: Reader, path: Path) -> list[QuestionSpec]:
         explanation = reader.text(raw, "explanation", path, what)
         choices = _read_choices(reader, path, raw, what)
         if None not in (key, prompt, explanation) and choices:
-            questions.append(QuestionSpec(key, prompt, explanation, choices))
+            questions.append(QuestionSpec(key, prompt, explanation, choices, path, raw.line))
     return questions
 
 
@@ -160,6 +175,7 @@ def _read_course(reader: Reader, course_dir: Path) -> CourseSpec | None:
             if lesson_key not in listed:
                 reader.problem(stray, None, f"lesson '{lesson_key}' is not listed in course.yaml")
     _check_unique_lesson_slugs(reader, path, lessons)
+    _check_key_not_predictable(reader, path, lessons)
     if not header.complete:
         return None
     return CourseSpec(
@@ -249,6 +265,51 @@ def _read_lesson(
     if SOURCE_LANGUAGE not in versions:
         return None
     return LessonSpec(lesson_key, versions, questions, hash_files(paths))
+
+
+def _where(question: QuestionSpec) -> str:
+    return f"{question.path.name}:{question.line} {question.key}"
+
+
+def _check_key_not_predictable(reader: Reader, path: Path, lessons: dict[str, LessonSpec]) -> None:
+    """Over all the course's knowledge checks, as for a certification's pool: the correct
+    choice is not mostly the longest, and its position is spread over the choices. Each
+    problem names the course file and the questions (quiz file and line) that tip it."""
+    questions = [
+        question
+        for lesson in lessons.values()
+        for question in lesson.questions
+        if sum(choice.is_correct for choice in question.choices) == 1  # else reported already
+    ]
+    if not questions:
+        return
+    longest = [question for question in questions if question.correct_is_longest]
+    percent = round(LONGEST_CORRECT_MAX * 100)
+    if len(longest) * 100 > percent * len(questions):
+        reader.problem(
+            path,
+            1,
+            f"knowledge checks: in {len(longest)} of {len(questions)} questions the correct "
+            f"choice is the longest in English; at most {percent} % may be: "
+            f"{', '.join(_where(question) for question in longest)}",
+        )
+    by_size: dict[int, list[QuestionSpec]] = {}
+    for question in questions:
+        by_size.setdefault(len(question.choices), []).append(question)
+    for size, group in sorted(by_size.items()):
+        limit = position_limit(len(group), size)
+        for position in range(size):
+            at = [question for question in group if question.correct_position == position]
+            if len(at) > limit:
+                reader.problem(
+                    path,
+                    1,
+                    f"knowledge checks: among the {len(group)} questions with {size} choices, "
+                    f"choice {position + 1} is the correct one in {len(at)}; at most {limit} "
+                    f"may be (1/{size} + {round(POSITION_SLACK * 100)} percentage points, "
+                    f"rounded down, or an even spread if that is more): "
+                    f"{', '.join(_where(question) for question in at)}",
+                )
 
 
 def _check_unique_lesson_slugs(reader: Reader, path: Path, lessons: dict[str, LessonSpec]) -> None:

@@ -3,10 +3,19 @@
 import re
 
 import pytest
+from django.utils import translation
 
 from academy.courses.models import Choice, Lesson, Question
 from academy.courses.rendering import render_inline
 from academy.courses.services import content_sync
+
+
+@pytest.fixture(autouse=True)
+def _language_back_to_default():
+    """A request under /es/ leaves Spanish active in this thread; the next test must not
+    inherit it."""
+    yield
+    translation.deactivate()
 
 
 def test_inline_markdown_renders_code_emphasis_and_links():
