@@ -86,4 +86,5 @@ def test_lesson_page_renders_quiz_markdown_in_both_languages(client, demo_conten
     assert code in html  # the choice, and the correct answer named after a wrong one
     assert "`" not in html.split('id="knowledge-check"', 1)[1].split("</section>", 1)[0]
     assert "<script>alert" not in html
+    assert "&lt;code&gt;" not in html  # the named answer is rendered, not escaped
     assert "&lt;script&gt;alert('x')" in html  # shown as text, not run
