@@ -1,8 +1,14 @@
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import (
+    AuthenticationForm,
+    PasswordResetForm,
+    SetPasswordForm,
+    UserCreationForm,
+)
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, ngettext_lazy
 
 from academy.accounts.models import User
 from academy.accounts.throttle import (
@@ -54,7 +60,46 @@ def password_reset_wait_message(seconds: int) -> str:
     ) % {"count": minutes}
 
 
-class SignUpForm(UserCreationForm):
+# Django's own messages for these speak to learners as "usted" in Spanish: ours say "tú".
+PASSWORD_MISMATCH = _("The two passwords don't match. Type the same password in both fields.")
+PASSWORD_AGAIN_HELP = _("Type the same password again, to check it.")
+TOO_LONG = ngettext_lazy(
+    "Keep this to at most %(limit_value)d character (it has %(show_value)d).",
+    "Keep this to at most %(limit_value)d characters (it has %(show_value)d).",
+    "limit_value",
+)
+
+
+class SiteVoiceMixin:
+    """Replaces the messages Django's fields would show with ours, by error code."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            messages = {"max_length": TOO_LONG}
+            if isinstance(field, forms.EmailField):
+                messages["invalid"] = _("Enter a valid e-mail address, like ana@example.org.")
+            if isinstance(field, forms.ChoiceField):
+                messages["invalid_choice"] = _("Choose one of the options in the list.")
+            field.error_messages = {**field.error_messages, **messages}
+
+
+class SitePasswordFieldsMixin(SiteVoiceMixin):
+    """Labels, help texts and the mismatch message of the two new-password fields."""
+
+    error_messages = {"password_mismatch": PASSWORD_MISMATCH}
+    password_field_names = ("password1", "password2")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        first, second = (self.fields[name] for name in self.password_field_names)
+        first.label = _("Password")
+        first.help_text = password_validation.password_validators_help_text_html()
+        second.label = _("Confirm your password")
+        second.help_text = PASSWORD_AGAIN_HELP
+
+
+class SignUpForm(SitePasswordFieldsMixin, UserCreationForm):
     email = forms.EmailField(
         label=_("E-mail address"),
         help_text=_("Used only to reset your password."),
@@ -63,6 +108,29 @@ class SignUpForm(UserCreationForm):
     class Meta:
         model = User
         fields = ("username", "email", "preferred_language")
+        help_texts = {
+            "username": _("Up to 150 characters: letters, digits and @ . + - _ only."),
+        }
+        error_messages = {
+            "username": {
+                # Django's Spanish says "Ya existe un usuario con este nombre."
+                "unique": _("That username is taken. Choose another one."),
+                "invalid": _(
+                    "Use only letters, digits and @ . + - _ in your username (no spaces)."
+                ),
+            },
+        }
+
+
+class SiteSetPasswordForm(SitePasswordFieldsMixin, SetPasswordForm):
+    """The new password chosen from a password-reset link."""
+
+    password_field_names = ("new_password1", "new_password2")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["new_password1"].label = _("New password")
+        self.fields["new_password2"].label = _("Confirm your new password")
 
 
 class ThrottledLoginMixin:
@@ -103,15 +171,21 @@ class ThrottledLoginMixin:
         return cleaned
 
 
-class ThrottledAuthenticationForm(ThrottledLoginMixin, AuthenticationForm):
-    pass
+class ThrottledAuthenticationForm(ThrottledLoginMixin, SiteVoiceMixin, AuthenticationForm):
+    error_messages = {
+        # Translators: %(username)s is the name of the field, "username".
+        "invalid_login": _(
+            "Enter a correct %(username)s and password. Both may be case-sensitive."
+        ),
+        "inactive": _("This account is inactive."),
+    }
 
 
 class ThrottledAdminAuthenticationForm(ThrottledLoginMixin, AdminAuthenticationForm):
     pass
 
 
-class ThrottledPasswordResetForm(PasswordResetForm):
+class ThrottledPasswordResetForm(SiteVoiceMixin, PasswordResetForm):
     """Every request counts, per target e-mail and per address, known account or not."""
 
     retry_after = 0
@@ -119,6 +193,7 @@ class ThrottledPasswordResetForm(PasswordResetForm):
     def __init__(self, *args, request=None, **kwargs):
         self.request = request
         super().__init__(*args, **kwargs)
+        self.fields["email"].label = _("E-mail address")
 
     def clean(self):
         cleaned = super().clean()
@@ -134,7 +209,7 @@ class ThrottledPasswordResetForm(PasswordResetForm):
         return cleaned
 
 
-class ProfileForm(forms.ModelForm):
+class ProfileForm(SiteVoiceMixin, forms.ModelForm):
     class Meta:
         model = User
         fields = ("first_name", "last_name", "email", "preferred_language")

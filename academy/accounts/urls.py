@@ -3,6 +3,7 @@ from django.urls import path, reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 from academy.accounts import views
+from academy.accounts.forms import SiteSetPasswordForm
 
 app_name = "accounts"
 
@@ -20,7 +21,8 @@ urlpatterns = [
     path(
         _("password/reset/<uidb64>/<token>/"),
         auth_views.PasswordResetConfirmView.as_view(
-            success_url=reverse_lazy("accounts:password_reset_complete")
+            form_class=SiteSetPasswordForm,
+            success_url=reverse_lazy("accounts:password_reset_complete"),
         ),
         name="password_reset_confirm",
     ),

@@ -36,7 +36,7 @@ def test_sign_up_errors_are_in_the_readers_language(client):
         {"username": "ana", "email": "no-es-un-correo", "password1": "a", "password2": "b"},
     ).content.decode()
 
-    assert "Introduzca una dirección de correo electrónico válida." in html
+    assert "Escribe una dirección de correo electrónico válida, como ana@example.org." in html
     assert not User.objects.exists()
 
 
