@@ -45,12 +45,13 @@ MISSING_REFERENCES = """() => {
 }"""
 
 
-@pytest.fixture
-def a11y_page(browser):
+@pytest.fixture(params=["light", "dark"])
+def a11y_page(request, browser):
     # The site's CSP forbids inline script, and Playwright's add_script_tag(path=...) inserts
     # axe-core as an inline <script>, which the CSP blocks: this context alone bypasses the CSP
     # so that axe can be injected. (tests/browser/test_security_csp.py checks the CSP itself.)
-    context = browser.new_context(bypass_csp=True, viewport=DESKTOP)
+    # Both colour schemes: the site follows the system's light or dark setting.
+    context = browser.new_context(bypass_csp=True, viewport=DESKTOP, color_scheme=request.param)
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
@@ -211,6 +212,7 @@ def test_the_phone_menu_opens_and_closes_from_the_keyboard(
     assert page.evaluate("document.activeElement.closest('#site-menu') !== null")
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     page.screenshot(path=SCREENSHOTS / f"menu-open-{language}-phone.png")
+    assert page.evaluate(MISSING_REFERENCES) == []
 
     # Escape closes it and gives focus back to the button; a click opens and closes it too.
     page.keyboard.press("Escape")
@@ -248,3 +250,24 @@ def test_the_menu_is_open_without_script_and_unchanged_on_a_desktop(
         assert link.is_visible()
         assert abs(link.bounding_box()["y"] - brand["y"]) < 20
     context.close()
+
+
+def test_the_audit_catches_a_contrast_failure_and_a_dangling_reference(live_server, a11y_page):
+    """The checks above can fail: a pale paragraph and a reference to no element are caught."""
+    page = a11y_page
+    page.goto(f"{live_server.url}/en/accounts/sign-in/")
+    page.evaluate(
+        """() => {
+      const p = document.createElement("p");
+      p.textContent = "Pale text nobody can read";
+      p.style.color = "#d0d0d0";
+      p.style.background = "#ffffff";
+      p.setAttribute("aria-describedby", "no-such-element");
+      document.querySelector("main").append(p);
+    }"""
+    )
+    page.add_script_tag(path=AXE)
+    results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    assert results["testEngine"]["version"].startswith("4.")
+    assert "color-contrast" in [v["id"] for v in results["violations"] if v["impact"] == "serious"]
+    assert page.evaluate(MISSING_REFERENCES) == ["p aria-describedby=no-such-element"]
