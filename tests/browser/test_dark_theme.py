@@ -145,12 +145,6 @@ def test_the_light_theme_stays_light_when_the_system_asks_for_light(live_server,
     assert contrast(found["main h1"]["color"], found["main h1"]["background"]) >= AA_TEXT
 
 
-@pytest.mark.xfail(
-    reason="the header's rule .language-current hard-codes color: #fff, which reads at about "
-    "2:1 on the dark theme's light --brand; it needs color: var(--on-brand) (header rules "
-    "belong to the navigation work)",
-    strict=False,
-)
 def test_the_header_reads_at_aa_in_the_dark_theme(live_server, browser):
     context = browser.new_context(color_scheme="dark", locale="en")
     page = context.new_page()
