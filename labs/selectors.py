@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from academy.contentfiles import LANGUAGES
+from academy.i18n import any_language_slug
 from labs import services
 from labs.journal import (
     Coverage,
@@ -23,11 +22,8 @@ from labs.models import CheckResult, Lab, LabSession
 
 
 def lab_get_by_slug(*, slug: str) -> Lab:
-    query = Q()
-    for language in LANGUAGES:
-        query |= Q(**{f"slug_{language}": slug})
     # An exam's practical task has no page of its own: it opens from its attempt.
-    lab = Lab.objects.published().filter(query, exam_only=False).first()
+    lab = Lab.objects.published().filter(any_language_slug(slug), exam_only=False).first()
     if lab is None:
         raise Http404
     return lab

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Q
 from django.http import Http404
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -17,14 +16,12 @@ from django.utils.translation import override
 
 from academy.certifications.models import Attempt, Certificate, Certification, Option
 from academy.courses.models import Course, LessonProgress
+from academy.i18n import any_language_slug
 
 
 def certification_get_by_slug(*, slug: str) -> Certification:
     """A published certification by its slug in any language."""
-    query = Q()
-    for field_name in ("slug_en", "slug_es"):
-        query |= Q(**{field_name: slug})
-    certification = Certification.objects.published().filter(query).first()
+    certification = Certification.objects.published().filter(any_language_slug(slug)).first()
     if certification is None:
         raise Http404("No such certification")
     return certification
@@ -123,6 +120,11 @@ def certification_eligibility(
         )
     result.may_start = result.in_progress is not None or not result.reasons
     return result
+
+
+def certifications_published() -> list[Certification]:
+    """The certifications to show where nobody's eligibility matters (the home page)."""
+    return list(Certification.objects.published())
 
 
 def certifications_catalogue(*, user) -> list[Eligibility]:

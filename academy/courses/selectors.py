@@ -4,23 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q
 from django.http import Http404
 
-from academy.courses.content import LANGUAGES
 from academy.courses.models import Course, Lesson, LessonProgress, QuestionAnswer
-
-
-def _any_language_slug(slug: str) -> Q:
-    query = Q()
-    for language in LANGUAGES:
-        query |= Q(**{f"slug_{language}": slug})
-    return query
+from academy.i18n import any_language_slug
 
 
 def course_get_by_slug(*, slug: str) -> Course:
     """A published course by its slug in any language (the view redirects to the right one)."""
-    course = Course.objects.published().filter(_any_language_slug(slug)).first()
+    course = Course.objects.published().filter(any_language_slug(slug)).first()
     if course is None:
         raise Http404
     return course
@@ -30,7 +22,7 @@ def lesson_get_by_slug(*, course: Course, slug: str) -> Lesson:
     lesson = (
         Lesson.objects.published()
         .filter(course=course)
-        .filter(_any_language_slug(slug))
+        .filter(any_language_slug(slug))
         .select_related("module", "course")
         .first()
     )

@@ -17,6 +17,7 @@ from django.db.models import Q
 
 from academy.certifications import certificates
 from academy.certifications.models import Certificate, Certification
+from academy.i18n import any_language_slug
 
 
 class Command(BaseCommand):
@@ -59,9 +60,7 @@ class Command(BaseCommand):
         if not (staff.is_active and staff.is_staff):
             raise CommandError(f"{by!r} is not an active staff member: only staff award.")
         certification = (
-            Certification.objects.published()
-            .filter(Q(key=slug) | Q(slug_en=slug) | Q(slug_es=slug))
-            .first()
+            Certification.objects.published().filter(Q(key=slug) | any_language_slug(slug)).first()
         )
         if certification is None:
             raise CommandError(f"No published certification {slug!r}.")
