@@ -64,6 +64,10 @@ class LabCompletion:
         return max(self.finished_at - self.started_at, timedelta(0))
 
     @property
+    def duration_text(self) -> str:
+        return duration_text(self.duration)
+
+    @property
     def results_url(self) -> str | None:
         return self.session.get_absolute_url() + "#results" if self.session else None
 

@@ -26,4 +26,5 @@ urlpatterns = [
     path(_("labs/sessions/<int:session_id>/restore/"), views.session_restore, name="restore"),
     path(_("labs/<slug:lab_slug>/"), views.lab_detail, name="lab"),
     path(_("labs/<slug:lab_slug>/start/"), views.lab_start, name="start"),
+    path(_("labs/<slug:lab_slug>/complete/"), views.lab_complete, name="complete"),
 ]

@@ -7,12 +7,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from academy.i18n import alternate_urls
-from labs import selectors, services
+from labs import completion, selectors, services
 from labs.models import LabSession
 from labs.services import limits
 
@@ -239,3 +240,28 @@ def session_restore(request, session_id: int):
     if "application/json" in request.headers.get("Accept", ""):
         return JsonResponse({"queued": True}, status=202)
     return redirect(session)
+
+
+@login_required
+@require_safe
+def lab_complete(request, lab_slug: str):
+    """The signed-in learner's summary of a lab they finished, or what remains when they have
+    not. Only ever their own work: the URL names the lab, never a session or a learner."""
+    # The course side (next lab, lessons, certification) lives with the courses; the lab engine
+    # itself does not depend on it.
+    from academy.courses.completion import lab_next_steps
+
+    lab = selectors.lab_get_by_slug(slug=lab_slug)
+    if lab_slug != lab.slug:
+        return redirect("labs:complete", lab_slug=lab.slug, permanent=True)
+    summary = completion.lab_completion(lab=lab, user=request.user)
+    context = {
+        "lab": lab,
+        "summary": summary,
+        "progress": selectors.lab_progress(lab=lab, user=request.user),
+        "places": lab_next_steps(lab=lab, user=request.user) if summary.completed else [],
+        "alternate_urls": alternate_urls(
+            lambda: reverse("labs:complete", kwargs={"lab_slug": lab.slug})
+        ),
+    }
+    return render(request, "labs/lab_complete.html", context)
