@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from academy.i18n import any_language_slug
 from labs import services
+from labs.completion import lab_completion_url
 from labs.journal import (
     Coverage,
     JournalEntry,
@@ -127,6 +128,7 @@ def session_status(*, session: LabSession) -> dict:
         "results_version": session_results_version(session=session),
         "problem": problem,
         "exam": exam,
+        "completion_url": lab_completion_url(lab=session.lab, user=session.user),
     }
 
 
