@@ -20,6 +20,7 @@ from labs.journal import (
     journal_timeline,
 )
 from labs.models import CheckResult, Lab, LabSession
+from labs.topology import session_containers
 
 
 def lab_get_by_slug(*, slug: str) -> Lab:
@@ -128,6 +129,7 @@ def session_status(*, session: LabSession) -> dict:
         "results_version": session_results_version(session=session),
         "problem": problem,
         "exam": exam,
+        "containers": session_containers(session=session),
         "completion_url": lab_completion_url(lab=session.lab, user=session.user),
     }
 
