@@ -308,6 +308,9 @@ LAB_WATCH_INTERVAL_SECONDS = float(env("LAB_WATCH_INTERVAL_SECONDS", "5"))
 # the session's state is read this often to close it when the session ends.
 LAB_TERMINAL_IDLE_SECONDS = float(env("LAB_TERMINAL_IDLE_SECONDS", "900"))
 LAB_TERMINAL_POLL_SECONDS = float(env("LAB_TERMINAL_POLL_SECONDS", "5"))
+# How many terminal tabs (each its own shell in the lab's shell container) a lab page may open;
+# each counts against LAB_MAX_TERMINALS_PER_USER. At most 999.
+LAB_TERMINAL_TABS = int(env("LAB_TERMINAL_TABS", "4"))
 # The queues of this lab host (one Docker engine per lab host): LAB_TASK_QUEUE names the host,
 # and each kind of work has a queue of its own, served by its own worker process (Procfile):
 # "<LAB_TASK_QUEUE>.provisioning" (start, stop, extend), ".checks" (checks, reading journals)

@@ -1,18 +1,27 @@
 """The browser terminal: a websocket to the learner's shell in the lab's shell container.
 
-``ws/labs/sessions/<session_id>/terminal/`` (optionally ``?cols=N&rows=M``, the first size).
+``ws/labs/sessions/<session_id>/terminal/?tab=T&cols=N&rows=M&history=1``, all optional:
+``tab`` the terminal tab, 1 to LAB_TERMINAL_TABS (1 when absent); ``cols`` and ``rows`` the
+first size; ``history=1`` asks for the shell's recent history first (a page whose terminal is
+still empty: a first load or a reload; a reconnect keeps what the page shows and omits it).
 
 Browser to server:
     binary frame   keystrokes and pastes, as bytes (UTF-8), at most 64 KiB a frame
-    text frame     a JSON control message: {"type": "resize", "cols": N, "rows": M}
+    text frame     a JSON control message: {"type": "resize", "cols": N, "rows": M}, or
+                   {"type": "close-tab"}: ends this tab's shell for good (not tab 1's; not for
+                   read-only watchers), then the terminal closes with 1000
 Server to browser:
-    text frame     first, once: {"type": "hello", "read_only": true|false}
-    binary frame   terminal output, raw bytes (a UTF-8 character may span two frames)
+    text frame     first, once: {"type": "hello", "read_only": true|false, "tab": T, "tabs": max}
+    binary frame   terminal output, raw bytes (a UTF-8 character may span two frames); with
+                   ``history=1`` the first ones are the history, scrolled out of the screen
 
-The shell runs in tmux, so that a reload, a dropped connection or a second tab lands in the same
-shell; tmux is set up to look like a plain shell. Staff may watch a learner's shell read-only.
+Each tab's shell runs in a tmux session of its own ("lab" for tab 1, "lab-T" for tab T), so
+that a reload, a dropped connection or a second browser tab lands in the same shell, and the
+tabs of one page are independent shells; tmux is set up to look like a plain shell. Staff may
+watch a learner's shell read-only, tab by tab. Each tab is one open terminal for the limits.
 
-Close codes: 4001 not signed in, 4003 not yours (or no such session), 4009 the session is not
+Close codes: 4001 not signed in, 4003 not yours (or no such session), 4004 no such terminal tab
+(``tab`` is not a number from 1 to LAB_TERMINAL_TABS), 4009 the session is not
 running (also when a container of its sandbox dies while connected: until it is restored), 4008
 idle for LAB_TERMINAL_IDLE_SECONDS, 4010 the session ended while connected, 4029 too many open
 terminals for the user or the client address (LAB_MAX_TERMINALS_PER_USER, _ADDRESS), 1000 the
@@ -27,6 +36,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 import uuid
 from urllib.parse import parse_qs
@@ -45,7 +55,7 @@ log = logging.getLogger(__name__)
 MAX_FRAME = 64 * 1024
 SHELL_USER = "learner"
 SHELL_HOME = "/home/learner"
-TMUX_SESSION = "lab"
+TMUX_SESSION = "lab"  # tab 1's; tab T's is "lab-T"
 # Written to tmux when a connection ends: tmux detaches that client, so that no tmux client is
 # left behind in the container (the engine does not hang up an exec's TTY when its stream
 # closes). No key produces it; tmux knows it as User0.
@@ -57,6 +67,13 @@ INPUT_RATE = 64 * 1024
 FRAME_COST = 64
 RESIZE_COST = 4 * 1024
 WRITE_TIMEOUT = 10.0
+# The history sent first to a page whose terminal is empty: at most this many lines, and of
+# them at most this many bytes (escape sequences for colours included; under what one exec
+# returns whole, labs.runtime's MAX_OUTPUT).
+HISTORY_LINES = 2000
+HISTORY_BYTES = 48 * 1024
+HISTORY_TIMEOUT = 5.0
+TAB_PATTERN = re.compile(r"[1-9][0-9]{0,2}")  # digits as the page writes them: no sign, no 0
 
 
 class Close:
@@ -65,14 +82,30 @@ class Close:
     SERVER_ERROR = 1011
     NOT_SIGNED_IN = 4001
     FORBIDDEN = 4003
+    NO_SUCH_TAB = 4004
     IDLE = 4008
     NOT_RUNNING = 4009
     ENDED = 4010
     TOO_MANY = 4029
 
 
-def tmux_command(*, read_only: bool) -> list[str]:
-    """The shell: tmux's session "lab", made or joined; a plain login shell without tmux."""
+def tmux_session_name(tab: int) -> str:
+    """Tab 1 keeps "lab", the name from before there were tabs, so that its shell lives on."""
+    return TMUX_SESSION if tab == 1 else f"{TMUX_SESSION}-{tab}"
+
+
+def tmux_command(
+    *,
+    read_only: bool,
+    session: str = TMUX_SESSION,
+    cols: int | None = None,
+    rows: int | None = None,
+) -> list[str]:
+    """The shell: tmux's session ``session``, made or joined; a plain login shell without tmux.
+
+    With ``cols`` and ``rows``, the TTY has its size before tmux starts: tmux would otherwise
+    attach at the engine's 80x24 and draw its screen twice, and a first drawing taller than
+    the browser's terminal scrolls lines into its scrollback a second time."""
     options = [
         ("-s", "escape-time", "0"),
         ("-s", "user-keys[0]", DETACH_KEY.decode()),
@@ -89,12 +122,60 @@ def tmux_command(*, read_only: bool) -> list[str]:
     tmux = ["tmux", "-u", "start-server", ";", "bind-key", "-n", "User0", "detach-client"]
     for flag, name, value in options:
         tmux += [";", "set-option", flag, name, value]
-    tmux += [";", "new-session", "-A", "-s", TMUX_SESSION, "-c", SHELL_HOME]
+    tmux += [";", "new-session", "-A", "-s", session, "-c", SHELL_HOME]
     if read_only:
         tmux += ["-f", "read-only,ignore-size"]
     fallback = "command -v bash >/dev/null && exec bash -l; exec sh -l"
     script = f'if command -v tmux >/dev/null; then exec "$@"; fi; {fallback}'
+    if type(cols) is int and type(rows) is int:  # numbers only ever, never text from a client
+        script = f"stty cols {cols} rows {rows} 2>/dev/null; {script}"
     return ["sh", "-c", script, "sh", *tmux]
+
+
+# Prints the last lines of a tmux session's history (not its screen, which tmux draws itself
+# on attach), sized first as the new client will be (so that the attach moves no line between
+# history and screen: none is shown twice or lost), then back to following its clients.
+# Arguments: session, columns and rows (empty: keep the size), lines, bytes. "=name" matches
+# exactly: a plain "lab" would also match "lab-2" when "lab" does not exist.
+HISTORY_SCRIPT = """\
+s=$1 cols=$2 rows=$3 lines=$4 bytes=$5
+command -v tmux >/dev/null || exit 0
+tmux has-session -t "=$s" 2>/dev/null || exit 0
+if [ -n "$cols" ] && tmux resize-window -t "=$s:" -x "$cols" -y "$rows"; then
+    trap 'tmux set-option -w -t "=$s:" -u window-size' EXIT
+fi
+h=$(tmux display-message -p -t "=$s:" '#{history_size}')
+[ "${h:-0}" -gt 0 ] || exit 0
+[ "$h" -gt "$lines" ] && h=$lines
+tmux capture-pane -p -e -J -S "-$h" -E -1 -t "=$s:" | tail -c "$((bytes + 1))"
+"""
+
+
+def tmux_history(*, container_id: str, session: str, cols: int | None, rows: int | None) -> bytes:
+    """The recent history of ``session`` as terminal output, ready for an empty xterm.js:
+    its lines, then enough line feeds to scroll them all into the scrollback, so that tmux's
+    redraw on attach (which clears the screen, not the scrollback) wipes none and repeats
+    none. b"" when there is none (a new shell, no tmux, an error)."""
+    size = [str(cols), str(rows)] if cols and rows else ["", ""]
+    command = ["sh", "-c", HISTORY_SCRIPT, "sh", session, *size]
+    command += [str(HISTORY_LINES), str(HISTORY_BYTES)]
+    try:
+        result = runtime.sandbox_exec(
+            container_id=container_id, command=command, user=SHELL_USER, timeout=HISTORY_TIMEOUT
+        )
+    except (runtime.RuntimeFailure, runtime.RuntimeUnavailable):
+        log.info("No history for terminal %s", session, exc_info=True)
+        return b""
+    if result.exit_code != 0:
+        return b""
+    data = result.output.encode()
+    if len(data) > HISTORY_BYTES:  # cut by tail -c: the first line is a piece, left out
+        data = data.partition(b"\n")[2]
+    lines = data.rstrip(b"\n")
+    if not lines:
+        return b""
+    # Colours and modes off at the end, so that the redraw starts clean.
+    return lines.replace(b"\n", b"\r\n") + b"\x1b[0m" + b"\r\n" * (rows or 24)
 
 
 class TokenBucket:
@@ -136,6 +217,10 @@ def _is_running(session: LabSession) -> bool:
 class TerminalConsumer(AsyncWebsocketConsumer):
     terminal: runtime.Terminal | None = None
     read_only = False
+    tab = 1
+    tmux_session = TMUX_SESSION
+    container_id = ""
+    closing_tab = False
     ended = False
     lease: dict | None = None  # this terminal's place among the user's and the address's
 
@@ -151,6 +236,12 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         container_id = await self._admit()
         if container_id is None:
             return
+        tab = self._query_tab()
+        if tab is None:
+            await self.end(Close.NO_SUCH_TAB, "There is no such terminal tab.")
+            return
+        self.tab, self.tmux_session = tab, tmux_session_name(tab)
+        self.container_id = container_id
         lease = {
             "holder": uuid.uuid4().hex,
             "user_id": self.scope["user"].pk,
@@ -161,11 +252,25 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             return
         self.lease = lease
         cols, rows = self._query_size()
+        history = b""
+        if self._query_flag("history"):
+            # Before the attach: tmux then draws the screen below it. A watcher's size is not
+            # the window's (ignore-size): its history comes at the window's own size.
+            sized = (None, None) if self.read_only else (cols, rows)
+            history = await asyncio.to_thread(
+                tmux_history,
+                container_id=container_id,
+                session=self.tmux_session,
+                cols=sized[0],
+                rows=sized[1],
+            )
         try:
             self.terminal = await asyncio.to_thread(
                 runtime.terminal_open,
                 container_id=container_id,
-                command=tmux_command(read_only=self.read_only),
+                command=tmux_command(
+                    read_only=self.read_only, session=self.tmux_session, cols=cols, rows=rows
+                ),
                 user=SHELL_USER,
                 workdir=SHELL_HOME,
                 cols=cols,
@@ -180,7 +285,15 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(self.group, self.channel_name)
         except Exception:  # without the layer, the poll still notices the end
             log.warning("Terminal %s: no channel layer group", self.session_id, exc_info=True)
-        await self.send(text_data=json.dumps({"type": "hello", "read_only": self.read_only}))
+        hello = {
+            "type": "hello",
+            "read_only": self.read_only,
+            "tab": self.tab,
+            "tabs": settings.LAB_TERMINAL_TABS,
+        }
+        await self.send(text_data=json.dumps(hello))
+        if history:  # sent before the pump starts: it comes before tmux's first drawing
+            await self.send(bytes_data=history)
         self.tasks = [
             asyncio.create_task(self._pump_output()),
             asyncio.create_task(self._watch()),
@@ -203,8 +316,26 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             return None
         return containers[session.lab.shell_container]
 
+    def _query(self) -> dict[str, list[str]]:
+        return parse_qs(
+            self.scope.get("query_string", b"").decode(errors="replace"), keep_blank_values=True
+        )
+
+    def _query_tab(self) -> int | None:
+        """The tab asked for: 1 when none is named, None when the value is not a tab."""
+        values = self._query().get("tab")
+        if values is None:
+            return 1
+        if len(values) != 1 or not TAB_PATTERN.fullmatch(values[0]):
+            return None
+        tab = int(values[0])
+        return tab if tab <= settings.LAB_TERMINAL_TABS else None
+
+    def _query_flag(self, name: str) -> bool:
+        return self._query().get(name) == ["1"]
+
     def _query_size(self) -> tuple[int | None, int | None]:
-        query = parse_qs(self.scope.get("query_string", b"").decode(errors="replace"))
+        query = self._query()
         try:
             cols, rows = int(query["cols"][0]), int(query["rows"][0])
         except (KeyError, ValueError):
@@ -233,8 +364,31 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             message = json.loads(text_data or "")
         except ValueError:
             return  # not a control message: ignored, never typed into the shell
-        if isinstance(message, dict) and message.get("type") == "resize":
+        if not isinstance(message, dict):
+            return
+        if message.get("type") == "resize":
             await self._resize(message.get("cols"), message.get("rows"))
+        elif message.get("type") == "close-tab":
+            await self._close_tab()
+
+    async def _close_tab(self) -> None:
+        """Ends this tab's shell for good: the learner closed the tab. Tab 1 stays (its shell
+        ends with exit), and a watcher may not end a learner's shell."""
+        if self.read_only or self.tab == 1:
+            return
+        await self._throttle(RESIZE_COST)
+        self.closing_tab = True  # the shell's end that follows is this close, not an exit
+        try:
+            await asyncio.to_thread(
+                runtime.sandbox_exec,
+                container_id=self.container_id,
+                command=["tmux", "kill-session", "-t", f"={self.tmux_session}"],
+                user=SHELL_USER,
+                timeout=HISTORY_TIMEOUT,
+            )
+        except (runtime.RuntimeFailure, runtime.RuntimeUnavailable):
+            log.info("Terminal %s: tab %s not closed", self.session_id, self.tab, exc_info=True)
+        await self.end(Close.NORMAL, "The terminal tab was closed.")
 
     async def _throttle(self, cost: float) -> None:
         delay = self.bucket.wait_for(cost)
@@ -290,7 +444,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
 
     async def _shell_gone(self) -> None:
         """The shell's stream ended: the learner typed exit, or the session's containers went."""
-        if self.ended:
+        if self.ended or self.closing_tab:
             return
         if await _still_running(self.session_id):
             await self.end(Close.NORMAL, "The shell has exited.")

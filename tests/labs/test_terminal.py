@@ -98,7 +98,12 @@ class Screen:
         return self
 
     async def _next(self, timeout: float) -> None:
-        message = await self.connection.receive_output(timeout)
+        # Not receive_output(timeout): when its timeout runs out, asgiref cancels the
+        # application itself (the CancelledError of a loaded machine's slower answers), so a
+        # wait that is allowed to end empty-handed must not use it.
+        if self.connection.future.done():
+            self.connection.future.result()  # the application failed: say how
+        message = await asyncio.wait_for(self.connection.receive_output(None), timeout)
         if message["type"] == "websocket.close":
             self.closed = (message.get("code", 1000), message.get("reason", ""))
         elif "bytes" in message:
@@ -174,7 +179,7 @@ def test_the_owner_gets_a_shell_and_an_echo_round_trip(make_session):
     async def scenario():
         screen = await Screen(communicator(session, cookie)).open()
         await screen.prompt()
-        assert screen.hello == {"type": "hello", "read_only": False}
+        assert screen.hello == {"type": "hello", "read_only": False, "tab": 1, "tabs": 4}
         await screen.type("echo hello-$((40 + 2)) $TERM\r")
         await screen.until(b"hello-42 tmux-256color")
         await screen.hang_up()
@@ -246,6 +251,181 @@ def test_a_second_tab_and_a_reconnect_share_the_same_shell(make_session):
     assert tmux_clients(session) == []
 
 
+def tmux_sessions(session: LabSession) -> list[str]:
+    result = runtime.sandbox_exec(
+        container_id=session.sandbox["containers"]["toolbox"],
+        command=["sh", "-c", "tmux list-sessions -F '#{session_name}' 2>/dev/null; true"],
+        user="learner",
+        timeout=10,
+    )
+    return sorted(result.output.split())
+
+
+def test_two_tabs_are_two_shells_and_each_survives_a_reconnect(make_session):
+    user = UserFactory()
+    session = make_session(user)
+    cookie = cookie_for(user)
+
+    async def scenario():
+        one = await Screen(communicator(session, cookie, query="?tab=1")).open()
+        await one.prompt()
+        assert one.hello == {"type": "hello", "read_only": False, "tab": 1, "tabs": 4}
+        await one.type("export WHERE=tab-one; cd /tmp\r")
+        two = await Screen(communicator(session, cookie, query="?tab=2")).open()
+        await two.prompt()
+        assert two.hello["tab"] == 2
+        await two.type("export KEPT=two-$((2 * 21)); echo seen:${WHERE:-unset} $PWD\r")
+        await two.until(b"seen:unset /home/learner")  # not tab 1's variable or directory
+        assert b"seen:unset" not in one.output  # nor its screen
+        await two.hang_up()
+        again = await Screen(communicator(session, cookie, query="?tab=2")).open()
+        await again.prompt()
+        await again.type("echo again:$KEPT\r")
+        await again.until(b"again:two-42")
+        await one.type("echo one:$WHERE:${KEPT:-unset}\r")
+        await one.until(b"one:tab-one:unset")
+        await again.hang_up()
+        await one.hang_up()
+
+    run(scenario)
+    assert tmux_sessions(session) == ["lab", "lab-2"]
+    assert tmux_clients(session) == []
+
+
+FORGED_TABS = ["0", "5", "999", "abc", "-1", "+2", "02", "1.0", "2&tab=3", "", "9" * 40]
+
+
+def test_a_forged_tab_is_refused_before_it_takes_a_place_or_starts_a_shell(make_session, settings):
+    settings.LAB_MAX_TERMINALS_PER_USER = 1
+    user = UserFactory()
+    session = make_session(user)
+    cookie = cookie_for(user)
+
+    async def scenario():
+        for tab in FORGED_TABS:
+            screen = await Screen(communicator(session, cookie, query=f"?tab={tab}")).open()
+            closed = await screen.until_closed()
+            assert closed == (4004, "There is no such terminal tab."), tab
+            assert screen.output == b"" and screen.hello is None
+        assert await asyncio.to_thread(tmux_sessions, session) == []  # no shell started
+        # None of them kept a place: the user's only one is still free.
+        screen = await Screen(communicator(session, cookie, query="?tab=4")).open()
+        await screen.prompt()
+        assert screen.hello["tab"] == 4
+        await screen.hang_up()
+
+    run(scenario)
+
+
+def test_closing_a_tab_ends_its_shell_but_tab_one_stays(make_session):
+    learner, staff = UserFactory(), UserFactory(is_staff=True)
+    session = make_session(learner)
+    cookie, staff_cookie = cookie_for(learner), cookie_for(staff)
+
+    async def scenario():
+        one = await Screen(communicator(session, cookie, query="?tab=1")).open()
+        await one.prompt()
+        two = await Screen(communicator(session, cookie, query="?tab=2")).open()
+        await two.prompt()
+        await two.type("export GONE=yes\r")
+        # A watcher cannot close the learner's tab; tab 1 cannot be closed at all.
+        watcher = await Screen(communicator(session, staff_cookie, query="?tab=2")).open()
+        await watcher.until(b"learner@toolbox:~$ ")
+        await watcher.send(text=json.dumps({"type": "close-tab"}))
+        await one.send(text=json.dumps({"type": "close-tab"}))
+        await one.type("echo one-$((5 + 5))\r")
+        await one.until(b"one-10")
+        await two.type("echo two-$((5 + 6))\r")
+        await two.until(b"two-11")
+        assert one.closed is None and two.closed is None and watcher.closed is None
+
+        await two.send(text=json.dumps({"type": "close-tab"}))
+        assert await two.until_closed() == (1000, "The terminal tab was closed.")
+        assert (await watcher.until_closed())[0] == 1000  # its shell has ended
+        await two.hang_up()
+        await watcher.hang_up()
+        assert await asyncio.to_thread(tmux_sessions, session) == ["lab"]
+        fresh = await Screen(communicator(session, cookie, query="?tab=2")).open()
+        await fresh.prompt()
+        await fresh.type("echo fresh:${GONE:-unset}\r")
+        await fresh.until(b"fresh:unset")  # a new shell, not the closed one
+        await fresh.hang_up()
+        await one.hang_up()
+
+    run(scenario)
+
+
+def test_a_reload_gets_the_history_once_and_a_reconnect_none(make_session):
+    user = UserFactory()
+    session = make_session(user)
+    cookie = cookie_for(user)
+    query = "?tab=2&cols=80&rows=10"
+
+    async def scenario():
+        first = await Screen(communicator(session, cookie, query=query + "&history=1")).open()
+        await first.prompt()  # a new shell: no history to send
+        assert first.output.startswith(b"\x1b")  # tmux's own drawing first
+        # One marker scrolls off the 10-row screen into tmux's history, one stays on screen.
+        await first.type("echo early-$((6 * 7)); seq 1 30; echo late-$((6 * 8))\r")
+        await first.until(b"late-48")
+        await first.hang_up()
+
+        reloaded = await Screen(communicator(session, cookie, query=query + "&history=1")).open()
+        await reloaded.prompt()
+        await reloaded.type("echo settled-$((1 + 1))\r")
+        await reloaded.until(b"settled-2")
+        # The history holds the line that left the screen, once; tmux draws the screen (the
+        # other marker) in place, from its top-left corner, over the blank lines below it.
+        history, _, drawn = reloaded.output.partition(b"\x1b[H")
+        assert history.count(b"early-42") == 1 and b"late-48" not in history
+        assert b"\x1b[0m" + b"\r\n" * 10 in history  # then scrolled into the scrollback
+        assert b"early-42" not in drawn and b"late-48" in drawn
+        await reloaded.hang_up()
+
+        reconnected = await Screen(communicator(session, cookie, query=query)).open()
+        await reconnected.prompt()
+        await reconnected.type("echo settled-$((1 + 2))\r")
+        await reconnected.until(b"settled-3")
+        assert b"early-42" not in reconnected.output  # the page still shows it
+        assert b"late-48" in reconnected.output.partition(b"\x1b[H")[2]  # only drawn
+        await reconnected.hang_up()
+
+    run(scenario)
+
+
+def test_four_tabs_and_a_reload_stay_within_the_terminal_limit(make_session, settings):
+    settings.LAB_MAX_TERMINALS_PER_USER = 6
+    user = UserFactory()
+    session = make_session(user)
+    cookie = cookie_for(user)
+
+    async def open_tabs() -> list[Screen]:
+        screens = []
+        for tab in range(1, 5):
+            query = f"?tab={tab}&history=1"
+            screens.append(await Screen(communicator(session, cookie, query=query)).open())
+        for screen in screens:
+            await screen.prompt()
+        return screens
+
+    async def scenario():
+        page = await open_tabs()
+        for screen in page:  # a reload: the page's sockets close, the new page opens its own
+            await screen.hang_up()
+        reloaded = await open_tabs()
+        assert all(screen.closed is None for screen in reloaded)
+        extra = [await Screen(communicator(session, cookie, query="?tab=1")).open()]
+        extra.append(await Screen(communicator(session, cookie, query="?tab=2")).open())
+        await extra[0].prompt()
+        await extra[1].prompt()
+        over = await Screen(communicator(session, cookie, query="?tab=3")).open()
+        assert (await over.until_closed())[0] == 4029  # the seventh
+        for screen in [*reloaded, *extra]:
+            await screen.hang_up()
+
+    run(scenario)
+
+
 def test_staff_watch_read_only(make_session):
     learner, staff = UserFactory(), UserFactory(is_staff=True)
     session = make_session(learner)
@@ -256,7 +436,7 @@ def test_staff_watch_read_only(make_session):
         await own.prompt()
         watcher = await Screen(communicator(session, staff_cookie)).open()
         await watcher.until(b"learner@toolbox:~$ ")
-        assert watcher.hello == {"type": "hello", "read_only": True}
+        assert watcher.hello == {"type": "hello", "read_only": True, "tab": 1, "tabs": 4}
         await watcher.type("touch /tmp/by-staff\r")
         await own.type("echo learner-$((1 + 1)); ls /tmp/by-staff\r")
         await own.until(b"No such file")
@@ -451,7 +631,8 @@ def test_over_a_real_server(make_session, live_server_url, settings):
 
         headers = {name.decode(): value.decode()}
         async with ws_connect(url, origin=origin, additional_headers=headers) as ws:
-            assert json.loads(await ws.recv()) == {"type": "hello", "read_only": False}
+            hello = json.loads(await ws.recv())
+            assert hello == {"type": "hello", "read_only": False, "tab": 1, "tabs": 4}
             output = b""
             await ws.send(b"stty size; echo wire-$((3 * 3))\r")
             while b"wire-9" not in output:
