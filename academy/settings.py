@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "academy.courses",
     "labs",
     "academy.certifications",
+    "academy.workshops",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -384,3 +385,20 @@ ACADEMY_ISSUER_KEY_FILE = Path(
 ACADEMY_ISSUER_NAME = env("ACADEMY_ISSUER_NAME", "Chaos & GitOps Academy")
 # The largest credential file the public verification form reads (the verifier's own bound).
 ACADEMY_CREDENTIAL_UPLOAD_MAX_BYTES = 256 * 1024
+
+# Meetup workshops (academy/workshops, docs/workshops.md). Instructors are staff or members of
+# the "instructors" group. Joining opens this long before a workshop starts; a guest's session
+# cookie lasts until the workshop ends plus the grace.
+WORKSHOP_INSTRUCTORS_GROUP = "instructors"
+WORKSHOP_JOIN_OPENS_MINUTES = int(env("WORKSHOP_JOIN_OPENS_MINUTES", "60"))
+WORKSHOP_SESSION_GRACE_HOURS = int(env("WORKSHOP_SESSION_GRACE_HOURS", "12"))
+# Throttling of the join and resume pages (academy/accounts/throttle.py's growing delays; the
+# numbers are argued in docs/workshops.md). A room shares one address behind its NAT: per
+# address, a wrong join code is free 60 times and a wrong resume code 30 times, and 400 joins a
+# day; per workshop, 200 wrong resume codes, from any address. Past those, each attempt waits
+# twice as long as the one before, from the base delay up to THROTTLE_MAX_DELAY_SECONDS.
+WORKSHOP_CODE_ADDRESS_FREE_FAILURES = int(env("WORKSHOP_CODE_ADDRESS_FREE_FAILURES", "60"))
+WORKSHOP_JOIN_ADDRESS_FREE = int(env("WORKSHOP_JOIN_ADDRESS_FREE", "400"))
+WORKSHOP_RESUME_ADDRESS_FREE_FAILURES = int(env("WORKSHOP_RESUME_ADDRESS_FREE_FAILURES", "30"))
+WORKSHOP_RESUME_WORKSHOP_FREE_FAILURES = int(env("WORKSHOP_RESUME_WORKSHOP_FREE_FAILURES", "200"))
+WORKSHOP_THROTTLE_BASE_DELAY_SECONDS = float(env("WORKSHOP_THROTTLE_BASE_DELAY_SECONDS", "2"))

@@ -18,6 +18,7 @@ urlpatterns += i18n_patterns(
     path(_("accounts/"), include("academy.accounts.urls")),
     path("", include("labs.urls")),
     path("", include("academy.certifications.urls")),
+    path("", include("academy.workshops.urls")),
     path("", include("academy.courses.urls")),
     prefix_default_language=True,
 )

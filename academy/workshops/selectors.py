@@ -1,0 +1,128 @@
+"""Reads of the workshops side: who teaches, which workshops they see, what a room shows."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from academy.courses.models import Course
+from academy.workshops.models import CODE_ALPHABET, JOIN_CODE_LENGTH, Attendee, Workshop
+from labs.models import Lab
+from labs.selectors import LabProgress, lab_progress
+
+
+def user_is_instructor(user) -> bool:
+    """Staff, or members of the instructors group, may create workshops."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_staff:
+        return True
+    return user.groups.filter(name=settings.WORKSHOP_INSTRUCTORS_GROUP).exists()
+
+
+def workshops_for_instructor(*, user) -> QuerySet[Workshop]:
+    """The workshops ``user`` teaches, newest first, with their attendee counts."""
+    return (
+        Workshop.objects.taught_by(user)
+        .select_related("course")
+        .annotate(attendee_count=Count("attendees", distinct=True))
+        .order_by("-starts_at", "pk")
+    )
+
+
+def workshop_get_for_instructor(*, pk: int, user) -> Workshop:
+    """A workshop ``user`` teaches; any other is a 404, whoever asks (staff use the admin)."""
+    workshop = Workshop.objects.taught_by(user).select_related("course").filter(pk=pk).first()
+    if workshop is None or not user_is_instructor(user):
+        raise Http404
+    return workshop
+
+
+def workshop_get_public(*, slug: str) -> Workshop:
+    workshop = Workshop.objects.select_related("course").filter(slug=slug).first()
+    if workshop is None:
+        raise Http404
+    return workshop
+
+
+_NOT_CODE = re.compile(r"[\s\-_.]+")
+
+
+def join_code_normalize(code: str) -> str:
+    """What people type, as stored: case, spaces and dashes do not matter."""
+    return _NOT_CODE.sub("", str(code)[:64]).upper()
+
+
+def join_code_is_well_formed(code: str) -> bool:
+    return len(code) == JOIN_CODE_LENGTH and all(c in CODE_ALPHABET for c in code)
+
+
+def workshop_get_open_by_code(*, code: str) -> Workshop | None:
+    """The workshop, not ended, whose join code is ``code`` (in any case), or None."""
+    code = join_code_normalize(code)
+    if not join_code_is_well_formed(code):
+        return None
+    return Workshop.objects.open().select_related("course").filter(code=code).first()
+
+
+def join_opens_at(workshop: Workshop) -> datetime:
+    return workshop.starts_at - timedelta(minutes=settings.WORKSHOP_JOIN_OPENS_MINUTES)
+
+
+def workshop_has_ended(workshop: Workshop, *, now: datetime | None = None) -> bool:
+    return workshop.state == Workshop.State.ENDED or (now or timezone.now()) >= workshop.ends_at
+
+
+def attendee_for(*, workshop: Workshop, user) -> Attendee | None:
+    if user is None or not user.is_authenticated:
+        return None
+    return Attendee.objects.filter(workshop=workshop, user=user).first()
+
+
+def attendance_current(*, user, now: datetime | None = None) -> Attendee | None:
+    """The workshop ``user`` attends now (the latest not ended), for a "continue" link."""
+    if user is None or not user.is_authenticated:
+        return None
+    now = now or timezone.now()
+    return (
+        Attendee.objects.filter(user=user, workshop__ends_at__gt=now)
+        .exclude(workshop__state=Workshop.State.ENDED)
+        .select_related("workshop")
+        .order_by("-joined_at")
+        .first()
+    )
+
+
+def course_labs(*, course: Course) -> list[Lab]:
+    """The labs that practise the course's lessons, in the labs' own order."""
+    prefix = f"{course.key}/"
+    labs = Lab.objects.published().filter(exam_only=False).order_by("order", "key")
+    return [lab for lab in labs if any(str(ref).startswith(prefix) for ref in lab.lesson_refs)]
+
+
+def labs_by_course() -> dict[int, list[Lab]]:
+    """Every published course's labs, by course id (the create form offers them)."""
+    return {course.pk: course_labs(course=course) for course in Course.objects.published()}
+
+
+@dataclass
+class AttendeeHome:
+    attendee: Attendee
+    workshop: Workshop
+    labs: list[LabProgress]
+
+    @property
+    def completed(self) -> int:
+        return sum(1 for progress in self.labs if progress.completed)
+
+
+def attendee_home(*, attendee: Attendee) -> AttendeeHome:
+    workshop = attendee.workshop
+    labs = [lab_progress(lab=lab, user=attendee.user) for lab in workshop.ordered_labs()]
+    return AttendeeHome(attendee=attendee, workshop=workshop, labs=labs)

@@ -1,0 +1,33 @@
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+
+from academy.workshops import views
+
+app_name = "workshops"
+
+urlpatterns = [
+    # Instructors.
+    path(_("workshops/manage/"), views.instructor_list, name="instructor_list"),
+    path(_("workshops/manage/new/"), views.workshop_create, name="create"),
+    path(_("workshops/manage/<int:pk>/"), views.instructor_detail, name="manage"),
+    path(_("workshops/manage/<int:pk>/edit/"), views.workshop_edit, name="edit"),
+    path(_("workshops/manage/<int:pk>/projector/"), views.projector, name="projector"),
+    # Attendees.
+    path(_("join/"), views.join, name="join"),
+    path(_("join/resume/"), views.resume, name="resume"),
+    path(_("join/<str:code>/"), views.join_code, name="join_code"),
+    path(_("workshops/<slug:slug>/my-labs/"), views.home, name="home"),
+    path(
+        _("workshops/<slug:slug>/my-labs/resume-code/hide/"),
+        views.resume_code_hide,
+        name="resume_code_hide",
+    ),
+    path(
+        _("workshops/<slug:slug>/my-labs/resume-code/new/"),
+        views.resume_code_renew,
+        name="resume_code_renew",
+    ),
+    path(_("workshops/<slug:slug>/my-labs/account/"), views.claim, name="claim"),
+    # Everyone.
+    path(_("workshops/<slug:slug>/"), views.public, name="public"),
+]

@@ -1,0 +1,443 @@
+"""Workshop pages: the instructor's list, form, room page and projector; joining, resuming and
+the attendee's home; claiming a guest account; the public page. Views parse input and call
+services and selectors."""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import wraps
+
+import segno
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, update_session_auth_hash
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import formats, timezone, translation
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from academy.accounts.throttle import throttle_claim, throttle_failure, throttle_release
+from academy.net import client_ip
+from academy.workshops import selectors, services, throttle
+from academy.workshops.forms import (
+    ClaimForm,
+    DisplayNameForm,
+    JoinCodeForm,
+    ResumeForm,
+    WorkshopForm,
+)
+from academy.workshops.models import Attendee, Workshop
+
+RESUME_SESSION_KEY = "workshop_resume_code"
+BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+def instructor_required(view):
+    """Signed in, and an instructor; anyone else finds nothing here (404, like others' labs)."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not selectors.user_is_instructor(request.user):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _in_language(language: str, name: str, **kwargs) -> str:
+    with translation.override(language):
+        return reverse(name, kwargs=kwargs or None)
+
+
+def _times(workshop: Workshop) -> dict[str, str]:
+    """The workshop's date and times on the venue's clock, in the active language."""
+    try:
+        zone = zoneinfo.ZoneInfo(workshop.time_zone)
+    except (ValueError, KeyError):
+        zone = timezone.get_fixed_timezone(0)
+    starts = timezone.localtime(workshop.starts_at, zone)
+    ends = timezone.localtime(workshop.ends_at, zone)
+    return {
+        "date": formats.date_format(starts, "DATE_FORMAT"),
+        "starts": formats.time_format(starts, "TIME_FORMAT"),
+        "ends": formats.time_format(ends, "TIME_FORMAT"),
+        "ends_date": ""
+        if ends.date() == starts.date()
+        else formats.date_format(ends, "DATE_FORMAT"),
+        "zone": workshop.time_zone,
+        "iso": starts.isoformat(),
+    }
+
+
+# --- Instructors --------------------------------------------------------------------------------
+
+
+@instructor_required
+def instructor_list(request):
+    workshops = list(selectors.workshops_for_instructor(user=request.user))
+    rows = [(workshop, _times(workshop)) for workshop in workshops]
+    return render(request, "workshops/instructor_list.html", {"rows": rows})
+
+
+def _form_services_kwargs(form: WorkshopForm) -> dict:
+    data = form.cleaned_data
+    return {
+        "title": data["title"],
+        "language": data["language"],
+        "starts_at": data["starts_at"],
+        "ends_at": data["ends_at"],
+        "time_zone": data["time_zone"],
+        "course": data["course"],
+        "labs": data["labs"],
+        "capacity": data["capacity"],
+        "co_instructors": data["co_instructors"],
+    }
+
+
+def _form_page(request, form: WorkshopForm, workshop: Workshop | None):
+    return render(
+        request,
+        "workshops/workshop_form.html",
+        {"form": form, "workshop": workshop, "lab_courses": form.lab_courses()},
+    )
+
+
+def _apply_error(form: WorkshopForm, error: services.WorkshopError) -> None:
+    field = error.code if error.code in form.fields else None
+    form.add_error(field, error.message)
+
+
+@instructor_required
+def workshop_create(request):
+    form = WorkshopForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            workshop = services.workshop_create(
+                created_by=request.user, **_form_services_kwargs(form)
+            )
+        except services.WorkshopError as error:
+            _apply_error(form, error)
+        else:
+            messages.success(
+                request,
+                _("The workshop is ready. Its join code is %(code)s.") % {"code": workshop.code},
+            )
+            return redirect("workshops:manage", pk=workshop.pk)
+    return _form_page(request, form, None)
+
+
+@instructor_required
+def workshop_edit(request, pk: int):
+    workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
+    form = WorkshopForm(request.POST or None, user=request.user, workshop=workshop)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.workshop_update(
+                workshop=workshop, by=request.user, **_form_services_kwargs(form)
+            )
+        except services.WorkshopError as error:
+            _apply_error(form, error)
+        else:
+            messages.success(request, _("Your changes to the workshop are saved."))
+            return redirect("workshops:manage", pk=workshop.pk)
+    return _form_page(request, form, workshop)
+
+
+def _join_url(workshop: Workshop) -> str:
+    return settings.SITE_URL + _in_language(
+        workshop.language, "workshops:join_code", code=workshop.code
+    )
+
+
+def _qr_svg(url: str) -> str:
+    # Black on white whatever the theme: phones read a QR code best that way.
+    return segno.make(url, error="m", micro=False).svg_inline(
+        scale=8,
+        border=2,
+        dark="#000",
+        light="#fff",
+        omitsize=True,
+        svgclass="workshop-qr",
+        lineclass=None,
+    )
+
+
+@instructor_required
+def instructor_detail(request, pk: int):
+    workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
+    context = {
+        "workshop": workshop,
+        "times": _times(workshop),
+        "labs": workshop.ordered_labs(),
+        "attendees": list(workshop.attendees.order_by("joined_at", "pk")),
+        "instructors": list(workshop.instructors.order_by("username")),
+        "join_url": _join_url(workshop),
+        "join_refusal": services.join_refusal(workshop=workshop),
+    }
+    return render(request, "workshops/instructor_detail.html", context)
+
+
+@instructor_required
+def projector(request, pk: int):
+    workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
+    if translation.get_language() != workshop.language:
+        # The room's language, whatever the instructor reads in.
+        return HttpResponseRedirect(_in_language(workshop.language, "workshops:projector", pk=pk))
+    join_url = _join_url(workshop)
+    short = settings.SITE_URL.split("://", 1)[-1] + _in_language(
+        workshop.language, "workshops:join"
+    )
+    context = {
+        "workshop": workshop,
+        "times": _times(workshop),
+        "qr_svg": mark_safe(_qr_svg(join_url)),  # segno's own SVG of our own URL
+        "join_url": join_url,
+        "short_url": short,
+        "code_spaced": f"{workshop.code[:3]} {workshop.code[3:]}",
+    }
+    return render(request, "workshops/projector.html", context)
+
+
+# --- Joining ------------------------------------------------------------------------------------
+
+
+def _too_many(response, wait: int):
+    if wait:
+        response.status_code = 429
+        response["Retry-After"] = str(wait)
+    return response
+
+
+def _find_open_workshop(request, code: str) -> tuple[Workshop | None, str, int]:
+    """The open workshop with this code; a code that matches none counts against the address."""
+    keys = throttle.code_keys(address=client_ip(request))
+    wait = throttle_claim(keys)
+    if wait:
+        return None, throttle.wait_message(wait), wait
+    workshop = selectors.workshop_get_open_by_code(code=code)
+    if workshop is None:
+        throttle_failure(keys)
+        shown = selectors.join_code_normalize(code)[:12]
+        return (
+            None,
+            _("No open workshop has the code “%(code)s”. Check it on the projector.")
+            % {"code": shown},
+            0,
+        )
+    throttle_release(keys)
+    return workshop, "", 0
+
+
+def join(request):
+    form = JoinCodeForm(request.POST or None)
+    wait = 0
+    if request.method == "POST" and form.is_valid():
+        workshop, error, wait = _find_open_workshop(request, form.cleaned_data["code"])
+        if workshop is not None:
+            return redirect("workshops:join_code", code=workshop.code)
+        form.add_error("code", error)
+    context = {"form": form, "current": selectors.attendance_current(user=request.user)}
+    return _too_many(render(request, "workshops/join.html", context), wait)
+
+
+def _session_until_workshop_ends(request, workshop: Workshop) -> None:
+    """A guest stays signed in in this browser until the workshop is over (and a margin)."""
+    from datetime import timedelta
+
+    until = workshop.ends_at + timedelta(hours=settings.WORKSHOP_SESSION_GRACE_HOURS)
+    current = request.session.get_expiry_date()
+    if request.session.get("workshop_guest") and current > until:
+        return
+    request.session.set_expiry(until)
+    request.session["workshop_guest"] = True
+
+
+def join_code(request, code: str):
+    workshop, error, wait = _find_open_workshop(request, code)
+    if workshop is None:
+        form = JoinCodeForm(initial={"code": selectors.join_code_normalize(code)[:12]})
+        context = {"form": form, "code_error": error, "current": None}
+        response = render(request, "workshops/join.html", context)
+        response.status_code = 404
+        return _too_many(response, wait)
+    if code != workshop.code:  # typed in lower case, or with a space
+        return redirect("workshops:join_code", code=workshop.code)
+    attendee = selectors.attendee_for(workshop=workshop, user=request.user)
+    if attendee is not None:  # the same browser, back again
+        return HttpResponseRedirect(
+            _in_language(translation.get_language(), "workshops:home", slug=workshop.slug)
+        )
+    form = DisplayNameForm(request.POST or None)
+    refusal = services.join_refusal(workshop=workshop)
+    wait = 0
+    if request.method == "POST" and refusal is None and form.is_valid():
+        keys = throttle.join_keys(address=client_ip(request))
+        wait = throttle_claim(keys)
+        if wait:
+            form.add_error(None, throttle.wait_message(wait))
+        else:
+            try:
+                user = request.user if request.user.is_authenticated else None
+                attendee, resume_code = services.attendee_join(
+                    workshop=workshop, display_name=form.cleaned_data["display_name"], user=user
+                )
+            except services.WorkshopError as error:
+                throttle_release(keys)
+                if error.code == "closed":
+                    refusal = error.message
+                else:
+                    form = DisplayNameForm(
+                        {"display_name": error.suggestion or form.cleaned_data["display_name"]}
+                    )
+                    form.errors.clear()
+                    form.add_error("display_name", error.message)
+            else:
+                throttle_failure(keys)  # every join counts, like a password-reset request
+                return _joined(request, attendee, resume_code)
+    context = {"workshop": workshop, "times": _times(workshop), "form": form, "refusal": refusal}
+    return _too_many(render(request, "workshops/join_name.html", context), wait)
+
+
+def _joined(request, attendee: Attendee, resume_code: str):
+    workshop = attendee.workshop
+    if not request.user.is_authenticated:
+        login(request, attendee.user, backend=BACKEND)
+    if not attendee.claimed:
+        _session_until_workshop_ends(request, workshop)
+    request.session[RESUME_SESSION_KEY] = {"attendee": attendee.pk, "code": resume_code}
+    language = workshop.language if not attendee.claimed else translation.get_language()
+    response = redirect(_in_language(language, "workshops:home", slug=workshop.slug))
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        secure=getattr(settings, "LANGUAGE_COOKIE_SECURE", False),
+    )
+    return response
+
+
+def resume(request):
+    form = ResumeForm(request.POST or None)
+    wait = 0
+    if request.method == "POST" and form.is_valid():
+        workshop, error, wait = _find_open_workshop(request, form.cleaned_data["code"])
+        if workshop is None:
+            form.add_error("code", error)
+        else:
+            keys = throttle.resume_keys(address=client_ip(request), workshop_id=workshop.pk)
+            wait = throttle_claim(keys)
+            if wait:
+                form.add_error(None, throttle.wait_message(wait))
+            else:
+                attendee = services.attendee_resume(
+                    workshop=workshop, resume_code=form.cleaned_data["resume_code"]
+                )
+                if attendee is None:
+                    throttle_failure(keys)
+                    form.add_error(
+                        "resume_code",
+                        _("That resume code is not right for this workshop. Check each character."),
+                    )
+                else:
+                    throttle_release(keys)
+                    login(request, attendee.user, backend=BACKEND)
+                    if not attendee.claimed:
+                        _session_until_workshop_ends(request, workshop)
+                    messages.success(
+                        request, _("Welcome back, %(name)s.") % {"name": attendee.display_name}
+                    )
+                    return redirect("workshops:home", slug=workshop.slug)
+    return _too_many(render(request, "workshops/resume.html", {"form": form}), wait)
+
+
+# --- Attendees ----------------------------------------------------------------------------------
+
+
+def _own_attendee(request, slug: str) -> Attendee:
+    workshop = selectors.workshop_get_public(slug=slug)
+    attendee = selectors.attendee_for(workshop=workshop, user=request.user)
+    if attendee is None:
+        raise Http404
+    attendee.workshop = workshop
+    return attendee
+
+
+@login_required
+def home(request, slug: str):
+    attendee = _own_attendee(request, slug)
+    now = timezone.now()
+    if attendee.last_seen_at is None or (now - attendee.last_seen_at).total_seconds() > 60:
+        Attendee.objects.filter(pk=attendee.pk).update(last_seen_at=now)
+    shown = request.session.get(RESUME_SESSION_KEY) or {}
+    context = {
+        **vars(selectors.attendee_home(attendee=attendee)),
+        "times": _times(attendee.workshop),
+        "resume_code": shown.get("code") if shown.get("attendee") == attendee.pk else None,
+        "ended": selectors.workshop_has_ended(attendee.workshop, now=now),
+    }
+    return render(request, "workshops/home.html", context)
+
+
+@login_required
+@require_POST
+def resume_code_hide(request, slug: str):
+    _own_attendee(request, slug)
+    request.session.pop(RESUME_SESSION_KEY, None)
+    return redirect("workshops:home", slug=slug)
+
+
+@login_required
+@require_POST
+def resume_code_renew(request, slug: str):
+    attendee = _own_attendee(request, slug)
+    code = services.attendee_resume_code_renew(attendee=attendee)
+    request.session[RESUME_SESSION_KEY] = {"attendee": attendee.pk, "code": code}
+    messages.success(request, _("Here is your new resume code. The old one no longer works."))
+    return redirect("workshops:home", slug=slug)
+
+
+@login_required
+def claim(request, slug: str):
+    attendee = _own_attendee(request, slug)
+    if attendee.claimed:
+        messages.info(request, _("Your account already has an e-mail address and a password."))
+        return redirect("workshops:home", slug=slug)
+    form = ClaimForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.attendee_claim(
+            attendee=attendee,
+            username=form.cleaned_data["username"],
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password1"],
+        )
+        request.user.refresh_from_db()
+        update_session_auth_hash(request, request.user)
+        request.session.set_expiry(None)
+        request.session.pop("workshop_guest", None)
+        messages.success(
+            request,
+            _("Your account is yours now: sign in with your username and password anytime."),
+        )
+        return redirect("workshops:home", slug=slug)
+    return render(request, "workshops/claim.html", {"form": form, "attendee": attendee})
+
+
+# --- Everyone -----------------------------------------------------------------------------------
+
+
+def public(request, slug: str):
+    workshop = selectors.workshop_get_public(slug=slug)
+    context = {
+        "workshop": workshop,
+        "times": _times(workshop),
+        "labs": workshop.ordered_labs(),
+        "ended": selectors.workshop_has_ended(workshop),
+        "attendee": selectors.attendee_for(workshop=workshop, user=request.user),
+    }
+    return render(request, "workshops/public.html", context)
