@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import (
@@ -213,3 +214,26 @@ class ProfileForm(SiteVoiceMixin, forms.ModelForm):
     class Meta:
         model = User
         fields = ("first_name", "last_name", "email", "preferred_language")
+
+
+class LanguagePromptForm(forms.Form):
+    """The answer to "Make Spanish your preferred language?" (partials/language_prompt.html).
+
+    No user field: the answer is always about the signed-in reader (request.user).
+    """
+
+    language = forms.ChoiceField(
+        choices=settings.LANGUAGES,
+        error_messages={
+            "required": _("Choose a language this site offers: English or Spanish."),
+            "invalid_choice": _("Choose a language this site offers: English or Spanish."),
+        },
+    )
+    answer = forms.ChoiceField(
+        choices=[("yes", _("Yes")), ("no", _("No thanks"))],
+        error_messages={
+            "required": _("Answer Yes or No thanks."),
+            "invalid_choice": _("Answer Yes or No thanks."),
+        },
+    )
+    next = forms.CharField(required=False, max_length=2000)

@@ -12,6 +12,7 @@ urlpatterns = [
     path(_("sign-in/"), views.SignInView.as_view(), name="login"),
     path(_("sign-out/"), auth_views.LogoutView.as_view(), name="logout"),
     path(_("profile/"), views.profile, name="profile"),
+    path(_("profile/language/"), views.language_prompt, name="language_prompt"),
     path(_("password/reset/"), views.SitePasswordResetView.as_view(), name="password_reset"),
     path(
         _("password/reset/sent/"),

@@ -1,3 +1,6 @@
+import hashlib
+import math
+import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -6,23 +9,28 @@ from django.contrib.admin import site as admin_site
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView, PasswordResetView
-from django.http import HttpResponseRedirect
+from django.core.cache import cache
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy, translate_url
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from academy.accounts.forms import (
+    LanguagePromptForm,
     ProfileForm,
     SignUpForm,
     ThrottledAdminAuthenticationForm,
     ThrottledAuthenticationForm,
     ThrottledPasswordResetForm,
 )
+from academy.accounts.middleware import DECLINED_LANGUAGES_KEY
 from academy.accounts.throttle import DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, device_cookie_value
 from academy.certifications.selectors import certificates_of_user
+from academy.net import client_ip
 
 
 def _remember_language(response, language: str):
@@ -47,22 +55,114 @@ def _in_language(url: str, language: str) -> str:
         return translate_url(url, language)
 
 
-@require_POST
-def language_switch(request):
-    """Switch language, stay on the same page, and remember the choice."""
-    language = request.POST.get("language", "")
-    if language not in dict(settings.LANGUAGES):
-        language = settings.LANGUAGE_CODE
-    next_url = request.POST.get("next", "")
+def _safe_next(request, next_url: str, language: str) -> str:
+    """``next_url`` when it stays on this site, else the home page in ``language``."""
     if not next_url or not url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         with translation.override(language):
-            next_url = reverse("home")
-    if request.user.is_authenticated and request.user.preferred_language != language:
-        request.user.preferred_language = language
-        request.user.save(update_fields=["preferred_language"])
+            return reverse("home")
+    return next_url
+
+
+@require_POST
+def language_switch(request):
+    """Switch language, stay on the same page, and remember the choice in this browser.
+
+    The profile's preferred language (e-mails, certificates) is not changed here: the page then
+    asks the signed-in reader whether to change it (language_prompt below).
+    """
+    language = request.POST.get("language", "")
+    if language not in dict(settings.LANGUAGES):
+        language = settings.LANGUAGE_CODE
+    next_url = _safe_next(request, request.POST.get("next", ""), language)
     return _remember_language(HttpResponseRedirect(_in_language(next_url, language)), language)
+
+
+# What "Yes" says, in the language just chosen: whole sentences, one per language.
+PREFERRED_LANGUAGE_SAVED = {
+    "en": gettext_lazy("English is now your preferred language, for e-mails and certificates too."),
+    "es": gettext_lazy("Spanish is now your preferred language, for e-mails and certificates too."),
+}
+# Answers to the language prompt per user and per client address ("N/seconds"): a reader
+# answers it once per language and session; a workshop room shares one address.
+LANGUAGE_PROMPT_RATE_LIMITS = {"user": "20/600", "address": "300/600"}
+
+
+def _language_prompt_wait(request) -> int:
+    """Counts one answer; the seconds to wait when this user or address answered too often."""
+    rules = getattr(settings, "LANGUAGE_PROMPT_RATE_LIMITS", LANGUAGE_PROMPT_RATE_LIMITS)
+    identities = {"user": request.user.pk, "address": client_ip(request)}
+    now = time.time()
+    wait = 0
+    for scope, rate in rules.items():
+        limit, _slash, seconds = str(rate).partition("/")
+        limit, seconds = int(limit), max(1, int(seconds or 1))
+        window = int(now // seconds)
+        digest = hashlib.sha256(str(identities[scope]).encode()).hexdigest()[:32]
+        key = f"language-prompt:{scope}:{digest}:{seconds}:{window}"
+        if cache.add(key, 1, timeout=seconds + 1):
+            count = 1
+        else:
+            try:
+                count = cache.incr(key)
+            except ValueError:  # expired between add() and incr()
+                cache.add(key, 1, timeout=seconds + 1)
+                count = 1
+        if count > limit:
+            wait = max(wait, math.ceil((window + 1) * seconds - now))
+    return wait
+
+
+def _prompt_refusal(request, message: str, status: int) -> HttpResponse:
+    if "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse({"error": message}, status=status)
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+@login_required
+@require_POST
+def language_prompt(request):
+    """The signed-in reader's answer to "Make Spanish your preferred language?".
+
+    Yes saves it on the reader's own profile (request.user: there is no other user to name);
+    No thanks is remembered for the session, so the prompt is not shown again for that
+    language. The script (static/js/language.js) asks for JSON; without it, the form posts here
+    and comes back to the page it was on.
+    """
+    wait = _language_prompt_wait(request)
+    if wait:
+        message = ngettext(
+            "Too many requests. Try again in %(seconds)d second.",
+            "Too many requests. Try again in %(seconds)d seconds.",
+            wait,
+        ) % {"seconds": wait}
+        response = _prompt_refusal(request, message, 429)
+        response["Retry-After"] = str(wait)
+        return response
+    form = LanguagePromptForm(request.POST)
+    if not form.is_valid():
+        return _prompt_refusal(request, next(iter(form.errors.values()))[0], 400)
+    language = form.cleaned_data["language"]
+    message = ""
+    if form.cleaned_data["answer"] == "yes":
+        if request.user.preferred_language != language:
+            request.user.preferred_language = language
+            request.user.save(update_fields=["preferred_language"])
+        with translation.override(language):
+            message = str(PREFERRED_LANGUAGE_SAVED.get(language, _("Your profile has been saved.")))
+    else:
+        declined = list(request.session.get(DECLINED_LANGUAGES_KEY, []))
+        if language not in declined:
+            request.session[DECLINED_LANGUAGES_KEY] = [*declined, language]
+    if "application/json" in request.headers.get("Accept", ""):
+        response = JsonResponse({"answer": form.cleaned_data["answer"], "message": message})
+    else:
+        if message:
+            messages.success(request, message)
+        next_url = _safe_next(request, form.cleaned_data["next"], translation.get_language())
+        response = HttpResponseRedirect(next_url)
+    return _remember_language(response, language) if message else response
 
 
 def sign_up(request):
