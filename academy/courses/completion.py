@@ -63,6 +63,7 @@ def _lessons_done(user, lessons: list[Lesson]) -> list[LessonDone]:
         row["lesson_id"]: row["total"]
         for row in Question.objects.published()
         .filter(lesson__in=lessons)
+        .order_by()  # the model's ordering would split the groups
         .values("lesson_id")
         .annotate(total=Count("pk"))
     }
@@ -71,6 +72,7 @@ def _lessons_done(user, lessons: list[Lesson]) -> list[LessonDone]:
         for row in QuestionAnswer.objects.filter(
             user=user, question__lesson__in=lessons, question__retired_at__isnull=True
         )
+        .order_by()
         .values("question__lesson_id")
         .annotate(answered=Count("pk"), correct=Count("pk", filter=Q(is_correct=True)))
     }

@@ -2,12 +2,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from academy.certifications import selectors as certification_selectors
-from academy.courses import selectors, services
+from academy.courses import completion, selectors, services
 from academy.courses.models import Lesson
 from academy.i18n import alternate_urls
 from labs import selectors as lab_selectors
@@ -119,3 +120,21 @@ def dashboard(request):
         if item.passed or item.live_session
     ]
     return render(request, "courses/dashboard.html", context)
+
+
+@login_required
+@require_safe
+def course_complete(request, course_slug: str):
+    """The signed-in learner's summary of a course they finished, or what remains when they have
+    not. Only ever their own work: the URL names the course, never a learner."""
+    course = selectors.course_get_by_slug(slug=course_slug)
+    if course_slug != course.slug:
+        return redirect("courses:course_complete", course_slug=course.slug, permanent=True)
+    context = {
+        "course": course,
+        "summary": completion.course_completion(course=course, user=request.user),
+        "alternate_urls": alternate_urls(
+            lambda: reverse("courses:course_complete", kwargs={"course_slug": course.slug})
+        ),
+    }
+    return render(request, "courses/course_complete.html", context)
