@@ -82,9 +82,10 @@ def lab_completion(*, lab: Lab, user) -> LabCompletion | None:
     mine = CheckResult.objects.filter(session__user=user, session__lab=lab)
     per_step = {
         row["step_id"]: row
-        for row in mine.values("step_id").annotate(
-            first_pass=Min("created_at", filter=Q(passed=True)), checks=Count("pk")
-        )
+        # No ordering: the model's (by time) would split the groups.
+        for row in mine.order_by()
+        .values("step_id")
+        .annotate(first_pass=Min("created_at", filter=Q(passed=True)), checks=Count("pk"))
     }
     steps = [
         StepDone(
@@ -163,6 +164,8 @@ def duration_text(value: timedelta | None) -> str:
         return _("under a minute")
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
+    if days and not hours:
+        return ngettext("%(days)d day", "%(days)d days", days) % {"days": days}
     if days:
         # Translators: a duration of whole days and hours, e.g. "2 days 3 h".
         return ngettext("%(days)d day %(hours)d h", "%(days)d days %(hours)d h", days) % {
