@@ -36,6 +36,7 @@ class UpstreamHandler(BaseHTTPRequestHandler):
     """HTTP/1.0: one request per connection, closed after the answer."""
 
     def do_GET(self) -> None:
+        self.server.paths.append(self.path)
         body = b"x" * BIG if self.path == "/big" else f"hello from {self.server.label}".encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -50,6 +51,7 @@ def start_upstream(label: str) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", 0), UpstreamHandler)
     server.daemon_threads = True
     server.label = label
+    server.paths = []  # the request paths that reached it, in order
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -597,11 +599,18 @@ def test_slicer_delivers_everything_in_pieces(toxiproxy):
 # --- Proxies: disable, reset, update, populate --------------------------------------------------
 
 
-def test_a_disabled_proxy_refuses_and_reset_brings_everything_back(toxiproxy):
+def test_a_disabled_proxy_refuses_and_reset_brings_everything_back(toxiproxy, upstream):
     port = toxiproxy.port_of("web")
     add_toxic(toxiproxy, {"type": "latency", "attributes": {"latency": 2000}})
     held = socket.create_connection(("127.0.0.1", port), timeout=5)
-    held.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    held.sendall(b"GET /held HTTP/1.0\r\n\r\n")
+    # Disabled only once the proxy has relayed the request (its answer is held back): a
+    # connection still in the listener's backlog, or with its request unread, is closed with
+    # a reset (ECONNRESET here) by the kernel, as Toxiproxy's would be: that raced before.
+    deadline = time.monotonic() + 10
+    while "/held" not in upstream.paths:
+        assert time.monotonic() < deadline, "the request never reached the upstream"
+        time.sleep(0.01)
 
     status, proxy = toxiproxy.call("POST", "/proxies/web", {"enabled": False})
 
