@@ -2,6 +2,9 @@
 // Results section (journals' timeline and chaos coverage, drawn by the server and swapped in
 // when the worker has read the journals again).
 // Texts come from data-text-* attributes, so the page speaks the learner's language.
+// Each status read (the page's own, then every poll) is sent to the rest of the page as the
+// DOM event "academy:status" (detail: the status JSON of labs.selectors.session_status), and
+// kept in window.academyLabStatus for a listener that starts later.
 (function () {
   "use strict";
 
@@ -12,6 +15,9 @@
   const csrf = () => (document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/) || [])[1] || "";
   const statusUrl = root.dataset.statusUrl;
   const countdown = root.querySelector("[data-countdown]");
+  const timer = root.querySelector("[data-timer]");
+  const timerSay = root.querySelector("[data-timer-announce]");
+  const warned = new Set(); // the "minutes left" warnings already announced
   const shownResults = new Map(); // step number -> id of the result on screen
   const pending = new Set(); // steps whose check was asked for and has not come back
   let state = root.dataset.state;
@@ -195,6 +201,21 @@
     const minutes = Math.floor(left / 60);
     countdown.textContent = minutes + ":" + String(left % 60).padStart(2, "0");
     countdown.classList.toggle("countdown-low", left < 300);
+    if (timer) timer.classList.toggle("lab-timer-low", left < 300);
+    // Said once each, politely, by screen readers: five minutes left, then one.
+    [["FiveMinutes", 300], ["OneMinute", 60]].forEach(([name, seconds]) => {
+      if (left > seconds) { warned.delete(name); return; } // extended: warn again later
+      if (warned.has(name) || left === 0 || !timerSay) return;
+      warned.add(name);
+      timerSay.textContent = text(name);
+    });
+  }
+  function warnOnceFromStart() {
+    // A page opened with four minutes left shows them in red, and warns of the last minute only.
+    if (deadline === null) return;
+    const left = (deadline - Date.now()) / 1000;
+    if (left < 300) warned.add("FiveMinutes");
+    if (left < 60) warned.add("OneMinute");
   }
   function apply(status) {
     root.querySelector("[data-state-label]").textContent = status.state_label;
@@ -206,8 +227,18 @@
     }
     deadline = status.seconds_left === null ? null : Date.now() + status.seconds_left * 1000;
     if (deadline === null && countdown) countdown.textContent = "";
+    if (timer) timer.hidden = deadline === null;
+    // Once extended, Extend stays focusable and says why it does nothing (workspace.js).
     const extend = root.querySelector("[data-extend]");
-    if (extend) extend.disabled = status.extended;
+    if (extend && status.extended && extend.getAttribute("aria-disabled") !== "true") {
+      extend.setAttribute("aria-disabled", "true");
+      extend.title = text("Extended");
+    }
+    const complete = root.querySelector("[data-complete]");
+    if (complete && status.completion_url) {
+      complete.querySelector("[data-complete-link]").href = status.completion_url;
+      complete.hidden = false;
+    }
     status.steps.forEach((step) => {
       const tab = root.querySelector('[data-step-tab="' + step.number + '"]');
       if (tab) tab.classList.toggle("passed", step.passed);
@@ -255,10 +286,15 @@
       }
     }
     state = status.state;
+    tell(status);
   }
-  let timer = null;
+  function tell(status) {
+    window.academyLabStatus = status;
+    document.dispatchEvent(new CustomEvent("academy:status", { detail: status }));
+  }
+  let pollTimer = null;
   async function poll() {
-    clearTimeout(timer);
+    clearTimeout(pollTimer);
     try {
       const response = await fetch(statusUrl, { credentials: "same-origin" });
       if (response.ok) apply(await response.json());
@@ -267,10 +303,21 @@
       && root.dataset.state !== "failed";
     const busy = pending.size || refreshing !== null || restoring || state === "requested"
       || state === "provisioning";
-    if (live) timer = setTimeout(poll, busy ? 1000 : 3000);
+    if (live) pollTimer = setTimeout(poll, busy ? 1000 : 3000);
   }
   const initial = countdown && countdown.dataset.seconds;
   if (initial) deadline = Date.now() + Number(initial) * 1000;
+  warnOnceFromStart();
+  // The status the page was drawn with, for listeners, once every deferred script has run.
+  const drawn = document.getElementById("lab-status");
+  if (drawn) {
+    let status = null;
+    try { status = JSON.parse(drawn.textContent); } catch (error) { /* none: the poll tells */ }
+    if (status) {
+      if (document.readyState === "complete") tell(status);
+      else document.addEventListener("DOMContentLoaded", () => tell(status));
+    }
+  }
   setInterval(tick, 1000);
   tick();
   poll();

@@ -1,0 +1,247 @@
+"""The lab workspace in a real browser: instructions and terminal side by side over the window's
+width, a split that is dragged or moved from the keyboard and remembered, code blocks whose
+buttons never cover the command, Reset and Stop that ask first, a phone that shows the steps and
+says the terminal needs a wider screen, and "Run in terminal" typing into the learner's shell.
+
+The layout tests use a running session row of the sample lab (no containers: the terminal only
+tries to connect); the last test runs the real lab on the Docker engine with the real worker.
+"""
+
+import os
+import re
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.utils import timezone, translation
+
+from academy.courses.services import content_sync
+from labs import services
+from labs.models import Lab, LabSession
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+AXE = settings.BASE_DIR / "node_modules/axe-core/axe.min.js"
+SCREENSHOTS = Path(os.environ.get("ACADEMY_SCREENSHOTS", settings.BASE_DIR / "var/screenshots"))
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 375, "height": 740}
+State = LabSession.State
+
+TEXTS = {
+    "en": {
+        "separator": "Resize the instructions and the terminal",
+        "copy": "Copy",
+        "copied": "Copied",
+        "run": "Run in terminal",
+        "not_connected": "The terminal is not connected yet. Wait for it, or copy the command.",
+        "stop": "Stop",
+        "stop_title": "Stop this lab session?",
+        "stop_lost": "Lost: your files, every change you made in the containers, and journals "
+        "that Results has not read yet.",
+        "stop_confirm": "Stop the lab",
+        "reset": "Reset",
+        "reset_lost": "Lost: your files, your experiments and their journals, and every change "
+        "you made in the containers.",
+        "keep": "Keep working",
+        "time_left": "Time left",
+        "narrow": "The terminal needs a wider screen.",
+    },
+    "es": {
+        "separator": "Cambiar el tamaño de las instrucciones y la terminal",
+        "copy": "Copiar",
+        "copied": "Copiado",
+        "run": "Ejecutar en la terminal",
+        "not_connected": "La terminal todavía no está conectada. Espérala o copia el comando.",
+        "stop": "Detener",
+        "stop_title": "¿Detener esta sesión del laboratorio?",
+        "stop_lost": "Se pierde: tus archivos, todo cambio que hiciste en los contenedores y los "
+        "journals que Resultados todavía no leyó.",
+        "stop_confirm": "Detener el laboratorio",
+        "reset": "Reiniciar",
+        "reset_lost": "Se pierde: tus archivos, tus experimentos y sus journals, y todo cambio "
+        "que hiciste en los contenedores.",
+        "keep": "Seguir trabajando",
+        "time_left": "Tiempo restante",
+        "narrow": "La terminal necesita una pantalla más ancha.",
+    },
+}
+
+
+@pytest.fixture
+def sample_lab(tmp_path) -> Lab:
+    """The project's first lab alone, without the lessons it links to (its bash blocks are
+    what the buttons are for)."""
+    lab_dir = tmp_path / "labs/first-steady-state"
+    shutil.copytree(settings.CONTENT_DIR / "labs/first-steady-state", lab_dir)
+    spec = (lab_dir / "lab.yaml").read_text(encoding="utf-8")
+    spec = re.sub(r"^lessons:\n(?:  - .*\n)+", "", spec, flags=re.MULTILINE)
+    (lab_dir / "lab.yaml").write_text(spec, encoding="utf-8")
+    content_sync(root=tmp_path)
+    return Lab.objects.get(key="first-steady-state")
+
+
+def _running_session(user, lab) -> LabSession:
+    return LabSession.objects.create(
+        user=user,
+        lab=lab,
+        state=State.READY,
+        expires_at=timezone.now() + timedelta(minutes=30),
+    )
+
+
+def _open(browser, live_server, user, session, language, viewport, **options):
+    context = browser.new_context(viewport=viewport, locale=language, **options)
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    with translation.override(language):
+        url = live_server.url + session.get_absolute_url()
+    page.goto(url)
+    return page, url
+
+
+def _box(locator) -> dict:
+    box = locator.bounding_box()
+    assert box is not None, locator
+    return box
+
+
+def _overlaps(a: dict, b: dict) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+
+
+def _axe(page) -> list[str]:
+    page.add_script_tag(path=AXE)
+    results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"[{v['impact']}] {v['id']}: {[' '.join(n['target']) for n in v['nodes']][:5]}"
+        for v in results["violations"]
+        if v["impact"] in {"serious", "critical"}
+    ]
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_split_copy_and_confirmations_on_the_desktop(live_server, browser, sample_lab, language):
+    text = TEXTS[language]
+    user = UserFactory(preferred_language=language)
+    session = _running_session(user, sample_lab)
+    # bypass_csp only so that axe-core can be injected (test_security_csp.py checks the CSP).
+    page, url = _open(browser, live_server, user, session, language, DESKTOP, bypass_csp=True)
+
+    # Side by side over the full width, the terminal pane as tall as the window allows.
+    separator = page.get_by_role("separator", name=text["separator"])
+    assert separator.get_attribute("aria-valuenow") == "40"
+    workspace = _box(page.locator("[data-workspace]"))
+    assert workspace["width"] > 1200, "the workspace did not escape the narrow column"
+    instructions = page.locator("#lab-instructions")
+    terminal_pane = page.locator(".workspace-terminal")
+    assert _box(terminal_pane)["x"] > _box(instructions)["x"] + _box(instructions)["width"]
+    bottom = _box(terminal_pane)["y"] + _box(terminal_pane)["height"]
+    assert DESKTOP["height"] - 40 <= bottom <= DESKTOP["height"], bottom
+    assert page.locator(".lab-timer").inner_text().startswith(text["time_left"])
+    assert re.fullmatch(r"\d+:\d\d", page.locator("[data-countdown]").inner_text())
+
+    # Dragged to about 60 %, and still there after a reload.
+    handle = _box(separator)
+    page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(workspace["x"] + workspace["width"] * 0.6, handle["y"] + 100, steps=8)
+    page.mouse.up()
+    dragged = int(separator.get_attribute("aria-valuenow"))
+    assert 57 <= dragged <= 63, dragged
+    width = _box(instructions)["width"]
+    assert abs(width - workspace["width"] * dragged / 100) < 20, width
+    page.reload()
+    assert separator.get_attribute("aria-valuenow") == str(dragged)
+    assert abs(_box(instructions)["width"] - width) < 2
+
+    # The keyboard moves it too: arrows, Home, End; Tab reaches it.
+    separator.focus()
+    page.keyboard.press("ArrowLeft")
+    assert separator.get_attribute("aria-valuenow") == str(dragged - 2)
+    page.keyboard.press("Home")
+    assert separator.get_attribute("aria-valuenow") == "20"
+    page.keyboard.press("End")
+    assert separator.get_attribute("aria-valuenow") == "75"
+    page.keyboard.press("Shift+ArrowLeft")
+    assert separator.get_attribute("aria-valuenow") == "65"
+    separator.dblclick()
+    assert separator.get_attribute("aria-valuenow") == "40"
+
+    # Code blocks: Copy and Run above the command, never over its text.
+    step = page.locator("#step-1")
+    block = step.locator(".code-block").first
+    copy = block.get_by_role("button", name=text["copy"], exact=True)
+    run = block.get_by_role("button", name=text["run"], exact=True)
+    code = block.locator("code")
+    for button in (copy, run):
+        assert not _overlaps(_box(button), _box(code)), "a button covers the command"
+    # The terminal of this test has no shell to talk to: Run says so, in words.
+    run.click()
+    assert block.locator(".code-note").inner_text() == text["not_connected"]
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    copy.click()
+    page.locator("[data-code-announcer]").filter(has_text=text["copied"]).wait_for()
+    assert page.evaluate("navigator.clipboard.readText()").startswith("curl -s http://api:8080")
+
+    assert _axe(page) == []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"lab-workspace-{language}-desktop.png")
+
+    # Stop asks first and says what is lost; Escape and "Keep working" keep the session.
+    stop = page.locator(".lab-bar-actions").get_by_role("button", name=text["stop"], exact=True)
+    stop.click()
+    dialog = page.get_by_role("dialog", name=text["stop_title"])
+    assert text["stop_lost"] in dialog.inner_text()
+    assert page.evaluate("document.activeElement.textContent") == text["keep"]
+    assert _axe(page) == []
+    page.keyboard.press("Escape")
+    assert not dialog.is_visible()
+    assert page.evaluate("document.activeElement.textContent") == text["stop"]
+    stop.click()
+    dialog.get_by_role("button", name=text["keep"]).click()
+    session.refresh_from_db()
+    assert session.state == State.READY and page.url == url
+
+    page.locator(".lab-bar-actions").get_by_role("button", name=text["reset"]).click()
+    assert text["reset_lost"] in page.get_by_role("dialog").inner_text()
+    page.keyboard.press("Escape")
+
+    stop.click()
+    dialog.get_by_role("button", name=text["stop_confirm"]).click()
+    with translation.override(language):
+        page.wait_for_url(live_server.url + session.lab.get_absolute_url())
+    session.refresh_from_db()
+    assert session.state == State.DESTROYED
+    page.context.close()
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_a_phone_shows_the_steps_and_says_the_terminal_needs_a_wider_screen(
+    live_server, browser, sample_lab, language
+):
+    text = TEXTS[language]
+    user = UserFactory(preferred_language=language)
+    session = _running_session(user, sample_lab)
+    page, _ = _open(browser, live_server, user, session, language, PHONE, bypass_csp=True)
+
+    page.get_by_text(text["narrow"]).wait_for()
+    assert not page.locator(".lab-terminal").is_visible()
+    assert not page.locator("[data-workspace-separator]").is_visible()
+    assert page.locator("#step-1 h2").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert _axe(page) == []
+    page.screenshot(path=SCREENSHOTS / f"lab-workspace-{language}-phone.png", full_page=True)
+    page.context.close()
