@@ -222,8 +222,8 @@ class JoinCodeForm(SiteVoiceMixin, forms.Form):
 class DisplayNameForm(SiteVoiceMixin, forms.Form):
     display_name = forms.CharField(
         label=_("Your display name"),
-        # The service trims and checks it; the browser's bound is a courtesy.
-        max_length=DISPLAY_NAME_MAX_LENGTH * 4,
+        # The service trims, bounds and checks it, with its own messages; the browser's
+        # maxlength is a courtesy.
         strip=False,
         help_text=_(
             "Shown to the instructor and the room. No e-mail or password needed: a first "
