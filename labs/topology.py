@@ -29,7 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from labs.content import FAULTS_CONTAINER, IMAGES_DIR
 from labs.models import Lab, LabSession
 
-NODE_W = 164
+NODE_W = 176
 NODE_H = 72
 COL_GAP = 64  # between columns: room for the arrows and the faults gutter
 ROW_GAP = 20
@@ -38,6 +38,8 @@ BAND_TOP = 40  # the band's label sits above the first row
 MARGIN = 8  # around the band
 GUTTER = 16  # the faults line runs this far left of a column
 BUS_GAP = 26  # from the lowest container down to the faults bus
+ROLE_CHAR = 6.6  # about the width of a character of a role (12px) and a status (13px) line
+STATUS_CHAR = 6.9
 MAX_NAME = 20  # characters of a container name drawn in a node (the full name in its title)
 
 # Container states on the session page (labs/static/js/topology.js follows them live).
@@ -108,6 +110,8 @@ class Node:
     x: float = 0
     y: float = 0
     fault_target: bool = False
+    memory_mb: float | None = None  # the container's limits, as lab.yaml sets them
+    cpus: float | None = None
     state: str = ""  # a key of STATES, with a session
     fault_active: bool | None = None
     coverage: str = ""  # a key of COVERAGE_STATES, for a part of the lab in the coverage picture
@@ -117,6 +121,21 @@ class Node:
     @property
     def role(self) -> str:
         return str(ROLES[self.kind])
+
+    @property
+    def role_squeeze(self) -> int | None:
+        """The width to squeeze the role into when it would run into the corner mark."""
+        room = NODE_W - 24 - (22 if self.fault_target else 0)
+        return room if len(self.role) * ROLE_CHAR > room else None
+
+    @property
+    def coverage_squeeze(self) -> int | None:
+        room = NODE_W - 12 - self.coverage_indent
+        return room if len(self.coverage_label) * STATUS_CHAR > room else None
+
+    @property
+    def coverage_indent(self) -> int:
+        return 46 if self.coverage == "faulted-and-observed" else 32
 
     @property
     def label(self) -> str:
@@ -331,6 +350,8 @@ def topology_diagram(*, lab: Lab, session: LabSession | None = None, coverage=No
             kind=_node_kind(c, lab.shell_container),
             column=column[c["name"]],
             fault_target=lab.faults_enabled and c["name"] != lab.shell_container,
+            memory_mb=c.get("memory_mb"),
+            cpus=c.get("cpus"),
         )
         for c in lab.topology
     }
@@ -379,7 +400,12 @@ def topology_diagram(*, lab: Lab, session: LabSession | None = None, coverage=No
         faults = Node(name=FAULTS_CONTAINER, kind="faults", column=-1)
         targets = [n for n in nodes.values() if n.fault_target]
         bus_y = bottom + BUS_GAP
-        faults.x = (width - NODE_W) / 2
+        # Under the containers it reaches, in line with the nearest column.
+        centre = sum(n.cx for n in targets) / len(targets) if targets else width / 2
+        faults.x = min(
+            (left + index * (NODE_W + COL_GAP) for index in range(columns)),
+            key=lambda x: abs(x + NODE_W / 2 - centre),
+        )
         faults.y = bus_y + BUS_GAP
         xs = [faults.cx]
         for index in sorted({n.column for n in targets}):
