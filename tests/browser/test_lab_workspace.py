@@ -19,7 +19,7 @@ from django.test import Client
 from django.utils import timezone, translation
 
 from academy.courses.services import content_sync
-from labs import services
+from labs import runtime, services
 from labs.models import Lab, LabSession
 from tests.factories import UserFactory
 
@@ -84,25 +84,25 @@ def sample_lab(tmp_path) -> Lab:
     return Lab.objects.get(key="first-steady-state")
 
 
-def _running_session(user, lab) -> LabSession:
+def _running_session(user, lab, minutes: int = 30) -> LabSession:
     return LabSession.objects.create(
         user=user,
         lab=lab,
         state=State.READY,
-        expires_at=timezone.now() + timedelta(minutes=30),
+        expires_at=timezone.now() + timedelta(minutes=minutes),
     )
 
 
-def _open(browser, live_server, user, session, language, viewport, **options):
+def _open(browser, server_url, user, session, language, viewport, **options):
     context = browser.new_context(viewport=viewport, locale=language, **options)
     client = Client()
     client.force_login(user)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": server_url}])
     page = context.new_page()
     page.set_default_timeout(15_000)
     with translation.override(language):
-        url = live_server.url + session.get_absolute_url()
+        url = server_url + session.get_absolute_url()
     page.goto(url)
     return page, url
 
@@ -138,7 +138,7 @@ def test_split_copy_and_confirmations_on_the_desktop(live_server, browser, sampl
     user = UserFactory(preferred_language=language)
     session = _running_session(user, sample_lab)
     # bypass_csp only so that axe-core can be injected (test_security_csp.py checks the CSP).
-    page, url = _open(browser, live_server, user, session, language, DESKTOP, bypass_csp=True)
+    page, url = _open(browser, live_server.url, user, session, language, DESKTOP, bypass_csp=True)
 
     # Side by side over the full width, the terminal pane as tall as the window allows.
     separator = page.get_by_role("separator", name=text["separator"])
@@ -197,8 +197,6 @@ def test_split_copy_and_confirmations_on_the_desktop(live_server, browser, sampl
     assert page.evaluate("navigator.clipboard.readText()").startswith("curl -s http://api:8080")
 
     assert _axe(page) == []
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"lab-workspace-{language}-desktop.png")
 
     # Stop asks first and says what is lost; Escape and "Keep working" keep the session.
     stop = page.locator(".lab-bar-actions").get_by_role("button", name=text["stop"], exact=True)
@@ -207,6 +205,8 @@ def test_split_copy_and_confirmations_on_the_desktop(live_server, browser, sampl
     assert text["stop_lost"] in dialog.inner_text()
     assert page.evaluate("document.activeElement.textContent") == text["keep"]
     assert _axe(page) == []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"lab-workspace-stop-{language}-desktop.png")
     page.keyboard.press("Escape")
     assert not dialog.is_visible()
     assert page.evaluate("document.activeElement.textContent") == text["stop"]
@@ -234,8 +234,22 @@ def test_a_phone_shows_the_steps_and_says_the_terminal_needs_a_wider_screen(
 ):
     text = TEXTS[language]
     user = UserFactory(preferred_language=language)
-    session = _running_session(user, sample_lab)
-    page, _ = _open(browser, live_server, user, session, language, PHONE, bypass_csp=True)
+    # Four minutes left: the countdown says so in red.
+    session = _running_session(user, sample_lab, minutes=4)
+    # English in the dark theme, Spanish in the light one: axe measures both.
+    scheme = "dark" if language == "en" else "light"
+    page, _ = _open(
+        browser,
+        live_server.url,
+        user,
+        session,
+        language,
+        PHONE,
+        bypass_csp=True,
+        color_scheme=scheme,
+    )
+    page.locator(".lab-timer.lab-timer-low").wait_for()
+    assert page.locator("[data-countdown]").inner_text().startswith("3:")
 
     page.get_by_text(text["narrow"]).wait_for()
     assert not page.locator(".lab-terminal").is_visible()
@@ -245,3 +259,58 @@ def test_a_phone_shows_the_steps_and_says_the_terminal_needs_a_wider_screen(
     assert _axe(page) == []
     page.screenshot(path=SCREENSHOTS / f"lab-workspace-{language}-phone.png", full_page=True)
     page.context.close()
+
+
+@pytest.mark.docker
+def test_run_in_terminal_types_the_command_into_the_learners_shell(
+    asgi_server, browser, lab_images, sample_lab
+):
+    user = UserFactory(preferred_language="en")
+    session = services.lab_session_start(user=user, lab=sample_lab)
+    page, _ = _open(browser, asgi_server, user, session, "en", DESKTOP)
+    page.set_default_timeout(30_000)
+    try:
+        page.locator(".terminal[data-terminal-state=connected]").wait_for(timeout=90_000)
+        screen = page.locator(".terminal-screen .xterm-screen").first
+        before = _box(screen)["width"]
+
+        block = page.locator("#step-1 .code-block").first
+        block.get_by_role("button", name=TEXTS["en"]["run"], exact=True).click()
+        page.locator("[data-code-announcer]").filter(has_text="Sent to the terminal").wait_for()
+        page.locator(".xterm-rows").filter(has_text='"status": "ok"').wait_for()
+        # The command ran in the learner's shell: the file it wrote is there for the check.
+        session.refresh_from_db()
+        written = runtime.sandbox_exec(
+            container_id=session.sandbox["containers"]["toolbox"],
+            command=["cat", "/home/learner/health.json"],
+            user="learner",
+            workdir="/home/learner",
+            timeout=10,
+        )
+        assert '"status": "ok"' in written.output
+
+        # A narrower instructions pane gives the terminal the room: it refits to its pane.
+        page.get_by_role("separator").focus()
+        page.keyboard.press("Home")
+        pane = _box(page.locator(".workspace-terminal"))
+        page.wait_for_function(
+            "w => document.querySelector('.terminal-screen .xterm-screen')"
+            ".getBoundingClientRect().width > w",
+            arg=before + 150,
+        )
+        assert _box(screen)["width"] <= pane["width"]
+
+        # The workspace at work, in both languages (the same session; the shell stays).
+        page.get_by_role("separator").dblclick()
+        page.locator("#lab-instructions").focus()
+        page.wait_for_timeout(300)  # the terminal's refit is drawn on the next frame
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / "lab-workspace-en-desktop.png")
+        with translation.override("es"):
+            page.goto(asgi_server + session.get_absolute_url())
+        page.locator(".terminal[data-terminal-state=connected]").wait_for()
+        page.wait_for_timeout(500)
+        page.screenshot(path=SCREENSHOTS / "lab-workspace-es-desktop.png")
+    finally:
+        page.context.close()
+        services.lab_session_stop(session=session)
