@@ -135,7 +135,7 @@ class Node:
 
     @property
     def coverage_indent(self) -> int:
-        return 46 if self.coverage == "faulted-and-observed" else 32
+        return 50 if self.coverage == "faulted-and-observed" else 32
 
     @property
     def label(self) -> str:
