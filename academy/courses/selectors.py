@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.http import Http404
 
 from academy.courses.models import Course, Lesson, LessonProgress, QuestionAnswer
 from academy.i18n import any_language_slug
+from labs import selectors as lab_selectors
+from labs.selectors import LabProgress
 
 
 def course_get_by_slug(*, slug: str) -> Course:
@@ -47,10 +49,27 @@ class CourseProgress:
     total: int
     completed: int
     continue_lesson: Lesson | None
+    reading_minutes: int = 0
+    # The labs that practise this course's lessons, each with this reader's progress.
+    labs: list[LabProgress] = field(default_factory=list)
 
     @property
     def percent(self) -> int:
         return round(100 * self.completed / self.total) if self.total else 0
+
+    @property
+    def minutes(self) -> int:
+        """Estimated time: every lesson's reading time plus every lab's duration."""
+        return self.reading_minutes + sum(item.lab.duration_minutes for item in self.labs)
+
+    @property
+    def hours(self) -> float:
+        """The estimate in hours, rounded to the half hour (never below half an hour)."""
+        return max(0.5, round(self.minutes / 30) / 2)
+
+    @property
+    def labs_completed(self) -> int:
+        return sum(1 for item in self.labs if item.completed)
 
     @property
     def started(self) -> bool:
@@ -86,19 +105,33 @@ def _continue_lesson(user, lessons: list[Lesson], done: set[int]) -> Lesson | No
     return next((lesson for lesson in ordered if lesson.pk not in done), None)
 
 
-def course_progress(*, course: Course, user) -> CourseProgress:
+def _course_labs(course: Course, labs: list[LabProgress]) -> list[LabProgress]:
+    prefix = f"{course.key}/"
+    return [item for item in labs if any(ref.startswith(prefix) for ref in item.lab.lesson_refs)]
+
+
+def course_progress(
+    *, course: Course, user, labs: list[LabProgress] | None = None
+) -> CourseProgress:
+    """A reader's progress in a course, with what its card shows: lessons, labs and time.
+    ``labs`` is the lab catalogue with this reader's progress, when the caller has it already."""
     lessons = list(course.lessons.published().order_by("order").select_related("course"))
     done = _completed_ids(user, lessons)
+    if labs is None:
+        labs = lab_selectors.lab_catalogue(user=user)
     return CourseProgress(
         course=course,
         total=len(lessons),
         completed=len(done),
         continue_lesson=_continue_lesson(user, lessons, done),
+        reading_minutes=sum(lesson.reading_minutes for lesson in lessons),
+        labs=_course_labs(course, labs),
     )
 
 
 def catalogue(*, user) -> list[CourseProgress]:
-    return [course_progress(course=c, user=user) for c in Course.objects.published()]
+    labs = lab_selectors.lab_catalogue(user=user)
+    return [course_progress(course=c, user=user, labs=labs) for c in Course.objects.published()]
 
 
 def dashboard(*, user) -> dict:
