@@ -40,7 +40,19 @@
   }
   root.addEventListener("click", (event) => {
     const target = event.target.closest("[data-step-tab],[data-goto]");
-    if (target) showStep(target.dataset.stepTab || target.dataset.goto);
+    if (!target) return;
+    const number = target.dataset.stepTab || target.dataset.goto;
+    showStep(number);
+    // A new step is read from its top; in the workspace its pane scrolls on its own.
+    const shown = root.querySelector('[data-step="' + number + '"]');
+    const pane = shown && shown.closest(".workspace-instructions");
+    if (pane) pane.scrollTop = 0;
+    // "Next step" has just been hidden with its step: the keyboard goes on from the new title.
+    const title = target.dataset.goto && shown && shown.querySelector("h2");
+    if (title) {
+      title.tabIndex = -1;
+      title.focus({ preventScroll: Boolean(pane) });
+    }
   });
   let first = 1;
   try { first = sessionStorage.getItem(storageKey) || 1; } catch (e) { /* private mode */ }

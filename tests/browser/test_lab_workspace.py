@@ -48,6 +48,7 @@ TEXTS = {
         "you made in the containers.",
         "keep": "Keep working",
         "time_left": "Time left",
+        "next": "Next step",
         "narrow": "The terminal needs a wider screen.",
     },
     "es": {
@@ -66,6 +67,7 @@ TEXTS = {
         "que hiciste en los contenedores.",
         "keep": "Seguir trabajando",
         "time_left": "Tiempo restante",
+        "next": "Paso siguiente",
         "narrow": "La terminal necesita una pantalla más ancha.",
     },
 }
@@ -197,6 +199,19 @@ def test_split_copy_and_confirmations_on_the_desktop(live_server, browser, sampl
     assert page.evaluate("navigator.clipboard.readText()").startswith("curl -s http://api:8080")
 
     assert _axe(page) == []
+
+    # The next step is read from its top, and the keyboard goes on from its title.
+    instructions.evaluate("pane => { pane.scrollTop = pane.scrollHeight; }")
+    step.get_by_role("button", name=text["next"]).click()
+    assert instructions.evaluate("pane => pane.scrollTop") == 0
+    assert page.evaluate("document.activeElement.closest('.lab-step').id") == "step-2"
+
+    # Below 60rem the panes stack: the terminal under the steps, no separator.
+    page.set_viewport_size({"width": 800, "height": 900})
+    assert not separator.is_visible()
+    assert _box(terminal_pane)["y"] > _box(instructions)["y"] + _box(instructions)["height"]
+    assert _box(terminal_pane)["height"] > 300
+    page.set_viewport_size(DESKTOP)
 
     # Stop asks first and says what is lost; Escape and "Keep working" keep the session.
     stop = page.locator(".lab-bar-actions").get_by_role("button", name=text["stop"], exact=True)
