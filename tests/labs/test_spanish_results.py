@@ -27,6 +27,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import translation
+from django.utils.html import escape
 
 from labs.models import LabSession
 from labs.runtime import sandbox_exec
@@ -159,6 +160,40 @@ def test_the_hostile_comparison_sees_a_changed_provider():
     assert without_free_text(es) != without_free_text(en)
 
 
+def spanish_solve(english: Path) -> str:
+    """The step's solve script as a Spanish learner would run it: each experiment it writes
+    replaced by the Spanish step's, and each English activity name it quotes by the Spanish."""
+    solve = english.with_name(_sibling(english, ".solve.sh")).read_text()
+    spanish_step = english.with_name(_sibling(english, ".es.md")).read_text()
+    spanish = dict(HEREDOC.findall(spanish_step))
+    names = {}
+    for path, body in HEREDOC.findall(english.read_text()):
+        pairs = zip(
+            _activities(json.loads(body)), _activities(json.loads(spanish[path])), strict=True
+        )
+        names.update({en["name"]: es["name"] for en, es in pairs})
+    pieces = []
+    for piece in HEREDOC.split(solve)[::3]:  # the text between the heredocs
+        for en_name, es_name in names.items():
+            piece = piece.replace(f'"{en_name}"', f'"{es_name}"')
+        pieces.append(piece)
+    written = [
+        f"cat > {path} <<'JSON'\n{spanish[path]}\nJSON\n" for path, _ in HEREDOC.findall(solve)
+    ]
+    script = pieces[0]
+    for heredoc, piece in zip(written, pieces[1:], strict=True):
+        script += heredoc + piece
+    return script
+
+
+def test_the_spanish_solve_writes_the_spanish_experiments():
+    english = CONTENT / "labs/chaos-meets-gitops/steps/prove-it-with-an-experiment.en.md"
+    script = spanish_solve(english)
+    assert '"title": "El reconciliador trae web de vuelta' in script
+    assert '.activity.name == "matar-web"' in script and 'kill-web"' not in script
+    assert "chaos run --journal-path ~/kill-web-journal.json ~/kill-web.json" in script
+
+
 # --- On the real engine -----------------------------------------------------------------------
 
 
@@ -235,3 +270,67 @@ def test_a_learner_who_switches_to_spanish_passes_and_reads_spanish_results(
     assert "Completado" in page or "Completed" not in page
     for english in ("Hypothesis before", "Hypothesis after", "Method", "Tolerance met"):
         assert english not in page, english
+
+
+SPANISH_LABS = sorted({step.parent.parent.name for step in STEPS if "labs" in step.parts})
+
+
+@pytest.fixture
+def start_lab(lab_worker, lab_images, fault_relay, real_content):
+    """Starts sessions as `manage.py lab start` does; stops them after the test."""
+    env = {**os.environ, **database_env(), "LAB_TASK_QUEUE": lab_worker.queue}
+    started = []
+
+    def manage(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", "lab", *args],
+            cwd=settings.BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+
+    def start(slug: str, username: str) -> LabSession:
+        result = manage("start", slug, "--user", username)
+        assert result.returncode == 0, result.stdout + result.stderr
+        session = LabSession.objects.get(pk=int(result.stdout.strip().splitlines()[-1]))
+        started.append(session)
+        return session
+
+    yield start
+    for session in started:
+        manage("stop", str(session.pk))
+
+
+@pytest.mark.docker
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("slug", SPANISH_LABS)
+def test_every_check_passes_the_experiments_a_spanish_learner_writes(start_lab, client, slug):
+    """The lab's self-test, with each solve writing the Spanish step's experiment instead."""
+    session = start_lab(slug, f"spanish-{slug}")
+    toolbox = session.sandbox["containers"][session.lab.shell_container]
+    titles = []
+    for step in session.lab.steps.order_by("number"):
+        english = CONTENT / "labs" / slug / "steps" / f"{step.key}.en.md"
+        script = spanish_solve(english) if english in STEPS else step.solve_script
+        ran = sandbox_exec(
+            container_id=toolbox,
+            command=["bash", "-s"],
+            stdin=script.encode(),
+            user="learner",
+            timeout=settings.LAB_SETUP_TIMEOUT_SECONDS,
+            workdir="/home/learner",
+        )
+        assert ran.exit_code == 0, f"step {step.number}: {ran.output[-1500:]}"
+        check = lab_session_check(session=session, step=step, language="es")
+        assert check.passed, f"step {step.number} ({step.key}): {check.output[-1500:]}"
+        if english in STEPS:
+            spanish = CONTENT / "labs" / slug / "steps" / f"{step.key}.es.md"
+            titles += [e["title"] for e in experiments(spanish).values()]
+    client.force_login(session.user)
+    with translation.override("es"):
+        url = reverse("labs:results", kwargs={"session_id": session.pk})
+    page = client.get(url).content.decode()
+    assert any(escape(title) in page for title in titles), titles
