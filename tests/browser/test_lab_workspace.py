@@ -154,6 +154,13 @@ def test_split_copy_and_confirmations_on_the_desktop(live_server, browser, sampl
     assert DESKTOP["height"] - 40 <= bottom <= DESKTOP["height"], bottom
     assert page.locator(".lab-timer").inner_text().startswith(text["time_left"])
     assert re.fullmatch(r"\d+:\d\d", page.locator("[data-countdown]").inner_text())
+    # Every status read is told to the rest of the page (the topology diagram listens).
+    assert page.evaluate("window.academyLabStatus.id") == session.pk
+    told = page.evaluate(
+        """() => new Promise((resolve) => document.addEventListener(
+            "academy:status", (event) => resolve(event.detail), {once: true}))"""
+    )
+    assert told["state"] == "ready" and told["live"] is True
 
     # Dragged to about 60 %, and still there after a reload.
     handle = _box(separator)
