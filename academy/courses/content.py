@@ -23,8 +23,10 @@ from academy.contentfiles import (
     read_item_header,
     read_markdown,
 )
+from academy.courses.rendering import lesson_diagrams
 
 LEVELS = ("beginner", "intermediate", "advanced")
+DIAGRAMS_FOLDER = "diagrams"  # lessons/diagrams/<name>.svg and <name>.yaml
 
 
 @dataclass
@@ -164,13 +166,17 @@ def _read_course(reader: Reader, course_dir: Path) -> CourseSpec | None:
     lessons = {}
     lessons_dir = course_dir / "lessons"
     listed = [lesson_key for module in modules for lesson_key in module.lesson_keys]
+    diagrams: dict = {}  # name -> DiagramSource or DiagramError, read once for all lessons
     for module in modules:
         for lesson_key in module.lesson_keys:
-            lesson = _read_lesson(reader, lessons_dir, lesson_key, path, module.line)
+            lesson = _read_lesson(reader, lessons_dir, lesson_key, path, module.line, diagrams)
             if lesson is not None:
                 lessons[lesson_key] = lesson
+    _check_diagrams_used(reader, lessons_dir / DIAGRAMS_FOLDER, diagrams)
     if lessons_dir.is_dir():
         for stray in sorted(lessons_dir.iterdir()):
+            if stray.name == DIAGRAMS_FOLDER and stray.is_dir():
+                continue
             lesson_key = stray.name.split(".", 1)[0]
             if lesson_key not in listed:
                 reader.problem(stray, None, f"lesson '{lesson_key}' is not listed in course.yaml")
@@ -235,7 +241,12 @@ def _read_modules(reader: Reader, path: Path, data: Mapping) -> list[ModuleSpec]
 
 
 def _read_lesson(
-    reader: Reader, lessons_dir: Path, lesson_key: str, course_path: Path, line: int
+    reader: Reader,
+    lessons_dir: Path,
+    lesson_key: str,
+    course_path: Path,
+    line: int,
+    diagrams: dict,
 ) -> LessonSpec | None:
     if reader.slug(lesson_key, course_path, line, "lesson key") is None:
         return None
@@ -258,13 +269,47 @@ def _read_lesson(
             continue
         version = read_markdown(reader, md_path)
         if version is not None:
+            paths.extend(_with_diagrams(reader, md_path, version, language, diagrams))
             versions[language] = version
     quiz_path = lessons_dir / f"{lesson_key}.quiz.yaml"
     paths.append(quiz_path)
     questions = _read_quiz(reader, quiz_path) if quiz_path.exists() else []
     if SOURCE_LANGUAGE not in versions:
         return None
-    return LessonSpec(lesson_key, versions, questions, hash_files(paths))
+    return LessonSpec(lesson_key, versions, questions, hash_files(sorted(set(paths))))
+
+
+def _with_diagrams(
+    reader: Reader, md_path: Path, version: MarkdownDoc, language: str, diagrams: dict
+) -> list[Path]:
+    """Gives the lesson's Markdown the figures of the diagrams it shows; returns their files
+    (they count in the lesson's content hash) and reports each bad reference or diagram."""
+    body, used, problems = lesson_diagrams(
+        version.body_markdown,
+        folder=md_path.parent / DIAGRAMS_FOLDER,
+        language=language,
+        languages=LANGUAGES,
+        sources=diagrams,
+    )
+    if problems:
+        text = md_path.read_text(encoding="utf-8")
+        before_body = text.count("\n") - version.body_markdown.count("\n")
+        for number, message in problems:
+            reader.problem(md_path, before_body + number, message)
+    version.body_markdown = body
+    return sorted(used)
+
+
+def _check_diagrams_used(reader: Reader, folder: Path, diagrams: dict) -> None:
+    """Every file in lessons/diagrams is a diagram some lesson shows, or its texts."""
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.iterdir()):
+        name, _, suffix = path.name.partition(".")
+        if suffix not in ("svg", "yaml"):
+            reader.problem(path, None, "a diagrams folder holds NAME.svg and NAME.yaml only")
+        elif name not in diagrams:
+            reader.problem(path, None, f"diagram '{name}' is not shown in any lesson")
 
 
 def _where(question: QuestionSpec) -> str:
