@@ -375,8 +375,10 @@ def home(request, slug: str):
     if attendee.last_seen_at is None or (now - attendee.last_seen_at).total_seconds() > 60:
         Attendee.objects.filter(pk=attendee.pk).update(last_seen_at=now)
     shown = request.session.get(RESUME_SESSION_KEY) or {}
+    home = selectors.attendee_home(attendee=attendee)
     context = {
-        **vars(selectors.attendee_home(attendee=attendee)),
+        **vars(home),
+        "completed": home.completed,
         "times": _times(attendee.workshop),
         "resume_code": shown.get("code") if shown.get("attendee") == attendee.pk else None,
         "ended": selectors.workshop_has_ended(attendee.workshop, now=now),

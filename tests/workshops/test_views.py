@@ -409,6 +409,7 @@ def test_claiming_keeps_the_progress_and_signs_in_with_a_password(client, worksh
     # Still signed in here, and the progress is the same account's.
     html = client.get(url("home", slug=workshop.slug)).content.decode()
     assert "1 of 1 steps passed" in html
+    assert "Your labs (1 of 2 completed)" in html
     fresh = Client()
     assert fresh.login(username="ana-r", password=PASSWORD)
     assert fresh.get(f"/en/labs/sessions/{session.pk}/").status_code == 200
