@@ -394,11 +394,12 @@ WORKSHOP_JOIN_OPENS_MINUTES = int(env("WORKSHOP_JOIN_OPENS_MINUTES", "60"))
 WORKSHOP_SESSION_GRACE_HOURS = int(env("WORKSHOP_SESSION_GRACE_HOURS", "12"))
 # Throttling of the join and resume pages (academy/accounts/throttle.py's growing delays; the
 # numbers are argued in docs/workshops.md). A room shares one address behind its NAT: per
-# address, a wrong join code is free 60 times and a wrong resume code 30 times, and 400 joins a
-# day; per workshop, 200 wrong resume codes, from any address. Past those, each attempt waits
-# twice as long as the one before, from the base delay up to THROTTLE_MAX_DELAY_SECONDS.
-WORKSHOP_CODE_ADDRESS_FREE_FAILURES = int(env("WORKSHOP_CODE_ADDRESS_FREE_FAILURES", "60"))
+# address, a wrong join code is free 200 times and a wrong resume code 60 times, and 400 joins
+# a day; per workshop, 200 wrong resume codes, from any address. Past those, each attempt waits
+# twice as long as the one before, from the base delay up to THROTTLE_MAX_DELAY_SECONDS; counts
+# are forgotten THROTTLE_MEMORY_SECONDS after the last one.
+WORKSHOP_CODE_ADDRESS_FREE_FAILURES = int(env("WORKSHOP_CODE_ADDRESS_FREE_FAILURES", "200"))
 WORKSHOP_JOIN_ADDRESS_FREE = int(env("WORKSHOP_JOIN_ADDRESS_FREE", "400"))
-WORKSHOP_RESUME_ADDRESS_FREE_FAILURES = int(env("WORKSHOP_RESUME_ADDRESS_FREE_FAILURES", "30"))
+WORKSHOP_RESUME_ADDRESS_FREE_FAILURES = int(env("WORKSHOP_RESUME_ADDRESS_FREE_FAILURES", "60"))
 WORKSHOP_RESUME_WORKSHOP_FREE_FAILURES = int(env("WORKSHOP_RESUME_WORKSHOP_FREE_FAILURES", "200"))
 WORKSHOP_THROTTLE_BASE_DELAY_SECONDS = float(env("WORKSHOP_THROTTLE_BASE_DELAY_SECONDS", "2"))
