@@ -154,7 +154,10 @@ def test_another_learner_never_sees_my_summary(client, lab):
     assert "Not finished yet" in forged and f"/sessions/{finishing.pk}/" not in forged
 
 
-def test_a_forged_post_changes_nothing(client, lab):
+def test_a_visitor_signs_in_first_and_a_forged_post_changes_nothing(client, lab):
+    response = client.get(_url(lab))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/en/accounts/sign-in/")
     user = UserFactory()
     session = _session(lab, user, at=START, state=LabSession.State.READY)
     client.force_login(user)
@@ -167,12 +170,6 @@ def test_a_forged_post_changes_nothing(client, lab):
     session.refresh_from_db()
     assert session.state == LabSession.State.READY
     assert "Not finished yet" in client.get(_url(lab)).content.decode()
-
-
-def test_signing_in_is_required(client, lab):
-    response = client.get(_url(lab))
-    assert response.status_code == 302
-    assert response["Location"].startswith("/en/accounts/sign-in/")
 
 
 def test_an_exam_task_has_no_completion_page(client, real_content):
