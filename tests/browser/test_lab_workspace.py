@@ -20,7 +20,7 @@ from django.utils import timezone, translation
 
 from academy.courses.services import content_sync
 from labs import runtime, services
-from labs.models import Lab, LabSession
+from labs.models import CheckResult, Lab, LabSession
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -219,6 +219,19 @@ def test_split_copy_and_confirmations_on_the_desktop(live_server, browser, sampl
     assert _box(terminal_pane)["y"] > _box(instructions)["y"] + _box(instructions)["height"]
     assert _box(terminal_pane)["height"] > 300
     page.set_viewport_size(DESKTOP)
+
+    # Every step passed (the checks' rows, as the worker writes them): the next poll says the
+    # lab is complete, with a link to its summary, and the workspace still fits the window.
+    for lab_step in session.lab.steps.all():
+        CheckResult.objects.create(session=session, step=lab_step, passed=True, duration_ms=5)
+    complete = page.locator("[data-complete]")
+    complete.wait_for()
+    assert complete.get_by_role("link").get_attribute("href").endswith("/")
+    page.wait_for_function(
+        "() => { const pane = document.querySelector('.workspace-terminal');"
+        " const bottom = pane.getBoundingClientRect().bottom;"
+        " return bottom <= innerHeight && bottom > innerHeight - 40; }"
+    )
 
     # Stop asks first and says what is lost; Escape and "Keep working" keep the session.
     stop = page.locator(".lab-bar-actions").get_by_role("button", name=text["stop"], exact=True)

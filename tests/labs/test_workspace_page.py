@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from academy.courses.services import content_sync
-from labs.models import Lab, LabSession
+from labs.models import CheckResult, Lab, LabSession
 from tests.factories import UserFactory
 from tests.labs_tree import write_tiny_lab
 
@@ -116,3 +116,24 @@ def test_an_ended_session_has_no_dialogs_and_no_timer(client, lab):
 
     assert "<dialog" not in html
     assert re.search(r'class="lab-timer" data-timer\s+hidden', html)
+
+
+def _pass_every_step(session) -> None:
+    for step in session.lab.steps.all():
+        CheckResult.objects.create(session=session, step=step, passed=True, duration_ms=5)
+
+
+def test_lab_complete_banner_links_to_the_completion_page_once_every_step_passed(client, lab):
+    user = UserFactory()
+    session = _session(user, lab)
+    client.force_login(user)
+    banner = re.compile(r'<div class="notice lab-complete" data-complete\s+hidden')
+
+    assert banner.search(client.get(f"/en/labs/sessions/{session.pk}/").content.decode())
+
+    _pass_every_step(session)
+    html = client.get(f"/en/labs/sessions/{session.pk}/").content.decode()
+    assert not banner.search(html)
+    link = re.search(r'<a href="([^"]+)" data-complete-link>', html).group(1)
+    assert link == client.get(f"/en/labs/sessions/{session.pk}/status/").json()["completion_url"]
+    assert client.get(link).status_code == 200
