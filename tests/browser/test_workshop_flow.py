@@ -70,6 +70,7 @@ def test_an_instructor_creates_a_workshop_and_an_attendee_joins_in_spanish(
     teacher.get_by_label("Tiny lab").check()
     teacher.get_by_label("Faults lab").check()
     teacher.fill("#id_capacity", "40")
+    teacher.screenshot(path=SCREENSHOTS / "workshop-form-en-desktop.png", full_page=True)
     teacher.get_by_role("button", name="Create the workshop").click()
     teacher.wait_for_url("**/en/workshops/manage/*/")
     workshop = Workshop.objects.get()
