@@ -349,3 +349,25 @@ def test_run_in_terminal_types_the_command_into_the_learners_shell(
     finally:
         page.context.close()
         services.lab_session_stop(session=session)
+
+
+def test_without_script_the_panes_sit_side_by_side_and_stop_posts_at_once(
+    live_server, browser, sample_lab
+):
+    user = UserFactory()
+    session = _running_session(user, sample_lab)
+    page, _ = _open(
+        browser, live_server.url, user, session, "en", DESKTOP, java_script_enabled=False
+    )
+
+    instructions = _box(page.locator("#lab-instructions"))
+    terminal_pane = _box(page.locator(".workspace-terminal"))
+    assert terminal_pane["x"] > instructions["x"] + instructions["width"]
+    assert terminal_pane["width"] > 600
+    assert not page.locator("[data-workspace-separator]").is_visible()
+
+    page.locator(".lab-bar-actions").get_by_role("button", name="Stop", exact=True).click()
+    page.wait_for_url(live_server.url + session.lab.get_absolute_url())
+    session.refresh_from_db()
+    assert session.state == State.DESTROYED
+    page.context.close()
