@@ -428,3 +428,27 @@ def test_the_public_page_shows_the_plan_and_no_attendee(client, workshop):
     assert "Secret Person" not in html and "Another One" not in html
     assert workshop.code not in html  # the code is for the room
     assert "America/Costa_Rica" in html
+
+
+def test_a_bad_edit_changes_nothing(client, instructor, workshop, course):
+    client.force_login(instructor)
+    before = (workshop.title, workshop.capacity, workshop.starts_at, workshop.ends_at)
+    labs = workshop.ordered_labs()
+    data = _form(course, labs, title="Changed", capacity="0")
+    response = client.post(url("edit", pk=workshop.pk), data)
+    assert response.status_code == 200
+    assert "between 1 and 200" in str(response.context["form"].errors["capacity"])
+    workshop.refresh_from_db()
+    assert (workshop.title, workshop.capacity, workshop.starts_at, workshop.ends_at) == before
+    assert workshop.ordered_labs() == labs
+
+
+def test_an_attendee_switches_their_own_pages_to_english(client, workshop):
+    join(client, workshop, "Ana")
+    home_es = url("home", language="es", slug=workshop.slug)
+    response = client.post("/language/", {"language": "en", "next": home_es})
+    assert response["Location"] == url("home", language="en", slug=workshop.slug)
+    html = client.get(response["Location"]).content.decode()
+    assert '<html lang="en">' in html and "Write this down" in html
+    workshop.refresh_from_db()
+    assert workshop.language == "es"  # the room's language is the instructor's to change
