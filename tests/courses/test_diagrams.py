@@ -397,3 +397,15 @@ def test_the_lesson_page_shows_the_diagram_in_its_language(
         assert word not in figure, word
     assert "css/lesson-diagrams.css" in html
     assert "<script" not in figure and not re.search(r"\son\w+=", figure)
+
+
+def test_the_example_in_content_readme_is_a_valid_diagram(tmp_path):
+    readme = (CONTENT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### A diagram") : readme.index("### A knowledge check")]
+    (tmp_path / "example.svg").write_text(re.search(r"```xml\n(.*?)```", section, re.S)[1])
+    (tmp_path / "example.yaml").write_text(re.search(r"```yaml\n(.*?)```", section, re.S)[1])
+
+    diagram = diagram_read(tmp_path / "example.svg", languages=("en", "es"))
+
+    assert ">extraído por</tspan>" in diagram.render("es", label="x")
+    assert DIAGRAM_REFERENCE.search(section)
