@@ -101,7 +101,14 @@ def _open(browser, server_url, user, session, language, viewport, **options):
     client.force_login(user)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME]
     context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": server_url}])
+    # Every CSP violation and script error of the page, kept for the test to look at.
+    context.add_init_script(
+        "window.__cspViolations = []; document.addEventListener('securitypolicyviolation',"
+        " (event) => window.__cspViolations.push(event.violatedDirective));"
+    )
     page = context.new_page()
+    page.script_errors = []
+    page.on("pageerror", lambda error: page.script_errors.append(str(error)))
     page.set_default_timeout(15_000)
     with translation.override(language):
         url = server_url + session.get_absolute_url()
@@ -233,6 +240,8 @@ def test_split_copy_and_confirmations_on_the_desktop(live_server, browser, sampl
         " return bottom <= innerHeight && bottom > innerHeight - 40; }"
     )
 
+    assert page.script_errors == []
+
     # Stop asks first and says what is lost; Escape and "Keep working" keep the session.
     stop = page.locator(".lab-bar-actions").get_by_role("button", name=text["stop"], exact=True)
     stop.click()
@@ -292,6 +301,7 @@ def test_a_phone_shows_the_steps_and_says_the_terminal_needs_a_wider_screen(
     assert page.locator("#step-1 h2").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert _axe(page) == []
+    assert page.script_errors == []
     page.screenshot(path=SCREENSHOTS / f"lab-workspace-{language}-phone.png", full_page=True)
     page.context.close()
 
@@ -334,6 +344,9 @@ def test_run_in_terminal_types_the_command_into_the_learners_shell(
             arg=before + 150,
         )
         assert _box(screen)["width"] <= pane["width"]
+        # Under the real Content-Security-Policy: nothing refused, no script error.
+        assert page.evaluate("window.__cspViolations") == []
+        assert page.script_errors == []
 
         # The workspace at work, in both languages (the same session; the shell stays).
         page.get_by_role("separator").dblclick()
