@@ -5,6 +5,7 @@ services and selectors."""
 from __future__ import annotations
 
 import zoneinfo
+from datetime import timedelta
 from functools import wraps
 
 import segno
@@ -30,7 +31,7 @@ from academy.workshops.forms import (
     ResumeForm,
     WorkshopForm,
 )
-from academy.workshops.models import Attendee, Workshop
+from academy.workshops.models import DISPLAY_NAME_MAX_LENGTH, Attendee, Workshop
 
 RESUME_SESSION_KEY = "workshop_resume_code"
 BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -247,8 +248,6 @@ def join(request):
 
 def _session_until_workshop_ends(request, workshop: Workshop) -> None:
     """A guest stays signed in in this browser until the workshop is over (and a margin)."""
-    from datetime import timedelta
-
     until = workshop.ends_at + timedelta(hours=settings.WORKSHOP_SESSION_GRACE_HOURS)
     current = request.session.get_expiry_date()
     if request.session.get("workshop_guest") and current > until:
@@ -291,9 +290,9 @@ def join_code(request, code: str):
                 if error.code == "closed":
                     refusal = error.message
                 else:
-                    form = DisplayNameForm(
-                        {"display_name": error.suggestion or form.cleaned_data["display_name"]}
-                    )
+                    # The suggestion, or what was typed (bounded: a 10 KB name is not echoed).
+                    typed = form.cleaned_data["display_name"][: DISPLAY_NAME_MAX_LENGTH * 2]
+                    form = DisplayNameForm({"display_name": error.suggestion or typed})
                     form.errors.clear()
                     form.add_error("display_name", error.message)
             else:

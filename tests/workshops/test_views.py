@@ -255,6 +255,7 @@ def test_hostile_display_names_are_refused_over_http(client, workshop, name, err
     response = join(client, workshop, name)
     assert response.status_code == 200
     assert error in str(response.context["form"].errors)
+    assert "A" * 81 not in response.content.decode()  # a 10 KB name is not echoed back
     assert not Attendee.objects.exists()
 
 
