@@ -9,6 +9,7 @@ import functools
 import math
 import re
 import secrets
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -256,7 +257,7 @@ class DiagramSource:
     """One diagram as read from disk: the checked SVG tree and its texts per language."""
 
     name: str
-    root: object  # xml.etree.ElementTree.Element
+    root: ET.Element
     keys: frozenset[str]
     texts: dict[str, dict[str, str]]  # language -> key -> text
 
@@ -266,7 +267,7 @@ class DiagramSource:
         return _serialise(self.root, self.name, self.texts[language], label)
 
 
-def _check_value(name: str, tag: str, attribute: str, value: str) -> None:
+def _check_value(tag: str, attribute: str, value: str) -> None:
     def refuse(why: str) -> None:
         raise DiagramError(f"<{tag}> {attribute}={value!r}: {why}")
 
@@ -312,7 +313,7 @@ def _check_element(element, ids: set[str], references: set[str]) -> None:
             raise DiagramError(f"<{local}> has a style attribute; style with classes instead")
         if attribute not in _SVG_ELEMENTS[local]:
             raise DiagramError(f"<{local}> may not have the attribute {attribute!r}")
-        _check_value(local, local, attribute, value)
+        _check_value(local, attribute, value)
         if attribute == "id":
             if value in ids:
                 raise DiagramError(f"id {value!r} is used twice")
@@ -355,11 +356,9 @@ def _text_keys(element, keys: set[str]) -> None:
         _text_keys(child, keys)
 
 
-def diagram_parse(svg: bytes, *, name: str) -> tuple[object, frozenset[str]]:
+def diagram_parse(svg: bytes) -> tuple[ET.Element, frozenset[str]]:
     """Checks an SVG diagram against the allow-list; returns its tree and placeholder keys.
     Raises DiagramError saying what is wrong."""
-    import xml.etree.ElementTree as ET
-
     if len(svg) > DIAGRAM_MAX_BYTES:
         raise DiagramError(f"is {len(svg)} bytes; a diagram may have {DIAGRAM_MAX_BYTES}")
     lowered = svg.lower()
@@ -394,7 +393,7 @@ def diagram_read(svg_path, *, languages) -> DiagramSource:
     name = svg_path.name.removesuffix(".svg")
     texts_path = svg_path.with_suffix(".yaml")
     try:
-        root, keys = diagram_parse(svg_path.read_bytes(), name=name)
+        root, keys = diagram_parse(svg_path.read_bytes())
     except DiagramError as error:
         raise DiagramError(f"{svg_path.name} {error}") from None
     if not texts_path.exists():

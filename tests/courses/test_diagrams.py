@@ -409,3 +409,24 @@ def test_the_example_in_content_readme_is_a_valid_diagram(tmp_path):
 
     assert ">extraído por</tspan>" in diagram.render("es", label="x")
     assert DIAGRAM_REFERENCE.search(section)
+
+
+def test_markup_in_texts_alt_and_caption_is_shown_as_text(tmp_path):
+    texts = GOOD_YAML.replace("es: Estado deseado", "es: '<script>alert(1)</script>'")
+    folder = _course_with_diagram(tmp_path, texts=texts)
+    (folder.parent / "first-lesson.es.md").write_text(
+        lesson_md(
+            "primera-leccion",
+            "Primera lección",
+            '![Alt" onmouseover="alert(1)](diagrams/demo.svg "<img src=x onerror=alert(1)>")\n',
+        ),
+        encoding="utf-8",
+    )
+    lesson = content_read(root=tmp_path).courses[0].lessons["first-lesson"]
+
+    html = render_lesson(lesson.versions["es"].body_markdown).body_html
+
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script" not in html
+    assert 'aria-label="Alt&quot; onmouseover=&quot;alert(1)"' in html
+    assert "<figcaption>&lt;img src=x onerror=alert(1)&gt;</figcaption>" in html
+    assert "<img" not in html
