@@ -268,6 +268,8 @@
     if (!status.live) {
       root.querySelector("[data-ended-notice]").hidden = false;
       root.querySelectorAll("[data-check-url]").forEach((b) => { b.disabled = true; });
+      // Nothing left to extend, reset or stop.
+      root.querySelectorAll(".lab-bar-actions, .lab-extend").forEach((box) => { box.hidden = true; });
     }
     followResults(status);
     // A container of the sandbox died: say what happened and offer to restore it; once it is

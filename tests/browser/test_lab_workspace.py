@@ -303,6 +303,12 @@ def test_a_phone_shows_the_steps_and_says_the_terminal_needs_a_wider_screen(
     assert _axe(page) == []
     assert page.script_errors == []
     page.screenshot(path=SCREENSHOTS / f"lab-workspace-{language}-phone.png", full_page=True)
+
+    # Time is up while the page is open: it says so, with nothing left to extend or stop.
+    LabSession.objects.filter(pk=session.pk).update(state=State.EXPIRED)
+    page.locator("[data-ended-notice]").wait_for()
+    assert not page.locator(".lab-bar-actions").is_visible()
+    assert not page.locator("[data-timer]").is_visible()
     page.context.close()
 
 
