@@ -12,6 +12,11 @@ urlpatterns = [
     path(_("workshops/manage/<int:pk>/"), views.instructor_detail, name="manage"),
     path(_("workshops/manage/<int:pk>/edit/"), views.workshop_edit, name="edit"),
     path(_("workshops/manage/<int:pk>/projector/"), views.projector, name="projector"),
+    path(
+        _("workshops/manage/<int:pk>/attendees/<int:attendee_id>/resume-code/"),
+        views.attendee_resume_code_renew,
+        name="attendee_resume_code",
+    ),
     # Attendees.
     path(_("join/"), views.join, name="join"),
     path(_("join/resume/"), views.resume, name="resume"),

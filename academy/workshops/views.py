@@ -184,6 +184,24 @@ def instructor_detail(request, pk: int):
 
 
 @instructor_required
+@require_POST
+def attendee_resume_code_renew(request, pk: int, attendee_id: int):
+    """A fresh resume code for an attendee who lost theirs, read out by the instructor: no
+    guessing, so no throttle."""
+    workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
+    attendee = workshop.attendees.filter(pk=attendee_id).first()
+    if attendee is None:
+        raise Http404
+    code = services.attendee_resume_code_renew(attendee=attendee)
+    messages.success(
+        request,
+        _("New resume code for “%(name)s”: %(code)s. Their old one no longer works.")
+        % {"name": attendee.display_name, "code": code},
+    )
+    return redirect("workshops:manage", pk=workshop.pk)
+
+
+@instructor_required
 def projector(request, pk: int):
     workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
     if translation.get_language() != workshop.language:

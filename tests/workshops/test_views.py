@@ -453,3 +453,28 @@ def test_an_attendee_switches_their_own_pages_to_english(client, workshop):
     assert '<html lang="en">' in html and "Write this down" in html
     workshop.refresh_from_db()
     assert workshop.language == "es"  # the room's language is the instructor's to change
+
+
+def test_an_instructor_gives_an_attendee_a_new_resume_code(
+    client, instructor, workshop, make_workshop
+):
+    browser = Client()
+    join(browser, workshop, "Ana")
+    old = browser.session["workshop_resume_code"]["code"]
+    attendee = Attendee.objects.get()
+    renew = url("attendee_resume_code", pk=workshop.pk, attendee_id=attendee.pk)
+
+    # Not for another instructor, nor for an attendee of another workshop.
+    client.force_login(make_instructor())
+    assert client.post(renew).status_code == 404
+    client.force_login(instructor)
+    assert client.get(renew).status_code == 405
+    elsewhere, _code = services.attendee_join(workshop=make_workshop(), display_name="Bea")
+    foreign = url("attendee_resume_code", pk=workshop.pk, attendee_id=elsewhere.pk)
+    assert client.post(foreign).status_code == 404
+    response = client.post(renew, follow=True)
+    shown = [str(message) for message in response.context["messages"]]
+    assert len(shown) == 1 and "Ana" in shown[0]
+    new = shown[0].split(": ")[1][:8]
+    assert services.attendee_resume(workshop=workshop, resume_code=new) == attendee
+    assert services.attendee_resume(workshop=workshop, resume_code=old) is None
