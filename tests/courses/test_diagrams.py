@@ -430,3 +430,17 @@ def test_markup_in_texts_alt_and_caption_is_shown_as_text(tmp_path):
     assert 'aria-label="Alt&quot; onmouseover=&quot;alert(1)"' in html
     assert "<figcaption>&lt;img src=x onerror=alert(1)&gt;</figcaption>" in html
     assert "<img" not in html
+
+
+@pytest.mark.parametrize("svg_path", DIAGRAMS, ids=[path.stem for path in DIAGRAMS])
+def test_spanish_diagram_texts_use_the_glossary(svg_path):
+    from tests.test_glossary import _pattern, rejected_variants
+
+    texts = diagram_read(svg_path, languages=("en", "es")).texts["es"]
+    hits = [
+        f"{key}: {variant!r} -> {preferred!r}"
+        for key, text in texts.items()
+        for variant, preferred in rejected_variants().items()
+        if _pattern(variant).search(text)
+    ]
+    assert hits == []
