@@ -171,11 +171,14 @@ def tmux_history(*, container_id: str, session: str, cols: int | None, rows: int
     data = result.output.encode()
     if len(data) > HISTORY_BYTES:  # cut by tail -c: the first line is a piece, left out
         data = data.partition(b"\n")[2]
-    lines = data.rstrip(b"\n")
+    lines = data.rstrip(b"\n").replace(b"\n", b"\r\n")
+    if len(lines) > HISTORY_BYTES:  # the carriage returns made it longer: whole lines out
+        cut = lines.find(b"\r\n", len(lines) - HISTORY_BYTES - 2)
+        lines = lines[cut + 2 :] if cut != -1 else b""
     if not lines:
         return b""
     # Colours and modes off at the end, so that the redraw starts clean.
-    return lines.replace(b"\n", b"\r\n") + b"\x1b[0m" + b"\r\n" * (rows or 24)
+    return lines + b"\x1b[0m" + b"\r\n" * (rows or 24)
 
 
 class TokenBucket:

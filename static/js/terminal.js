@@ -10,7 +10,8 @@
 // this browser tab in sessionStorage, so that a reload opens them again; a page whose terminal is
 // still empty asks for the shell's recent history (&history=1). Keyboard: the arrow keys, Home
 // and End move between tabs; Enter or Space (or a click) selects one and puts the focus in its
-// terminal; Delete closes the focused tab (not the first).
+// terminal; Delete closes the focused tab (not the first); in a terminal, Tab is the shell's and
+// Shift+Tab goes back to the terminal's tab.
 //
 // For the rest of the page (lab.js, copy.js):
 //   window.academyTerminal.run(text)   types text and Enter into the selected tab's terminal (as
@@ -75,6 +76,20 @@
     const fit = new window.FitAddon.FitAddon();
     term.loadAddon(fit);
     term.open(screen);
+    // Tab goes to the shell (completion); Shift+Tab leaves the terminal for its tab, so that
+    // the keyboard is never trapped in it.
+    term.attachCustomKeyEventHandler(function (event) {
+      if (event.key !== "Tab" || !event.shiftKey || event.ctrlKey || event.altKey || event.metaKey) {
+        return true;
+      }
+      if (event.type === "keydown") {
+        event.preventDefault();
+        owner.focusTabButton(number);
+      }
+      return false;
+    });
+    const hint = container.querySelector("#terminal-keys-hint");
+    if (hint && term.textarea) term.textarea.setAttribute("aria-describedby", hint.id);
 
     const tab = {
       number: number,
@@ -456,6 +471,11 @@
     event.preventDefault();
     this.select(target, { focus: false });
     this.buttonOf(target).focus();
+  };
+
+  TabSet.prototype.focusTabButton = function (number) {
+    const button = this.buttonOf(number);
+    if (button) button.focus();
   };
 
   TabSet.prototype.activeTab = function () {

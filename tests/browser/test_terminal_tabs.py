@@ -148,6 +148,9 @@ def test_tabs_are_separate_shells_and_come_back_after_a_reload(
     assert (
         page.evaluate("document.activeElement.closest('[role=tabpanel]').id") == "terminal-panel-2"
     )
+    page.keyboard.press("Shift+Tab")  # Tab is the shell's; Shift+Tab leaves the terminal
+    assert page.evaluate("document.activeElement.id") == "terminal-tab-2"
+    page.keyboard.press("Enter")
 
     # Run from the page (the steps' "Run in terminal"): typed into the selected tab.
     assert page.evaluate("window.academyTerminal.run('echo hi-from-run')") is True
@@ -184,10 +187,12 @@ def test_tabs_are_separate_shells_and_come_back_after_a_reload(
     # Tab 1's first marker left the screen before the reload: it is in the scrollback now.
     rows_of(page, 1).filter(has_text="tail-21").wait_for()
     assert "one-21" not in rows_of(page, 1).inner_text()
-    page.locator("#terminal-panel-1 .xterm").hover()
-    for _ in range(10):  # up to the top of the scrollback
-        page.mouse.wheel(0, -2_000)
-        page.wait_for_timeout(50)
+    # Scrolled back from the keyboard (the terminal has the focus since its tab was clicked).
+    assert page.evaluate("document.activeElement.closest('[role=tabpanel]').id") == (
+        "terminal-panel-1"
+    )
+    for _ in range(4):  # a page a time: up to the top of the scrollback
+        page.keyboard.press("Shift+PageUp")
     wait_line(page, 1, "one-21")
     shown = rows_of(page, 1).inner_text()
     assert shown.count("one-21\n") == 1 and "one-21\n1\n2\n3\n" in shown

@@ -20,7 +20,7 @@ from academy.asgi import application
 from academy.courses.services import content_sync
 from labs import runtime, services
 from labs.models import Lab, LabSession
-from labs.terminal import MAX_FRAME
+from labs.terminal import HISTORY_BYTES, HISTORY_LINES, MAX_FRAME
 from tests.factories import UserFactory
 from tests.labs_tree import write_tiny_lab
 
@@ -389,6 +389,47 @@ def test_a_reload_gets_the_history_once_and_a_reconnect_none(make_session):
         assert b"early-42" not in reconnected.output  # the page still shows it
         assert b"late-48" in reconnected.output.partition(b"\x1b[H")[2]  # only drawn
         await reconnected.hang_up()
+
+    run(scenario)
+
+
+def test_the_history_is_bounded_in_lines_and_bytes_and_starts_with_a_whole_line(make_session):
+    user = UserFactory()
+    session = make_session(user)
+    cookie = cookie_for(user)
+    query = "?tab=3&cols=200&rows=10"
+
+    async def reload_history() -> bytes:
+        screen = await Screen(communicator(session, cookie, query=query + "&history=1")).open()
+        await screen.prompt()
+        await screen.hang_up()
+        return screen.output.partition(b"\x1b[H")[0]
+
+    async def scenario():
+        first = await Screen(communicator(session, cookie, query=query)).open()
+        await first.prompt()
+        # Short lines: more than HISTORY_LINES of them.
+        await first.type("seq 1 5000; echo short-$((1 + 1))\r")
+        await first.until(b"short-2")
+        await first.hang_up()
+        history = await reload_history()
+        lines = history.split(b"\x1b[0m")[0].split(b"\r\n")
+        assert len(lines) == HISTORY_LINES
+        assert lines[-1] == b"4992"  # the last one above the 10-row screen
+
+        again = await Screen(communicator(session, cookie, query=query)).open()
+        await again.prompt()
+        # Long lines: more than HISTORY_BYTES of them; cut at a line, never inside one.
+        await again.type("for i in $(seq 1 900); do printf '%05d-%0150d\\n' $i 0; done\r")
+        await again.until(b"00900-")
+        await again.hang_up()
+        history = await reload_history()
+        text = history.split(b"\x1b[0m")[0]
+        assert HISTORY_BYTES - 200 < len(text) <= HISTORY_BYTES
+        lines = text.split(b"\r\n")
+        assert all(len(line) == 156 and line[5:6] == b"-" for line in lines), lines[0]
+        numbers = [int(line[:5]) for line in lines]
+        assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))  # none twice
 
     run(scenario)
 
