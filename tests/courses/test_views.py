@@ -64,12 +64,15 @@ def test_switcher_keeps_the_reader_on_the_same_lesson_and_remembers(client, demo
     assert "First lesson" in follow.content.decode()
 
 
-def test_switcher_saves_the_choice_on_the_profile(client, demo):
+def test_switcher_changes_the_page_not_the_profile(client, demo):
+    # The profile changes only when the learner says yes to the prompt
+    # (tests/accounts/test_language_switch.py).
     user = UserFactory(preferred_language="en")
     client.force_login(user)
-    client.post("/language/", {"language": "es", "next": "/en/courses/"})
+    response = client.post("/language/", {"language": "es", "next": "/en/courses/"})
+    assert response["Location"] == "/es/cursos/"
     user.refresh_from_db()
-    assert user.preferred_language == "es"
+    assert user.preferred_language == "en"
 
 
 def test_switcher_refuses_offsite_next(client):
