@@ -27,7 +27,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import translation
-from django.utils.html import escape
 
 from labs.models import LabSession
 from labs.runtime import sandbox_exec
@@ -270,70 +269,3 @@ def test_a_learner_who_switches_to_spanish_passes_and_reads_spanish_results(
     assert "Completado" in page or "Completed" not in page
     for english in ("Hypothesis before", "Hypothesis after", "Method", "Tolerance met"):
         assert english not in page, english
-
-
-# first-steady-state is the switch test's lab, above.
-SPANISH_LABS = sorted(
-    {step.parent.parent.name for step in STEPS if "labs" in step.parts} - {"first-steady-state"}
-)
-
-
-@pytest.fixture
-def start_lab(lab_worker, lab_images, fault_relay, real_content):
-    """Starts sessions as `manage.py lab start` does; stops them after the test."""
-    env = {**os.environ, **database_env(), "LAB_TASK_QUEUE": lab_worker.queue}
-    started = []
-
-    def manage(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "manage.py", "lab", *args],
-            cwd=settings.BASE_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-
-    def start(slug: str, username: str) -> LabSession:
-        result = manage("start", slug, "--user", username)
-        assert result.returncode == 0, result.stdout + result.stderr
-        session = LabSession.objects.get(pk=int(result.stdout.strip().splitlines()[-1]))
-        started.append(session)
-        return session
-
-    yield start
-    for session in started:
-        manage("stop", str(session.pk))
-
-
-@pytest.mark.docker
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("slug", SPANISH_LABS)
-def test_every_check_passes_the_experiments_a_spanish_learner_writes(start_lab, client, slug):
-    """The lab's self-test, with each solve writing the Spanish step's experiment instead."""
-    session = start_lab(slug, f"spanish-{slug}")
-    toolbox = session.sandbox["containers"][session.lab.shell_container]
-    titles = []
-    for step in session.lab.steps.order_by("number"):
-        english = CONTENT / "labs" / slug / "steps" / f"{step.key}.en.md"
-        script = spanish_solve(english) if english in STEPS else step.solve_script
-        ran = sandbox_exec(
-            container_id=toolbox,
-            command=["bash", "-s"],
-            stdin=script.encode(),
-            user="learner",
-            timeout=settings.LAB_SETUP_TIMEOUT_SECONDS,
-            workdir="/home/learner",
-        )
-        assert ran.exit_code == 0, f"step {step.number}: {ran.output[-1500:]}"
-        check = lab_session_check(session=session, step=step, language="es")
-        assert check.passed, f"step {step.number} ({step.key}): {check.output[-1500:]}"
-        if english in STEPS:
-            spanish = CONTENT / "labs" / slug / "steps" / f"{step.key}.es.md"
-            titles += [e["title"] for e in experiments(spanish).values()]
-    client.force_login(session.user)
-    with translation.override("es"):
-        url = reverse("labs:results", kwargs={"session_id": session.pk})
-    page = client.get(url).content.decode()
-    assert any(escape(title) in page for title in titles), titles
