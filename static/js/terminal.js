@@ -72,6 +72,10 @@
       scrollback: 5000,
       theme: THEME,
       allowTransparency: false,
+      // tmux clears the screen (ED2) when it draws on attach: the lines it clears must not go
+      // to the scrollback, or every reconnect would repeat a screenful there (the default,
+      // pinned here because the history replay and the kept scrollback rely on it).
+      scrollOnEraseInDisplay: false,
     });
     const fit = new window.FitAddon.FitAddon();
     term.loadAddon(fit);

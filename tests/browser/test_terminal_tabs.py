@@ -5,6 +5,7 @@ Screenshots terminal-tabs-<lang>-desktop.png."""
 
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from django.utils import translation
 from django.utils.translation import gettext
 
 from academy.courses.services import content_sync
-from labs import services
+from labs import runtime, services
 from labs.models import Lab, LabSession
 from tests.factories import PASSWORD, UserFactory
 from tests.labs_tree import write_tiny_lab
@@ -196,6 +197,37 @@ def test_tabs_are_separate_shells_and_come_back_after_a_reload(
     wait_line(page, 1, "one-21")
     shown = rows_of(page, 1).inner_text()
     assert shown.count("one-21\n") == 1 and "one-21\n1\n2\n3\n" in shown
+
+    # A dropped connection: the page keeps what it showed, and tmux's drawing on the reconnect
+    # adds nothing to the scrollback (a screenful there would show one page up).
+    for _ in range(4):
+        page.keyboard.press("Shift+PageDown")
+    page.keyboard.press("Shift+PageUp")
+    one_page_up = rows_of(page, 1).inner_text()
+    for _ in range(4):
+        page.keyboard.press("Shift+PageDown")
+    opened = []
+    page.on("websocket", lambda ws: opened.append(ws.url))
+    clients = runtime.sandbox_exec(  # tmux's clients of tab 1 end; the shell stays
+        container_id=session.sandbox["containers"]["toolbox"],
+        command=["sh", "-c", "kill -KILL $(tmux list-clients -t =lab -F '#{client_pid}')"],
+        user="learner",
+        timeout=10,
+    )
+    assert clients.exit_code == 0, clients.output
+    deadline = time.monotonic() + 30
+    while not any("tab=1&" in url for url in opened):
+        assert time.monotonic() < deadline, "the page did not reconnect"
+        page.wait_for_timeout(100)
+    assert not any("history=1" in url for url in opened)  # the page still has it
+    wait_connected(page, text, 1)
+    seen = None
+    while seen != one_page_up:  # until tmux's drawing has come in full
+        assert time.monotonic() < deadline, f"{seen!r} != {one_page_up!r}"
+        for _ in range(4):
+            page.keyboard.press("Shift+PageDown")
+        page.keyboard.press("Shift+PageUp")
+        seen = rows_of(page, 1).inner_text()
 
     # Closing tab 4 (from the keyboard) ends its shell; tab 1 has nothing to close it with.
     tab(4).focus()
