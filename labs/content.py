@@ -20,6 +20,7 @@ from academy.contentfiles import (
     read_item_header,
     read_markdown,
 )
+from academy.courses.rendering import RENDERER_VERSION
 
 IMAGES_DIR = Path(__file__).resolve().parent / "images"
 # The platform's own sidecar (labs.faults): added by the platform, never named by a lab.
@@ -308,7 +309,8 @@ def _read_lab(
         containers,
         setup,
         steps,
-        hash_files(files),
+        # The renderer's version too: a new renderer renders every step again at the next sync.
+        f"{RENDERER_VERSION}:{hash_files(files)}",
         0 if task_of is not None else warm_pool,
         faults,
         exam_only=task_of is not None,

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import markdown
 import nh3
 from markdown.extensions.toc import slugify_unicode
+from pygments.formatters import HtmlFormatter
 
 # Bump when the rendering changes, so that the next sync renders every lesson again.
-RENDERER_VERSION = "2"
+RENDERER_VERSION = "3"
 WORDS_PER_MINUTE = 200
 
 _ALLOWED_TAGS = {
@@ -92,6 +93,21 @@ def sanitise(html: str) -> str:
     )
 
 
+class _CodeFormatter(HtmlFormatter):
+    """Pygments' HTML with the block's language kept on <code> (class="language-bash"), so
+    that the lab page knows which blocks are shell commands it may offer to run."""
+
+    def __init__(self, lang_str: str = "", **options) -> None:
+        super().__init__(**options)
+        self.lang_str = lang_str
+
+    def _wrap_code(self, source):
+        language = f' class="{self.lang_str}"' if self.lang_str else ""
+        yield 0, f"<code{language}>"
+        yield from source
+        yield 0, "</code>"
+
+
 @dataclass(frozen=True)
 class RenderedLesson:
     body_html: str
@@ -120,7 +136,11 @@ def render_lesson(source: str, *, diagrams: dict[str, str] | None = None) -> Ren
     md = markdown.Markdown(
         extensions=["fenced_code", "codehilite", "tables", "toc", "sane_lists", "attr_list"],
         extension_configs={
-            "codehilite": {"css_class": "highlight", "guess_lang": False},
+            "codehilite": {
+                "css_class": "highlight",
+                "guess_lang": False,
+                "pygments_formatter": _CodeFormatter,
+            },
             "toc": {
                 "toc_depth": "2-3",
                 "slugify": slugify_unicode,

@@ -47,6 +47,18 @@ def test_code_blocks_are_highlighted_and_escaped():
     assert "&lt;b&gt;" in rendered.body_html
 
 
+def test_code_blocks_keep_their_language_for_the_lab_page():
+    # The lab page offers "Run in terminal" on shell blocks only (static/js/copy.js).
+    html = render_lesson("```bash\necho hi\n```\n\n```json\n{}\n```\n").body_html
+
+    assert '<code class="language-bash">' in html
+    assert '<code class="language-json">' in html
+    for fence in ('```bash" onclick="x', "```{.bash onclick=x}"):
+        forged = render_lesson(f"{fence}\necho\n```\n").body_html
+        assert "onclick=" not in forged.replace("&quot;", '"').split("<code>", 1)[0]
+        assert "<code onclick" not in forged and 'onclick="x"' not in forged
+
+
 def test_headings_get_anchors_and_a_table_of_contents():
     rendered = render_lesson("## Hipótesis de estado estable\n\ntext\n\n### Radio de impacto\n")
 
