@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from labs.content import FAULTS_CONTAINER, IMAGES_DIR
 from labs.models import Lab, LabSession
@@ -44,10 +45,10 @@ MAX_NAME = 20  # characters of a container name drawn in a node (the full name i
 
 # Container states on the session page (labs/static/js/topology.js follows them live).
 STATES = {
-    "starting": _("Starting"),
-    "running": _("Running"),
-    "down": _("Down"),
-    "stopped": _("Stopped"),
+    "starting": pgettext_lazy("a container's state", "Starting"),
+    "running": pgettext_lazy("a container's state", "Running"),
+    "down": pgettext_lazy("a container's state", "Down"),
+    "stopped": pgettext_lazy("a container's state", "Stopped"),
 }
 STATE_ICONS = {"starting": "…", "running": "✓", "down": "✕", "stopped": "■"}
 

@@ -72,7 +72,6 @@ class WorkshopForm(SiteVoiceMixin, forms.Form):
         min_value=1,
         max_value=MAX_CAPACITY,
         initial=30,
-        help_text=_("How many attendees can join, from 1 to %(max)d.") % {"max": MAX_CAPACITY},
     )
     co_instructors = forms.CharField(
         label=_("Co-instructors"),
@@ -85,6 +84,10 @@ class WorkshopForm(SiteVoiceMixin, forms.Form):
         self.user = user
         self.workshop = workshop
         super().__init__(*args, **kwargs)
+        # Here, not on the field: "%" turns a lazy text into the language active at import.
+        self.fields["capacity"].help_text = _("How many attendees can join, from 1 to %(max)d.") % {
+            "max": MAX_CAPACITY
+        }
         self.fields["capacity"].error_messages.update(
             {
                 "min_value": _("Capacity must be between 1 and %(max)d.") % {"max": MAX_CAPACITY},

@@ -21,9 +21,7 @@ from tests.browser.test_accessibility import (  # noqa: F401 (a11y_page is a fix
     _sign_in,
     a11y_page,
 )
-from tests.workshops.conftest import (  # noqa: F401 (the workshops' Spanish, autouse)
-    _workshop_catalogue,
-    _workshop_spanish,
+from tests.workshops.conftest import (
     make_instructor,
     write_workshop_content,
 )

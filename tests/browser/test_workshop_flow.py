@@ -15,9 +15,7 @@ from playwright.sync_api import expect
 from academy.courses.services import content_sync
 from academy.workshops.models import Attendee, Workshop
 from tests.factories import PASSWORD
-from tests.workshops.conftest import (  # noqa: F401 (the workshops' Spanish, autouse)
-    _workshop_catalogue,
-    _workshop_spanish,
+from tests.workshops.conftest import (
     make_instructor,
     write_workshop_content,
 )

@@ -1,7 +1,4 @@
-import shutil
-import subprocess
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
@@ -15,25 +12,6 @@ from tests.factories import UserFactory
 from tests.labs_tree import write_faults_lab, write_tiny_lab
 
 COURSE = "demo-course"
-SPANISH = Path(__file__).resolve().parents[2] / "academy/workshops/i18n/es.po"
-
-
-@pytest.fixture(scope="session")
-def _workshop_catalogue(tmp_path_factory) -> Path:
-    """The workshops app's Spanish (academy/workshops/i18n/es.po), compiled, until the lead
-    merges it into locale/es; the project's catalogue still comes first."""
-    root = tmp_path_factory.mktemp("workshop-locale")
-    folder = root / "es" / "LC_MESSAGES"
-    folder.mkdir(parents=True)
-    msgfmt = shutil.which("msgfmt")
-    assert msgfmt, "msgfmt (gettext) is needed, as for compilemessages"
-    subprocess.run([msgfmt, "-o", str(folder / "django.mo"), str(SPANISH)], check=True)
-    return root
-
-
-@pytest.fixture(autouse=True)
-def _workshop_spanish(settings, _workshop_catalogue):
-    settings.LOCALE_PATHS = [*settings.LOCALE_PATHS, _workshop_catalogue]
 
 
 def write_workshop_content(root):
