@@ -23,6 +23,7 @@ def home(request):
     context = {
         "courses": selectors.catalogue(user=request.user),
         "certifications": certification_selectors.certifications_published(),
+        "labs": lab_selectors.lab_catalogue(user=request.user),
     }
     return render(request, "courses/home.html", context)
 

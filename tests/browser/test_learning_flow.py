@@ -21,7 +21,7 @@ def test_spanish_reader_switches_to_english_and_answers_a_knowledge_check(live_s
     page.goto(live_server.url + "/")
     assert page.url == live_server.url + "/es/"
     assert page.locator("html").get_attribute("lang") == "es"
-    assert page.get_by_role("link", name="Cursos", exact=True).is_visible()
+    assert page.get_by_role("link", name="Cursos", exact=True).first.is_visible()
     page.screenshot(path=SCREENSHOTS / "home-es.png", full_page=True)
 
     page.get_by_role("link", name="Fundamentos de ingeniería del caos").first.click()
