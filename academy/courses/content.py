@@ -372,6 +372,23 @@ def _check_unique_lesson_slugs(reader: Reader, path: Path, lessons: dict[str, Le
                     f"'{version.slug}'",
                 )
             seen[version.slug] = lesson.key
+            if version.slug == _reserved_lesson_slug(language):
+                reader.problem(
+                    path,
+                    None,
+                    f"lesson '{lesson.key}': the {language} slug '{version.slug}' is taken by the "
+                    "course's completion page; choose another",
+                )
+
+
+def _reserved_lesson_slug(language: str) -> str:
+    """The last part of the course completion page's path, which a lesson's would shadow."""
+    from django.urls import reverse
+    from django.utils import translation
+
+    with translation.override(language):
+        url = reverse("courses:course_complete", kwargs={"course_slug": "c"})
+    return url.rstrip("/").rsplit("/", 1)[-1]
 
 
 def courses_read(reader: Reader, root: Path, context: dict) -> list[CourseSpec]:

@@ -207,3 +207,16 @@ def test_duplicate_slug_across_lessons_is_an_error(demo_content):
         content_sync(root=demo_content)
 
     assert "share the es slug 'primera-leccion'" in caught.value.problems[0].message
+
+
+@pytest.mark.parametrize(("language", "slug"), [("en", "complete"), ("es", "completado")])
+def test_a_lesson_cannot_take_the_completion_pages_slug(demo_content, language, slug):
+    # /<lang>/courses/<course>/complete/ is the course's completion page: a lesson there
+    # would never be reached.
+    lesson = demo_content / f"courses/demo-course/lessons/second-lesson.{language}.md"
+    lesson.write_text(lesson_md(slug, "Otra"))
+
+    with pytest.raises(ContentError) as caught:
+        content_sync(root=demo_content)
+
+    assert f"the {language} slug '{slug}' is taken" in caught.value.problems[0].message
