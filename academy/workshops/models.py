@@ -169,3 +169,182 @@ class Attendee(models.Model):
     @property
     def is_guest(self) -> bool:
         return not self.claimed
+
+
+# --- The live board and the game day (issue 13, items 4 and 5) ----------------------------------
+
+ANNOUNCEMENT_MAX_LENGTH = 280
+GAMEDAY_MIN_SECONDS = 10
+GAMEDAY_MAX_SECONDS = 300
+
+
+class RoomTimer(models.Model):
+    """The room's agenda timer: a countdown to the workshop's ``ends_at`` that the instructor
+    can pause. While paused the countdown stands still; resuming adds the paused time to
+    ``shift_seconds``, so the countdown ends that much later. Lab sessions keep their own
+    expiry (extended with "extend time for everyone"), and joining still closes at ``ends_at``."""
+
+    workshop = models.OneToOneField(Workshop, on_delete=models.CASCADE, related_name="timer")
+    paused_at = models.DateTimeField(_("paused at"), null=True, blank=True)
+    shift_seconds = models.PositiveIntegerField(_("seconds added by pauses"), default=0)
+
+    class Meta:
+        verbose_name = _("room timer")
+        verbose_name_plural = _("room timers")
+
+    def __str__(self) -> str:
+        return f"{self.workshop} timer"
+
+
+class WorkshopEvent(models.Model):
+    """What happened in the room, by whom and when: the audit log of instructor actions, the
+    announcements (kind ``announce``, text shown to every attendee) and the help requests."""
+
+    class Kind(models.TextChoices):
+        ANNOUNCE = "announce", _("Announcement")
+        EXTEND = "extend", _("Time extended")
+        PAUSE = "pause", _("Timer paused")
+        RESUME = "resume", _("Timer resumed")
+        HELP_RAISED = "help_raised", _("Help requested")
+        HELP_CLEARED = "help_cleared", _("Help request cleared")
+        GAMEDAY = "gameday", _("Game day started")
+
+    workshop = models.ForeignKey(Workshop, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    text = models.CharField(_("text"), max_length=ANNOUNCEMENT_MAX_LENGTH, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("workshop event")
+        verbose_name_plural = _("workshop events")
+
+    def __str__(self) -> str:
+        return f"{self.workshop_id} {self.kind} {self.created_at:%H:%M:%S}"
+
+
+class HelpRequest(models.Model):
+    """An attendee's raised hand: open until the attendee lowers it or an instructor clears it."""
+
+    attendee = models.ForeignKey(Attendee, on_delete=models.CASCADE, related_name="help_requests")
+    raised_at = models.DateTimeField(_("raised at"), auto_now_add=True)
+    cleared_at = models.DateTimeField(_("cleared at"), null=True, blank=True)
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["raised_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["attendee"],
+                condition=models.Q(cleared_at__isnull=True),
+                name="help_request_one_open_per_attendee",
+            )
+        ]
+        verbose_name = _("help request")
+        verbose_name_plural = _("help requests")
+
+    def __str__(self) -> str:
+        return f"{self.attendee} {self.raised_at:%H:%M:%S}"
+
+
+class GameDay(models.Model):
+    """One fault injected into every attendee's running session of one lab at once."""
+
+    class Fault(models.TextChoices):
+        KILL = "kill", _("Kill a replica")
+        LATENCY = "latency", _("Add latency")
+        STRESS_CPU = "stress_cpu", _("Stress CPU")
+        STRESS_MEMORY = "stress_memory", _("Stress memory")
+        BREAK_RECONCILER = "break_reconciler", _("Break the reconciler")
+
+    class State(models.TextChoices):
+        RUNNING = "running", _("Running")
+        FINISHED = "finished", _("Finished")
+
+    workshop = models.ForeignKey(Workshop, on_delete=models.CASCADE, related_name="game_days")
+    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="+")
+    fault = models.CharField(_("fault"), max_length=20, choices=Fault.choices)
+    target = models.CharField(_("target"), max_length=63)
+    duration_seconds = models.PositiveSmallIntegerField(
+        _("duration in seconds"),
+        validators=[MinValueValidator(GAMEDAY_MIN_SECONDS), MaxValueValidator(GAMEDAY_MAX_SECONDS)],
+    )
+    # What the platform asks the system while the fault runs: {"container", "port", "path"}.
+    probe = models.JSONField(_("steady-state probe"), default=dict)
+    state = models.CharField(
+        _("state"), max_length=12, choices=State.choices, default=State.RUNNING
+    )
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("started at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workshop"],
+                condition=models.Q(state="running"),
+                name="gameday_one_running_per_workshop",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    duration_seconds__gte=GAMEDAY_MIN_SECONDS,
+                    duration_seconds__lte=GAMEDAY_MAX_SECONDS,
+                ),
+                name="gameday_duration_in_range",
+            ),
+        ]
+        verbose_name = _("game day")
+        verbose_name_plural = _("game days")
+
+    def __str__(self) -> str:
+        return f"{self.workshop_id} {self.fault} {self.target}"
+
+
+class GameDayOutcome(models.Model):
+    """How one attendee's system took the fault: measured by the platform, not the learner."""
+
+    class Result(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        HELD = "held", _("Held")
+        DEVIATED = "deviated", _("Deviated")
+        FAILED = "failed", _("Could not inject")
+
+    game_day = models.ForeignKey(GameDay, on_delete=models.CASCADE, related_name="outcomes")
+    attendee = models.ForeignKey(Attendee, on_delete=models.CASCADE, related_name="+")
+    session = models.ForeignKey(
+        "labs.LabSession", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    result = models.CharField(
+        _("result"), max_length=12, choices=Result.choices, default=Result.PENDING
+    )
+    injected_at = models.DateTimeField(_("injected at"), null=True, blank=True)
+    fault_ended_at = models.DateTimeField(_("fault ended at"), null=True, blank=True)
+    # [{"at": iso, "phase": "before|during|after", "ok": bool, "status": int|None, "ms": int}]
+    measurements = models.JSONField(_("measurements"), default=list, blank=True)
+    error = models.CharField(_("error"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["game_day", "attendee__display_name_key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["game_day", "attendee"], name="gameday_outcome_once_per_attendee"
+            )
+        ]
+        verbose_name = _("game-day outcome")
+        verbose_name_plural = _("game-day outcomes")
+
+    def __str__(self) -> str:
+        return f"{self.game_day_id} {self.attendee} {self.result}"
