@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from academy.courses.models import Course
 from academy.workshops.models import CODE_ALPHABET, JOIN_CODE_LENGTH, Attendee, Workshop
-from labs.models import Lab
+from labs.models import Lab, LabSession
 from labs.selectors import LabProgress, lab_progress
 
 
@@ -126,3 +127,46 @@ def attendee_home(*, attendee: Attendee) -> AttendeeHome:
     workshop = attendee.workshop
     labs = [lab_progress(lab=lab, user=attendee.user) for lab in workshop.ordered_labs()]
     return AttendeeHome(attendee=attendee, workshop=workshop, labs=labs)
+
+
+# --- Rooms on now: pre-warming, limits, ending (prewarm.py, ending.py) --------------------------
+
+
+def workshops_in_session(*, now: datetime | None = None) -> QuerySet[Workshop]:
+    """Workshops whose room is on now: not ended, before ``ends_at``, and live or open for
+    joining (attendees may press Start before the instructor does)."""
+    now = now or timezone.now()
+    opens_by = now + timedelta(minutes=settings.WORKSHOP_JOIN_OPENS_MINUTES)
+    return (
+        Workshop.objects.open()
+        .filter(ends_at__gt=now)
+        .filter(Q(state=Workshop.State.LIVE) | Q(starts_at__lte=opens_by))
+    )
+
+
+def room_members(*, now: datetime | None = None) -> QuerySet:
+    """The users attending a workshop in session: the lab engine's LAB_ROOM_MEMBERS hook, for
+    which the per-address limits give way to the per-user ones (a room shares one NAT address).
+    Bounded by the workshops' capacities; joining is throttled per address."""
+    return get_user_model().objects.filter(
+        workshop_attendances__workshop__in=workshops_in_session(now=now)
+    )
+
+
+def workshop_live_sessions(*, workshop: Workshop) -> QuerySet[LabSession]:
+    """Live sessions of the workshop's labs held by its attendees (what ending destroys)."""
+    return LabSession.objects.live().filter(
+        user__workshop_attendances__workshop=workshop,
+        lab__in=workshop.workshop_labs.values("lab"),
+    )
+
+
+def workshops_due_to_end(*, now: datetime | None = None) -> QuerySet[Workshop]:
+    return Workshop.objects.open().filter(ends_at__lte=now or timezone.now())
+
+
+def workshops_due_to_start(*, now: datetime | None = None) -> QuerySet[Workshop]:
+    now = now or timezone.now()
+    return Workshop.objects.filter(
+        state=Workshop.State.SCHEDULED, starts_at__lte=now, ends_at__gt=now
+    )
