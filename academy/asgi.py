@@ -12,6 +12,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from academy.workshops.routing import websocket_urlpatterns as workshop_websockets  # noqa: E402
 from labs.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -20,7 +21,7 @@ application = ProtocolTypeRouter(
         # Browsers send Origin with every websocket; one that is not ours is refused, so that
         # another site cannot open a learner's terminal with the learner's cookies.
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns + workshop_websockets))
         ),
     }
 )

@@ -17,8 +17,9 @@ Server to browser:
 
 Each tab's shell runs in a tmux session of its own ("lab" for tab 1, "lab-T" for tab T), so
 that a reload, a dropped connection or a second browser tab lands in the same shell, and the
-tabs of one page are independent shells; tmux is set up to look like a plain shell. Staff may
-watch a learner's shell read-only, tab by tab. Each tab is one open terminal for the limits.
+tabs of one page are independent shells; tmux is set up to look like a plain shell. Staff (and
+whoever a WATCH_RULES rule admits) may watch a learner's shell read-only, tab by tab. Each tab
+is one open terminal for the limits.
 
 Close codes: 4001 not signed in, 4003 not yours (or no such session), 4004 no such terminal tab
 (``tab`` is not a number from 1 to LAB_TERMINAL_TABS), 4009 the session is not
@@ -39,6 +40,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -213,6 +215,26 @@ def _broken(session_id: int) -> bool:
     return LabSession.objects.live().filter(pk=session_id).exclude(problem={}).exists()
 
 
+# Who besides staff may watch a learner's shell read-only: rules (user, session) -> bool that
+# other apps register (academy.workshops: a workshop's instructors, its attendees' sessions),
+# and listeners (session, user, watching) told when a watcher comes and goes, so that the
+# learner can be shown they are watched. Both run in a worker thread; labs imports no app.
+WATCH_RULES: list[Callable[[object, LabSession], bool]] = []
+WATCH_LISTENERS: list[Callable[[LabSession, object, bool], None]] = []
+
+
+def may_watch(user, session: LabSession) -> bool:
+    return bool(user.is_staff) or any(rule(user, session) for rule in WATCH_RULES)
+
+
+def _watch_told(session: LabSession, user, watching: bool) -> None:
+    for listener in WATCH_LISTENERS:
+        try:
+            listener(session, user, watching)
+        except Exception:  # a missed indicator never breaks the terminal
+            log.warning("Watch listener failed for session %s", session.pk, exc_info=True)
+
+
 def _is_running(session: LabSession) -> bool:
     return session_is_running(session)
 
@@ -226,6 +248,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     closing_tab = False
     ended = False
     lease: dict | None = None  # this terminal's place among the user's and the address's
+    watched_session: LabSession | None = None
+    watch_told = False  # the learner was told that this watcher came: tell them it went
 
     async def connect(self) -> None:
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
@@ -295,6 +319,11 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             "tabs": settings.LAB_TERMINAL_TABS,
         }
         await self.send(text_data=json.dumps(hello))
+        if self.watched_session is not None:
+            self.watch_told = True
+            await database_sync_to_async(_watch_told)(
+                self.watched_session, self.scope["user"], True
+            )
         if history:  # sent before the pump starts: it comes before tmux's first drawing
             await self.send(bytes_data=history)
         self.tasks = [
@@ -309,10 +338,14 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self.end(Close.NOT_SIGNED_IN, "Sign in to use the terminal.")
             return None
         session = await _load_session(self.session_id)
-        if session is None or (session.user_id != user.pk and not user.is_staff):
+        if session is None or (
+            session.user_id != user.pk
+            and not await database_sync_to_async(may_watch)(user, session)
+        ):
             await self.end(Close.FORBIDDEN, "This lab session is not yours.")
             return None
-        self.read_only = session.user_id != user.pk  # staff watching a learner's shell
+        self.read_only = session.user_id != user.pk  # a watcher (staff, an instructor)
+        self.watched_session = session if self.read_only else None
         containers = session.sandbox.get("containers") or {}
         if not _is_running(session) or session.lab.shell_container not in containers:
             await self.end(Close.NOT_RUNNING, "This lab session is not running.")
@@ -536,6 +569,11 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             terminal.close()
         with contextlib.suppress(Exception):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.watch_told:
+            self.watch_told = False
+            await database_sync_to_async(_watch_told)(
+                self.watched_session, self.scope["user"], False
+            )
         lease, self.lease = self.lease, None
         if lease is not None:
             await asyncio.to_thread(limits.terminal_lease_give_back, **lease)

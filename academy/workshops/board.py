@@ -1,0 +1,460 @@
+"""The live board of a workshop: what the instructor sees of the room, and the room's actions.
+
+Selectors (``board_snapshot``, ``room_state``) build plain JSON-ready dicts that the board page
+renders and the websockets (academy/workshops/consumers.py) push. Services (``help_raise``,
+``announcement_send``, ``room_extend``, ``timer_pause`` / ``timer_resume``) change the room; each
+is audited as a WorkshopEvent (who, when) and tells the Channels groups below, after commit.
+
+Groups:
+    workshop-<pk>-board        the instructors' boards: {"type": "board.changed"}
+    workshop-<pk>-room         every attendee's pages: announcements and the timer
+    workshop-attendee-<user>   one attendee's pages: "your instructor is watching"
+
+The board also refreshes itself every BOARD_REFRESH_SECONDS, so a missed notice only delays.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from academy.workshops.models import (
+    ANNOUNCEMENT_MAX_LENGTH,
+    Attendee,
+    GameDay,
+    GameDayOutcome,
+    HelpRequest,
+    RoomTimer,
+    Workshop,
+    WorkshopEvent,
+)
+from labs.models import CheckResult, LabSession
+
+log = logging.getLogger(__name__)
+BOARD_REFRESH_SECONDS = 5
+ANNOUNCEMENTS_SHOWN = 3
+# Rate limits: (count, seconds) per user.
+HELP_RATE = (6, 60)
+INSTRUCTOR_ACTION_RATE = (20, 60)
+WATCH_TTL = 6 * 3600
+
+
+class RoomError(Exception):
+    """A refused room action; the message is in the active language."""
+
+
+def board_group(workshop_id: int) -> str:
+    return f"workshop-{workshop_id}-board"
+
+
+def room_group(workshop_id: int) -> str:
+    return f"workshop-{workshop_id}-room"
+
+
+def attendee_group(user_id: int) -> str:
+    return f"workshop-attendee-{user_id}"
+
+
+def _send(group: str, message: dict) -> None:
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, message)
+    except Exception:  # the board's own refresh catches up
+        log.warning("Could not tell %s", group, exc_info=True)
+
+
+def notify_after_commit(group: str, message: dict) -> None:
+    transaction.on_commit(lambda: _send(group, message))
+
+
+def board_changed(workshop_id: int) -> None:
+    notify_after_commit(board_group(workshop_id), {"type": "board.changed"})
+
+
+def rate_allowed(key: str, rate: tuple[int, int]) -> bool:
+    """A fixed-window counter in the cache: False once ``rate[0]`` uses in ``rate[1]`` s."""
+    count, seconds = rate
+    window = int(timezone.now().timestamp()) // seconds
+    cache_key = f"workshops-rate:{key}:{window}"
+    cache.add(cache_key, 0, timeout=seconds + 1)
+    try:
+        return cache.incr(cache_key) <= count
+    except ValueError:  # expired between add and incr
+        cache.set(cache_key, 1, timeout=seconds + 1)
+        return True
+
+
+# --- Selectors ----------------------------------------------------------------------------------
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def room_timer(workshop: Workshop) -> RoomTimer:
+    return RoomTimer.objects.get_or_create(workshop=workshop)[0]
+
+
+def timer_state(workshop: Workshop, *, now: datetime | None = None) -> dict:
+    """The agenda countdown: to ``ends_at`` plus what pauses added; frozen while paused."""
+    now = now or timezone.now()
+    timer = room_timer(workshop)
+    ends = workshop.ends_at + timedelta(seconds=timer.shift_seconds)
+    reference = timer.paused_at or now
+    return {
+        "paused": timer.paused_at is not None,
+        "ends_at": _iso(ends),
+        "remaining_seconds": max(0, int((ends - reference).total_seconds())),
+    }
+
+
+def announcements_recent(workshop: Workshop) -> list[dict]:
+    rows = workshop.events.filter(kind=WorkshopEvent.Kind.ANNOUNCE)[:ANNOUNCEMENTS_SHOWN]
+    return [{"id": row.pk, "text": row.text, "at": _iso(row.created_at)} for row in rows]
+
+
+def watched(user_id: int) -> bool:
+    return bool(cache.get(f"workshops-watchers:{user_id}"))
+
+
+def room_state(*, workshop: Workshop, user) -> dict:
+    """What an attendee's pages show of the room: announcements, timer, being watched."""
+    return {
+        "type": "room",
+        "announcements": announcements_recent(workshop),
+        "timer": timer_state(workshop),
+        "watched": watched(user.pk),
+        "help": HelpRequest.objects.filter(
+            attendee__workshop=workshop, attendee__user=user, cleared_at__isnull=True
+        ).exists(),
+    }
+
+
+def _lab_sessions(workshop: Workshop, user_ids: list[int]) -> dict[int, LabSession]:
+    """Each attendee's current session among the workshop's labs: a live one if any, else the
+    latest."""
+    current: dict[int, LabSession] = {}
+    rows = (
+        LabSession.objects.filter(user_id__in=user_ids, lab__workshops=workshop)
+        .select_related("lab")
+        .order_by("requested_at", "pk")
+    )
+    for session in rows:
+        held = current.get(session.user_id)
+        if held is None or session.is_live or not held.is_live:
+            current[session.user_id] = session
+    return current
+
+
+def board_snapshot(*, workshop: Workshop, now: datetime | None = None) -> dict:
+    """The board's rows, one per attendee, in joining order, JSON-ready."""
+    now = now or timezone.now()
+    attendees = list(workshop.attendees.select_related("user").order_by("joined_at", "pk"))
+    user_ids = [attendee.user_id for attendee in attendees]
+    sessions = _lab_sessions(workshop, user_ids)
+    lab_ids = {session.lab_id for session in sessions.values()}
+    passed: dict[tuple[int, int], datetime] = {}  # (user, step) -> first pass
+    latest: dict[int, CheckResult] = {}  # user -> latest check in a workshop lab
+    checks = (
+        CheckResult.objects.filter(session__user_id__in=user_ids, session__lab__workshops=workshop)
+        .select_related("step", "session")
+        .order_by("created_at", "pk")
+    )
+    for check in checks:
+        latest[check.session.user_id] = check
+        if check.passed:
+            passed.setdefault((check.session.user_id, check.step_id), check.created_at)
+    steps_by_lab: dict[int, list] = {}
+    for session in sessions.values():
+        if session.lab_id not in steps_by_lab:
+            steps_by_lab[session.lab_id] = list(session.lab.steps.order_by("number"))
+    helps = {
+        row.attendee_id: row.raised_at
+        for row in HelpRequest.objects.filter(attendee__workshop=workshop, cleared_at__isnull=True)
+    }
+    game_day = workshop.game_days.first()
+    outcomes = {}
+    if game_day is not None:
+        outcomes = {row.attendee_id: row.result for row in game_day.outcomes.all()}
+    rows = []
+    for attendee in attendees:
+        session = sessions.get(attendee.user_id)
+        row = {
+            "id": attendee.pk,
+            "name": attendee.display_name,
+            "help_since": _iso(helps.get(attendee.pk)),
+            "lab": None,
+            "session": None,
+            "state": None,
+            "state_label": None,
+            "live": False,
+            "step": None,
+            "steps": 0,
+            "passed": 0,
+            "step_since": None,
+            "last_check": None,
+            "game_day": outcomes.get(attendee.pk),
+        }
+        if session is not None and session.lab_id in lab_ids:
+            steps = steps_by_lab[session.lab_id]
+            done = [step for step in steps if (attendee.user_id, step.pk) in passed]
+            upcoming = next(
+                (step for step in steps if (attendee.user_id, step.pk) not in passed), None
+            )
+            started = session.ready_at or session.requested_at
+            since = max([started, *(passed[(attendee.user_id, s.pk)] for s in done)])
+            row.update(
+                lab=session.lab.title,
+                session=session.pk,
+                state=session.state,
+                state_label=str(session.get_state_display()),
+                live=session.is_live,
+                step=upcoming.number if upcoming else None,
+                step_title=upcoming.title if upcoming else None,
+                steps=len(steps),
+                passed=len(done),
+                step_since=_iso(since) if upcoming and session.is_live else None,
+            )
+        check = latest.get(attendee.user_id)
+        if check is not None:
+            row["last_check"] = {
+                "step": check.step.number,
+                "passed": check.passed,
+                "at": _iso(check.created_at),
+            }
+        rows.append(row)
+    return {
+        "type": "board",
+        "now": _iso(now),
+        "rows": rows,
+        "timer": timer_state(workshop, now=now),
+        "help_count": len(helps),
+        "game_day": None
+        if game_day is None
+        else {
+            "id": game_day.pk,
+            "state": game_day.state,
+            "fault": str(game_day.get_fault_display()),
+            "target": game_day.target,
+            "held": sum(1 for value in outcomes.values() if value == GameDayOutcome.Result.HELD),
+            "total": len(outcomes),
+        },
+    }
+
+
+def workshops_of_session(session: LabSession) -> list[int]:
+    """The open workshops whose board shows this session (its user attends, its lab is one of
+    the workshop's labs)."""
+    return list(
+        Workshop.objects.open()
+        .filter(attendees__user_id=session.user_id, labs=session.lab_id)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+
+
+def may_watch(user, session: LabSession) -> bool:
+    """A workshop's instructor may watch, read-only, an attendee's session of THAT workshop's
+    labs (labs.terminal's watch rule)."""
+    if user is None or not user.is_authenticated or session.user_id == user.pk:
+        return False
+    return (
+        Workshop.objects.open()
+        .filter(instructors=user, attendees__user_id=session.user_id, labs=session.lab_id)
+        .exists()
+    )
+
+
+def watch_changed(session: LabSession, user, watching: bool) -> None:
+    """labs.terminal's watch listener: counts the watchers of an attendee and tells their
+    pages. Runs in a thread of the terminal consumer."""
+    if not may_watch(user, session):
+        return  # staff watching a learner of no workshop of theirs: not a room matter
+    key = f"workshops-watchers:{session.user_id}"
+    if watching:
+        cache.add(key, 0, timeout=WATCH_TTL)
+        count = cache.incr(key)
+    else:
+        try:
+            count = max(0, cache.decr(key))
+        except ValueError:
+            count = 0
+        if count <= 0:
+            cache.delete(key)
+    _send(attendee_group(session.user_id), {"type": "room.watched", "watched": count > 0})
+
+
+# --- Signals: a check finished, a session changed -----------------------------------------------
+
+
+def on_session_saved(sender, instance: LabSession, **kwargs) -> None:
+    if instance.user_id is None:
+        return
+    for workshop_id in workshops_of_session(instance):
+        board_changed(workshop_id)
+
+
+def on_check_saved(sender, instance: CheckResult, created: bool, **kwargs) -> None:
+    if created:
+        on_session_saved(sender, instance.session)
+
+
+# --- Services: the room's actions ---------------------------------------------------------------
+
+
+def _event(workshop: Workshop, kind: str, actor, text: str = "", **detail) -> WorkshopEvent:
+    return WorkshopEvent.objects.create(
+        workshop=workshop, kind=kind, actor=actor, text=text, detail=detail
+    )
+
+
+def _instructor_rate(user) -> None:
+    if not rate_allowed(f"instructor:{user.pk}", INSTRUCTOR_ACTION_RATE):
+        raise RoomError(_("Too many actions in a minute. Wait a moment and try again."))
+
+
+@transaction.atomic
+def help_toggle(*, attendee: Attendee) -> bool:
+    """Raises the attendee's hand, or lowers it when raised; returns whether it is now raised."""
+    if not rate_allowed(f"help:{attendee.user_id}", HELP_RATE):
+        raise RoomError(_("You asked too often. Wait a minute and try again."))
+    open_request = HelpRequest.objects.select_for_update().filter(
+        attendee=attendee, cleared_at__isnull=True
+    )
+    raised = not open_request.exists()
+    if raised:
+        try:
+            with transaction.atomic():
+                HelpRequest.objects.create(attendee=attendee)
+        except IntegrityError:  # raised twice at once: it is raised
+            pass
+        _event(attendee.workshop, WorkshopEvent.Kind.HELP_RAISED, attendee.user)
+    else:
+        open_request.update(cleared_at=timezone.now(), cleared_by=attendee.user)
+        _event(attendee.workshop, WorkshopEvent.Kind.HELP_CLEARED, attendee.user)
+    board_changed(attendee.workshop_id)
+    notify_after_commit(attendee_group(attendee.user_id), {"type": "room.help", "help": raised})
+    return raised
+
+
+@transaction.atomic
+def help_clear(*, workshop: Workshop, attendee: Attendee, by) -> None:
+    """An instructor answered the raised hand."""
+    cleared = HelpRequest.objects.filter(
+        attendee=attendee, attendee__workshop=workshop, cleared_at__isnull=True
+    ).update(cleared_at=timezone.now(), cleared_by=by)
+    if cleared:
+        _event(workshop, WorkshopEvent.Kind.HELP_CLEARED, by, attendee=attendee.pk)
+        board_changed(workshop.pk)
+        notify_after_commit(attendee_group(attendee.user_id), {"type": "room.help", "help": False})
+
+
+def announcement_clean(text: str) -> str:
+    cleaned = " ".join((text or "").split())
+    if not cleaned:
+        raise RoomError(_("Write the announcement first."))
+    if len(cleaned) > ANNOUNCEMENT_MAX_LENGTH:
+        raise RoomError(
+            _("An announcement has at most %(count)d characters.")
+            % {"count": ANNOUNCEMENT_MAX_LENGTH}
+        )
+    return cleaned
+
+
+@transaction.atomic
+def announcement_send(*, workshop: Workshop, by, text: str) -> WorkshopEvent:
+    """Pushes ``text`` (plain text, escaped wherever shown) to every attendee's pages."""
+    cleaned = announcement_clean(text)
+    _instructor_rate(by)
+    event = _event(workshop, WorkshopEvent.Kind.ANNOUNCE, by, cleaned)
+    notify_after_commit(
+        room_group(workshop.pk),
+        {
+            "type": "room.announce",
+            "announcement": {"id": event.pk, "text": cleaned, "at": _iso(event.created_at)},
+        },
+    )
+    return event
+
+
+def room_extend(*, workshop: Workshop, by) -> int:
+    """Extends every attendee's running session of the workshop's labs once (the labs' own
+    extend service and its rules); returns how many were extended."""
+    from labs.services import LabSessionError, lab_session_extend
+
+    _instructor_rate(by)
+    sessions = LabSession.objects.running().filter(
+        user__workshop_attendances__workshop=workshop, lab__workshops=workshop
+    )
+    extended = 0
+    for session in sessions.distinct():
+        try:
+            lab_session_extend(session=session)
+        except LabSessionError:  # already extended, an exam, just ended
+            continue
+        extended += 1
+    _event(workshop, WorkshopEvent.Kind.EXTEND, by, extended=extended)
+    board_changed(workshop.pk)
+    return extended
+
+
+def _timer_notify(workshop: Workshop) -> None:
+    state = timer_state(workshop)
+    notify_after_commit(room_group(workshop.pk), {"type": "room.timer", "timer": state})
+    board_changed(workshop.pk)
+
+
+@transaction.atomic
+def timer_pause(*, workshop: Workshop, by) -> bool:
+    _instructor_rate(by)
+    timer = room_timer(workshop)
+    changed = RoomTimer.objects.filter(pk=timer.pk, paused_at__isnull=True).update(
+        paused_at=timezone.now()
+    )
+    if changed:
+        _event(workshop, WorkshopEvent.Kind.PAUSE, by)
+        _timer_notify(workshop)
+    return bool(changed)
+
+
+@transaction.atomic
+def timer_resume(*, workshop: Workshop, by) -> bool:
+    _instructor_rate(by)
+    timer = RoomTimer.objects.select_for_update().get(pk=room_timer(workshop).pk)
+    if timer.paused_at is None:
+        return False
+    paused = max(0, int((timezone.now() - timer.paused_at).total_seconds()))
+    timer.shift_seconds += paused
+    timer.paused_at = None
+    timer.save(update_fields=["shift_seconds", "paused_at"])
+    _event(workshop, WorkshopEvent.Kind.RESUME, by, paused_seconds=paused)
+    _timer_notify(workshop)
+    return True
+
+
+def live_attendance(*, user) -> Attendee | None:
+    """The user's attendance of an open workshop (the lab page's room bar), if any."""
+    if user is None or not user.is_authenticated:
+        return None
+    now = timezone.now()
+    return (
+        Attendee.objects.filter(user=user, workshop__ends_at__gt=now)
+        .exclude(workshop__state=Workshop.State.ENDED)
+        .select_related("workshop")
+        .order_by("-joined_at")
+        .first()
+    )
+
+
+def game_day_running(workshop: Workshop) -> GameDay | None:
+    return workshop.game_days.filter(state=GameDay.State.RUNNING).first()

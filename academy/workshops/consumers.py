@@ -1,0 +1,156 @@
+"""Websockets of a workshop: the instructors' live board and each attendee's room feed.
+
+``ws/workshops/<pk>/board/``     instructors of THAT workshop only (4003 otherwise); the server
+                                 sends {"type": "board", ...} (academy.workshops.board's
+                                 board_snapshot) at once, on every change told to the group and
+                                 every BOARD_REFRESH_SECONDS when something changed.
+``ws/workshops/<pk>/room/``      attendees of THAT workshop only; first {"type": "room", ...},
+                                 then {"type": "announce"}, {"type": "timer"}, {"type":
+                                 "watched"} and {"type": "help"} as they happen.
+
+The browser sends nothing that matters: actions are POSTs with CSRF, rate limits and audit.
+Close codes: 4001 not signed in, 4003 not yours (or no such workshop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from academy.workshops import board
+from academy.workshops.models import Attendee, Workshop
+
+NOT_SIGNED_IN = 4001
+FORBIDDEN = 4003
+DEBOUNCE_SECONDS = 0.5
+
+
+@database_sync_to_async
+def _workshop_for_instructor(pk: int, user) -> Workshop | None:
+    return Workshop.objects.taught_by(user).filter(pk=pk).first()
+
+
+@database_sync_to_async
+def _attendee(pk: int, user) -> Attendee | None:
+    return (
+        Attendee.objects.select_related("workshop")
+        .filter(workshop_id=pk, user=user)
+        .exclude(workshop__state=Workshop.State.ENDED)
+        .first()
+    )
+
+
+@database_sync_to_async
+def _snapshot(workshop: Workshop) -> dict:
+    return board.board_snapshot(workshop=workshop)
+
+
+@database_sync_to_async
+def _room(workshop: Workshop, user) -> dict:
+    return board.room_state(workshop=workshop, user=user)
+
+
+class _Base(AsyncWebsocketConsumer):
+    groups_joined: list[str]
+
+    async def _refuse(self, code: int, reason: str) -> None:
+        await self.close(code=code, reason=reason)
+
+    async def _user(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self._refuse(NOT_SIGNED_IN, "Sign in first.")
+            return None
+        return user
+
+    async def _join(self, *groups: str) -> None:
+        self.groups_joined = list(groups)
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def disconnect(self, code: int) -> None:
+        for task in getattr(self, "tasks", []):
+            task.cancel()
+        for group in getattr(self, "groups_joined", []):
+            with contextlib.suppress(Exception):
+                await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        return  # nothing from the browser is acted on here
+
+
+class BoardConsumer(_Base):
+    async def connect(self) -> None:
+        self.tasks: list[asyncio.Task] = []
+        self.last = ""
+        self.pending = False
+        await self.accept()
+        user = await self._user()
+        if user is None:
+            return
+        pk = int(self.scope["url_route"]["kwargs"]["pk"])
+        self.workshop = await _workshop_for_instructor(pk, user)
+        if self.workshop is None:
+            await self._refuse(FORBIDDEN, "Not a workshop you teach.")
+            return
+        await self._join(board.board_group(pk))
+        await self._push()
+        self.tasks = [asyncio.create_task(self._refresh())]
+
+    async def _push(self) -> None:
+        snapshot = await _snapshot(self.workshop)
+        rows = json.dumps({key: value for key, value in snapshot.items() if key != "now"})
+        if rows != self.last:  # the clock alone is no change
+            self.last = rows
+            await self.send(text_data=json.dumps(snapshot))
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(board.BOARD_REFRESH_SECONDS)
+            await self._push()
+
+    async def board_changed(self, event: dict) -> None:
+        if self.pending:  # a burst of checks makes one snapshot
+            return
+        self.pending = True
+        try:
+            await asyncio.sleep(DEBOUNCE_SECONDS)
+        finally:
+            self.pending = False
+        await self._push()
+
+
+class RoomConsumer(_Base):
+    async def connect(self) -> None:
+        await self.accept()
+        user = await self._user()
+        if user is None:
+            return
+        pk = int(self.scope["url_route"]["kwargs"]["pk"])
+        attendee = await _attendee(pk, user)
+        if attendee is None:
+            await self._refuse(FORBIDDEN, "Not a workshop you attend.")
+            return
+        await self._join(board.room_group(pk), board.attendee_group(user.pk))
+        await self.send(text_data=json.dumps(await _room(attendee.workshop, user)))
+
+    async def room_announce(self, event: dict) -> None:
+        await self.send(
+            text_data=json.dumps({"type": "announce", "announcement": event["announcement"]})
+        )
+
+    async def room_timer(self, event: dict) -> None:
+        await self.send(text_data=json.dumps({"type": "timer", "timer": event["timer"]}))
+
+    async def room_watched(self, event: dict) -> None:
+        await self.send(text_data=json.dumps({"type": "watched", "watched": event["watched"]}))
+
+    async def room_help(self, event: dict) -> None:
+        await self.send(text_data=json.dumps({"type": "help", "help": event["help"]}))
+
+    async def room_game_day(self, event: dict) -> None:
+        await self.send(text_data=json.dumps({"type": "game_day", **event.get("detail", {})}))

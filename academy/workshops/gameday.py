@@ -1,0 +1,433 @@
+"""Game day: one fault injected into every attendee's running session of one lab at once, and
+the platform's own measurement of whether each system held its steady state.
+
+The path of a fault is the labs' own (labs/faults.py): the platform asks each session's faults
+sidecar over its HTTP API from inside the sidecar (``runtime.sandbox_exec``, the runtime's exec
+path), the sidecar prints the request, the lab host's fault relay checks it against THAT
+session's containers and runs it. The web process never calls Docker: it writes the rows and
+enqueues one Celery task per session on the checks queue, which a lab host's worker runs.
+
+The steady-state probe is measured by the platform, not the learner: an HTTP GET from the
+sidecar (which the learner cannot change) to the lab's entry point (a load balancer when the lab
+has one, else its service), before, during and after the fault window. "Held" when every
+measurement during the window answered 2xx in time; "deviated" as soon as one did not.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from celery import shared_task
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from academy.workshops import board
+from academy.workshops.models import (
+    GAMEDAY_MAX_SECONDS,
+    GAMEDAY_MIN_SECONDS,
+    GameDay,
+    GameDayOutcome,
+    Workshop,
+    WorkshopEvent,
+)
+from labs import runtime
+from labs.content import FAULTS_CONTAINER
+from labs.models import Lab, LabSession
+
+log = logging.getLogger(__name__)
+Fault = GameDay.Fault
+Result = GameDayOutcome.Result
+PROBE_INTERVAL = 2.0  # seconds between measurements during the fault window
+PROBE_TIMEOUT = 2.0
+MEASURES_BEFORE = 2
+MEASURES_AFTER = 2
+RECOVERY_SECONDS = 3.0  # after the fault ends, before the "after" measurements
+SIDECAR_USER = "faultd"
+
+# A request to the sidecar's API, from inside the sidecar: prints the status and the answer.
+_CALL = """\
+import json, sys, urllib.request, urllib.error
+method, url, body = sys.argv[1], sys.argv[2], sys.argv[3]
+request = urllib.request.Request(url, method=method, data=body.encode() or None,
+                                 headers={"Content-Type": "application/json"})
+try:
+    with urllib.request.urlopen(request, timeout=float(sys.argv[4])) as answer:
+        print(answer.status, answer.read(300).decode(errors="replace"))
+except urllib.error.HTTPError as error:
+    print(error.code, error.read(300).decode(errors="replace"))
+except Exception as error:
+    print(0, type(error).__name__)
+"""
+
+
+class GameDayError(Exception):
+    """A refused game day; the message is in the active language."""
+
+
+@dataclass(frozen=True)
+class FaultChoice:
+    fault: str
+    label: str
+    targets: list[str]
+
+
+def _containers(lab: Lab) -> list[dict]:
+    return [item for item in lab.topology or [] if isinstance(item, dict) and item.get("name")]
+
+
+def fault_targets(lab: Lab) -> list[str]:
+    """The lab's fault targets: its containers but the learner's shell and the sidecar."""
+    return [
+        item["name"]
+        for item in _containers(lab)
+        if item["name"] not in (lab.shell_container, FAULTS_CONTAINER)
+    ]
+
+
+def probe_for(lab: Lab) -> dict | None:
+    """The steady-state probe: the load balancer when there is one, else the first service that
+    is not a dependency (the system's entry point)."""
+    containers = _containers(lab)
+    for item in containers:
+        if item.get("image") == "lb":
+            return {"container": item["name"], "port": 8080, "path": "/"}
+    for item in containers:
+        env = item.get("env") or {}
+        role = env.get("ROLE", "service")
+        if item.get("image") == "target" and role != "dependency" and item["name"] != "dependency":
+            return {"container": item["name"], "port": 8080, "path": "/"}
+    return None
+
+
+def fault_choices(lab: Lab) -> list[FaultChoice]:
+    """The faults that apply to ``lab``: only through its faults sidecar, so none without one."""
+    if not lab.faults_enabled or probe_for(lab) is None:
+        return []
+    targets = fault_targets(lab)
+    if not targets:
+        return []
+    choices = [
+        FaultChoice(Fault.KILL, str(Fault.KILL.label), targets),
+        FaultChoice(Fault.STRESS_CPU, str(Fault.STRESS_CPU.label), targets),
+        FaultChoice(Fault.STRESS_MEMORY, str(Fault.STRESS_MEMORY.label), targets),
+    ]
+    reconcilers = [
+        item["name"]
+        for item in _containers(lab)
+        if item["name"] in targets and "reconciler" in item["name"]
+    ]
+    if reconcilers:
+        choices.append(
+            FaultChoice(Fault.BREAK_RECONCILER, str(Fault.BREAK_RECONCILER.label), reconcilers)
+        )
+    return choices
+
+
+def game_day_labs(workshop: Workshop) -> list[tuple[Lab, list[FaultChoice]]]:
+    return [(lab, fault_choices(lab)) for lab in workshop.ordered_labs()]
+
+
+def _attendee_sessions(workshop: Workshop, lab: Lab) -> list[LabSession]:
+    """Each attendee's running session of ``lab``, at most ``capacity`` of them."""
+    found: dict[int, LabSession] = {}
+    rows = (
+        LabSession.objects.running()
+        .filter(lab=lab, user__workshop_attendances__workshop=workshop)
+        .order_by("-requested_at", "-pk")
+    )
+    for session in rows:
+        found.setdefault(session.user_id, session)
+    return list(found.values())[: workshop.capacity]
+
+
+def game_day_start(
+    *, workshop: Workshop, by, lab: Lab, fault: str, target: str, duration_seconds: int
+) -> GameDay:
+    """Records the game day and one pending outcome per attendee's running session of ``lab``;
+    enqueues one task per session after commit. At most one running per workshop."""
+    if not workshop.instructors.filter(pk=by.pk).exists():
+        raise GameDayError(_("Only the workshop's instructors can start a game day."))
+    if not workshop.workshop_labs.filter(lab=lab).exists():
+        raise GameDayError(_("This lab is not one of the workshop's labs."))
+    choice = next((item for item in fault_choices(lab) if item.fault == fault), None)
+    if choice is None:
+        raise GameDayError(_("This fault does not apply to this lab."))
+    if target not in choice.targets:
+        raise GameDayError(_("Pick one of the lab's fault targets."))
+    if not (
+        isinstance(duration_seconds, int)
+        and GAMEDAY_MIN_SECONDS <= duration_seconds <= GAMEDAY_MAX_SECONDS
+    ):
+        raise GameDayError(
+            _("The fault lasts from %(min)d to %(max)d seconds.")
+            % {"min": GAMEDAY_MIN_SECONDS, "max": GAMEDAY_MAX_SECONDS}
+        )
+    if not board.rate_allowed(f"instructor:{by.pk}", board.INSTRUCTOR_ACTION_RATE):
+        raise GameDayError(_("Too many actions in a minute. Wait a moment and try again."))
+    sessions = _attendee_sessions(workshop, lab)
+    if not sessions:
+        raise GameDayError(_("No attendee has this lab running."))
+    try:
+        with transaction.atomic():
+            Workshop.objects.select_for_update().get(pk=workshop.pk)
+            game_day = GameDay.objects.create(
+                workshop=workshop,
+                lab=lab,
+                fault=fault,
+                target=target,
+                duration_seconds=duration_seconds,
+                probe=probe_for(lab),
+                started_by=by,
+            )
+            attendees = {
+                row.user_id: row
+                for row in workshop.attendees.filter(user_id__in=[s.user_id for s in sessions])
+            }
+            outcomes = GameDayOutcome.objects.bulk_create(
+                GameDayOutcome(game_day=game_day, attendee=attendees[s.user_id], session=s)
+                for s in sessions
+                if s.user_id in attendees
+            )
+            WorkshopEvent.objects.create(
+                workshop=workshop,
+                kind=WorkshopEvent.Kind.GAMEDAY,
+                actor=by,
+                detail={"game_day": game_day.pk, "fault": fault, "target": target},
+            )
+            for outcome in outcomes:
+                _enqueue(outcome.pk)
+            board.board_changed(workshop.pk)
+    except IntegrityError as error:
+        raise GameDayError(_("A game day is already running in this workshop.")) from error
+    return game_day
+
+
+def _enqueue(outcome_id: int) -> None:
+    from celery import current_app
+
+    from labs.services.state import task_queue
+
+    queue = task_queue("checks")
+    transaction.on_commit(
+        lambda: current_app.send_task(
+            "academy.workshops.gameday.run_outcome", args=(outcome_id,), queue=queue
+        )
+    )
+
+
+# --- On the lab host: one session's fault and measurements ------------------------------------
+
+
+def _call(
+    sidecar: str, method: str, url: str, body: dict | None, timeout: float
+) -> tuple[int, str]:
+    result = runtime.sandbox_exec(
+        container_id=sidecar,
+        command=[
+            "python3",
+            "-I",
+            "-c",
+            _CALL,
+            method,
+            url,
+            json.dumps(body) if body else "",
+            str(timeout),
+        ],
+        user=SIDECAR_USER,
+        timeout=timeout + 10,
+    )
+    status, _space, text = result.output.strip().partition(" ")
+    try:
+        return int(status), text
+    except ValueError:
+        return 0, result.output[:200]
+
+
+def _fault_request(sidecar: str, action: str, target: str, **extra) -> str | None:
+    """Asks the sidecar (and so the relay) for one fault; None when done, else the error."""
+    body = {"action": action, "target": target, **extra}
+    status, text = _call(sidecar, "POST", "http://127.0.0.1:7000/v1/faults", body, 30.0)
+    return None if status == 200 else f"{status} {text}"[:300]
+
+
+def _measure(sidecar: str, probe: dict, phase: str) -> dict:
+    url = f"http://{probe['container']}:{int(probe['port'])}{probe['path']}"
+    started = time.monotonic()
+    at = timezone.now()
+    try:
+        status, _text = _call(sidecar, "GET", url, None, PROBE_TIMEOUT)
+    except (runtime.RuntimeFailure, runtime.RuntimeUnavailable):
+        status = 0
+    return {
+        "at": at.isoformat(),
+        "phase": phase,
+        "ok": 200 <= status < 300,
+        "status": status or None,
+        "ms": int((time.monotonic() - started) * 1000),
+    }
+
+
+def _save(outcome: GameDayOutcome, **fields) -> None:
+    for name, value in fields.items():
+        setattr(outcome, name, value)
+    outcome.save(update_fields=[*fields])
+    board.board_changed(outcome.game_day.workshop_id)
+
+
+def _fault_begin(sidecar: str, game_day: GameDay) -> str | None:
+    fault, target = game_day.fault, game_day.target
+    if fault == Fault.KILL:
+        return _fault_request(sidecar, "kill", target)
+    if fault == Fault.BREAK_RECONCILER:
+        return _fault_request(sidecar, "pause", target)
+    resource = "memory" if fault == Fault.STRESS_MEMORY else "cpu"
+    return _fault_request(
+        sidecar, "stress", target, duration=game_day.duration_seconds, resource=resource
+    )
+
+
+def _fault_end(sidecar: str, game_day: GameDay) -> None:
+    """Puts the system back as the fault found it (stress ends by itself)."""
+    action = {Fault.KILL: "restart", Fault.BREAK_RECONCILER: "unpause"}.get(game_day.fault)
+    if action:
+        error = _fault_request(sidecar, action, game_day.target)
+        if error:
+            log.warning("game day %s: %s %s: %s", game_day.pk, action, game_day.target, error)
+
+
+def game_day_outcome_run(*, outcome: GameDayOutcome) -> str:
+    """Measures, injects, measures through the window, ends the fault, measures, decides.
+    Idempotent: an outcome that is no longer pending is left as it is."""
+    outcome = GameDayOutcome.objects.select_related("game_day", "session__lab").get(pk=outcome.pk)
+    if outcome.result != Result.PENDING or outcome.injected_at is not None:
+        return outcome.result
+    game_day, session = outcome.game_day, outcome.session
+    containers = ((session.sandbox if session else None) or {}).get("containers") or {}
+    if session is None or not session.is_live or FAULTS_CONTAINER not in containers:
+        _save(outcome, result=Result.FAILED, error=_("The lab session was not running."))
+        _finish_if_done(game_day)
+        return outcome.result
+    sidecar, probe = containers[FAULTS_CONTAINER], game_day.probe
+    measurements = [_measure(sidecar, probe, "before") for _ in range(MEASURES_BEFORE)]
+    injected_at = timezone.now()
+    try:
+        error = _fault_begin(sidecar, game_day)
+    except (runtime.RuntimeFailure, runtime.RuntimeUnavailable) as failure:
+        error = str(failure)[:300]
+    if error:
+        _save(outcome, result=Result.FAILED, error=error, measurements=measurements)
+        _finish_if_done(game_day)
+        return outcome.result
+    _save(outcome, injected_at=injected_at, measurements=measurements)
+    deadline = time.monotonic() + game_day.duration_seconds
+    while time.monotonic() < deadline:
+        measurement = _measure(sidecar, probe, "during")
+        measurements.append(measurement)
+        fields = {"measurements": measurements}
+        if not measurement["ok"] and outcome.result == Result.PENDING:
+            fields["result"] = Result.DEVIATED  # shown at once on the board
+        _save(outcome, **fields)
+        time.sleep(max(0.0, min(PROBE_INTERVAL, deadline - time.monotonic())))
+    _fault_end(sidecar, game_day)
+    fault_ended_at = timezone.now()
+    time.sleep(RECOVERY_SECONDS)
+    measurements += [_measure(sidecar, probe, "after") for _ in range(MEASURES_AFTER)]
+    during = [m for m in measurements if m["phase"] == "during"]
+    held = bool(during) and all(m["ok"] for m in during)
+    _save(
+        outcome,
+        measurements=measurements,
+        fault_ended_at=fault_ended_at,
+        result=Result.HELD if held else Result.DEVIATED,
+    )
+    _finish_if_done(game_day)
+    return outcome.result
+
+
+def _finish_if_done(game_day: GameDay) -> None:
+    if not game_day.outcomes.filter(result=Result.PENDING).exists():
+        # "Deviated" is set while the window runs: a deviated outcome may still be measuring.
+        if (
+            game_day.outcomes.filter(injected_at__isnull=False, fault_ended_at__isnull=True)
+            .exclude(result=Result.FAILED)
+            .exists()
+        ):
+            return
+        GameDay.objects.filter(pk=game_day.pk, state=GameDay.State.RUNNING).update(
+            state=GameDay.State.FINISHED, finished_at=timezone.now()
+        )
+        board.board_changed(game_day.workshop_id)
+
+
+@shared_task(acks_late=True, name="academy.workshops.gameday.run_outcome")
+def run_outcome(outcome_id: int) -> str | None:
+    outcome = GameDayOutcome.objects.filter(pk=outcome_id).first()
+    return None if outcome is None else game_day_outcome_run(outcome=outcome)
+
+
+# --- The debrief ---------------------------------------------------------------------------------
+
+
+def _seconds(start: datetime, value: str | None) -> float | None:
+    if not value:
+        return None
+    return (datetime.fromisoformat(value) - start).total_seconds()
+
+
+def game_day_debrief(*, game_day: GameDay) -> dict:
+    """Per attendee, a timeline: marks at their offset (percent of the axis) and the fault
+    window shaded; and the summary."""
+    outcomes = list(game_day.outcomes.select_related("attendee").order_by("attendee__joined_at"))
+    rows = []
+    for outcome in outcomes:
+        marks = outcome.measurements or []
+        if not marks:
+            rows.append({"outcome": outcome, "marks": [], "window": None})
+            continue
+        start = datetime.fromisoformat(marks[0]["at"])
+        end = datetime.fromisoformat(marks[-1]["at"])
+        if outcome.fault_ended_at:
+            end = max(end, outcome.fault_ended_at)
+        span = max(1.0, (end - start).total_seconds())
+        window = None
+        if outcome.injected_at:
+            left = _seconds(start, outcome.injected_at.isoformat()) or 0.0
+            right = (
+                _seconds(start, outcome.fault_ended_at.isoformat())
+                if outcome.fault_ended_at
+                else span
+            )
+            window = {
+                "left": round(100 * max(0.0, left) / span, 2),
+                "width": round(100 * max(0.0, right - left) / span, 2),
+            }
+        rows.append(
+            {
+                "outcome": outcome,
+                "span": round(span),
+                "window": window,
+                "marks": [
+                    {
+                        **mark,
+                        "left": round(100 * (_seconds(start, mark["at"]) or 0) / span, 2),
+                        "offset": round(_seconds(start, mark["at"]) or 0, 1),
+                    }
+                    for mark in marks
+                ],
+            }
+        )
+    counts = {value: sum(1 for o in outcomes if o.result == value) for value in Result.values}
+    return {"game_day": game_day, "rows": rows, "counts": counts, "total": len(outcomes)}
+
+
+PHASE_LABELS = {
+    "before": gettext_lazy("before the fault"),
+    "during": gettext_lazy("during the fault"),
+    "after": gettext_lazy("after the fault"),
+}
