@@ -403,3 +403,29 @@ WORKSHOP_JOIN_ADDRESS_FREE = int(env("WORKSHOP_JOIN_ADDRESS_FREE", "400"))
 WORKSHOP_RESUME_ADDRESS_FREE_FAILURES = int(env("WORKSHOP_RESUME_ADDRESS_FREE_FAILURES", "60"))
 WORKSHOP_RESUME_WORKSHOP_FREE_FAILURES = int(env("WORKSHOP_RESUME_WORKSHOP_FREE_FAILURES", "200"))
 WORKSHOP_THROTTLE_BASE_DELAY_SECONDS = float(env("WORKSHOP_THROTTLE_BASE_DELAY_SECONDS", "2"))
+# Starting, pre-warming and ending workshops (academy/workshops/prewarm.py, ending.py,
+# docs/workshops.md). Every WORKSHOP_TICK_SECONDS the beat starts the workshops whose start
+# passed, ends those whose end passed (their labs destroyed, their warm pool released) and
+# sizes the warm pool: for workshops starting within WORKSHOP_PREWARM_MINUTES, or in session,
+# one ready sandbox per place of each of their first WORKSHOP_PREWARM_LABS labs, as far as the
+# lab host holds (LAB_MAX_RUNNING_SESSIONS). Guests who never claimed their account are deleted
+# WORKSHOP_GUEST_RETENTION_DAYS after their last workshop ended.
+WORKSHOP_PREWARM_MINUTES = int(env("WORKSHOP_PREWARM_MINUTES", "20"))
+WORKSHOP_PREWARM_LABS = int(env("WORKSHOP_PREWARM_LABS", "1"))
+WORKSHOP_TICK_SECONDS = int(env("WORKSHOP_TICK_SECONDS", "30"))
+WORKSHOP_GUEST_RETENTION_DAYS = int(env("WORKSHOP_GUEST_RETENTION_DAYS", "30"))
+# How the lab engine hears of workshops without importing them (labs stays standalone): the
+# extra warm sandboxes per lab, and the users in a room, for whom the per-address limits give
+# way to the per-user ones (a room of 60 shares the venue's NAT address).
+LAB_WARM_POOL_DEMAND = "academy.workshops.prewarm.warm_pool_demand"
+LAB_ROOM_MEMBERS = "academy.workshops.selectors.room_members"
+CELERY_BEAT_SCHEDULE["workshops-tick"] = {
+    "task": "academy.workshops.tasks.tick",
+    "schedule": WORKSHOP_TICK_SECONDS,
+    "options": {"queue": f"{LAB_TASK_QUEUE}.housekeeping", "expires": WORKSHOP_TICK_SECONDS},
+}
+CELERY_BEAT_SCHEDULE["workshops-forget-guests"] = {
+    "task": "academy.workshops.tasks.forget_guests",
+    "schedule": 24 * 60 * 60,
+    "options": {"queue": f"{LAB_TASK_QUEUE}.housekeeping"},
+}

@@ -33,6 +33,7 @@ from academy.workshops.models import (
     WorkshopLab,
 )
 from labs.models import Lab
+from labs.services import state as lab_state
 
 RESUME_SALT = "academy.workshops.resume-code"
 
@@ -375,3 +376,57 @@ def attendee_claim(*, attendee: Attendee, username: str, email: str, password: s
     Attendee.objects.filter(user=user, claimed=False).update(claimed=True, claimed_at=now)
     attendee.refresh_from_db()
     return attendee
+
+
+# --- Starting and ending (prewarm.py sizes the warm pool, ending.py does the rest) ---------------
+
+
+def _is_teacher(workshop: Workshop, by) -> bool:
+    return selectors.user_is_instructor(by) and workshop.instructors.filter(pk=by.pk).exists()
+
+
+def workshop_start(*, workshop: Workshop, by=None, now: datetime | None = None) -> Workshop:
+    """The room is live: by an instructor's Start, or by the beat once ``starts_at`` passed
+    (``by`` None). Starting a live workshop again changes nothing; an ended one cannot start."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        workshop = Workshop.objects.select_for_update().get(pk=workshop.pk)
+        if by is not None and not _is_teacher(workshop, by):
+            raise WorkshopError(
+                _("Only this workshop's instructors can start it."), code="permission"
+            )
+        if workshop.state == Workshop.State.ENDED or now >= workshop.ends_at:
+            raise WorkshopError(_("This workshop has ended; it cannot start again."), code="ended")
+        if workshop.state == Workshop.State.SCHEDULED:
+            workshop.state = Workshop.State.LIVE
+            workshop.went_live_at = now
+            workshop.save(update_fields=["state", "went_live_at", "updated_at"])
+            # The warm pool follows at once, not at the next beat.
+            lab_state.enqueue("pool_refill", kind="housekeeping")
+    return workshop
+
+
+def workshop_end(*, workshop: Workshop, by=None, now: datetime | None = None) -> int:
+    """Ends the workshop: every live session of its attendees for its labs ends (the lab host's
+    worker removes the containers, as for a learner's Stop), the join code is free again, and
+    the extra warm pool is released (the refill finds no workshop asking for it). By an
+    instructor's End, or by the beat once ``ends_at`` passed (``by`` None). Returns how many
+    sessions it ended; a second call ends what is still live (nothing, usually)."""
+    from labs.services import lab_session_end
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        workshop = Workshop.objects.select_for_update().get(pk=workshop.pk)
+        if by is not None and not _is_teacher(workshop, by):
+            raise WorkshopError(
+                _("Only this workshop's instructors can end it."), code="permission"
+            )
+        if workshop.state != Workshop.State.ENDED:
+            workshop.state = Workshop.State.ENDED
+            workshop.ended_at = now
+            workshop.save(update_fields=["state", "ended_at", "updated_at"])
+        sessions = list(selectors.workshop_live_sessions(workshop=workshop).distinct())
+        for session in sessions:
+            lab_session_end(session=session)
+        lab_state.enqueue("pool_refill", kind="housekeeping")
+    return len(sessions)

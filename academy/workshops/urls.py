@@ -17,6 +17,9 @@ urlpatterns = [
         views.attendee_resume_code_renew,
         name="attendee_resume_code",
     ),
+    path(_("workshops/manage/<int:pk>/start/"), views.start, name="start"),
+    path(_("workshops/manage/<int:pk>/end/"), views.end, name="end"),
+    path(_("workshops/manage/<int:pk>/results.csv"), views.results_csv, name="results_csv"),
     # Attendees.
     path(_("join/"), views.join, name="join"),
     path(_("join/resume/"), views.resume, name="resume"),

@@ -13,12 +13,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from academy.accounts.throttle import throttle_claim, throttle_failure, throttle_release
@@ -460,3 +461,65 @@ def public(request, slug: str):
         "attendee": selectors.attendee_for(workshop=workshop, user=request.user),
     }
     return render(request, "workshops/public.html", context)
+
+
+# --- Starting, ending, exporting (prewarm.py, ending.py, export.py) -----------------------------
+
+
+@instructor_required
+@require_POST
+def start(request, pk: int):
+    workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
+    try:
+        services.workshop_start(workshop=workshop, by=request.user)
+    except services.WorkshopError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request, _("The workshop is live. Attendees' labs start from the warm pool.")
+        )
+    return redirect("workshops:manage", pk=workshop.pk)
+
+
+@instructor_required
+def end(request, pk: int):
+    """GET: what ending destroys, and a confirmation; POST: end it."""
+    from academy.workshops import ending
+
+    workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
+    if request.method == "POST":
+        try:
+            count = services.workshop_end(workshop=workshop, by=request.user)
+        except services.WorkshopError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(
+                request,
+                ngettext(
+                    "The workshop has ended: %(count)d lab session is being removed.",
+                    "The workshop has ended: %(count)d lab sessions are being removed.",
+                    count,
+                )
+                % {"count": count},
+            )
+        return redirect("workshops:manage", pk=workshop.pk)
+    context = {
+        "workshop": workshop,
+        "times": _times(workshop),
+        "summary": ending.workshop_end_summary(workshop=workshop),
+    }
+    return render(request, "workshops/end_confirm.html", context)
+
+
+@instructor_required
+def results_csv(request, pk: int):
+    from academy.workshops import export
+
+    workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
+    response = HttpResponse(
+        export.workshop_results_csv(workshop=workshop), content_type="text/csv; charset=utf-8"
+    )
+    filename = export.workshop_results_filename(workshop=workshop)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response

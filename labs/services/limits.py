@@ -15,6 +15,12 @@ one check in flight per session.
   check and given back by the worker when the check is done (or found done in the database, or
   expired). A second click meanwhile gets the same pending answer and runs nothing.
 
+A room behind one address (a workshop on the venue's NAT) is not one client: the site names,
+through LAB_ROOM_MEMBERS, the users who are in a room right now (attendees of a workshop that is
+on). For them the per-address limits give way to the per-user ones (the room's size is bounded
+by its capacity), and their sessions, requests and terminals do not count against the address,
+so a flood from anyone else at that address is limited exactly as before.
+
 Counts live in Django's cache. In production that is Redis (REDIS_URL), shared by every web
 process and worker. The embedded default is the local-memory cache of each process; that holds
 because `make run` serves the site from a single uvicorn process, where every limit is decided,
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -34,11 +41,14 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext, ngettext
 
 from academy.net import client_ip
 from labs.models import LabSession
 from labs.services.access import LabSessionError
+
+log = logging.getLogger(__name__)
 
 # exam_*: the certification exams (academy/certifications/views.py) count the same way, and so
 # does the public credential verifier (certificate_views.py).
@@ -105,6 +115,27 @@ def address_key(address: str) -> str:
     return str(parsed)
 
 
+def room_members():
+    """The users in a room right now, as a queryset of users (the callable named by
+    LAB_ROOM_MEMBERS), or None when the site has no rooms or its hook fails."""
+    path = getattr(settings, "LAB_ROOM_MEMBERS", "")
+    if not path:
+        return None
+    try:
+        return import_string(path)()
+    except Exception:  # the limits still hold, per address, as without rooms
+        log.exception("The room members hook %s failed", path)
+        return None
+
+
+def in_room(user_id: int | None) -> bool:
+    """Whether the per-address limits give way to the per-user ones for this user."""
+    if not user_id:
+        return False
+    members = room_members()
+    return members is not None and members.filter(pk=user_id).exists()
+
+
 def _key(*parts: object) -> str:
     identity = "\n".join(str(part) for part in parts[1:])
     digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:32]
@@ -153,10 +184,11 @@ def rate_limit(
     if action not in ACTIONS:
         raise ValueError(f"unknown lab action: {action!r}")
     rules = settings.LAB_RATE_LIMITS.get(action, {})
+    user_id = user.pk if user is not None and user.is_authenticated else None
     identities = {
         "session": session.pk if session is not None else None,
-        "user": user.pk if user is not None and user.is_authenticated else None,
-        "address": address_key(address) if address else None,
+        "user": user_id,
+        "address": address_key(address) if address and not in_room(user_id) else None,
     }
     now = _now()
     wait = 0
@@ -182,9 +214,12 @@ def live_sessions_limit(*, user, address: str | None) -> None:
             gettext("You have too many labs running. Stop one before you start another."),
             retry_after=_seconds_until_one_ends(mine),
         )
-    if address is None:
+    if address is None or in_room(user.pk):
         return
     theirs = live.filter(client_address=address)
+    members = room_members()
+    if members is not None:  # a room's sessions are its own, not the address's
+        theirs = theirs.exclude(user__in=members)
     if theirs.count() >= settings.LAB_MAX_LIVE_SESSIONS_PER_ADDRESS:
         raise LabRateLimited(
             gettext(
@@ -231,10 +266,15 @@ def _with_lock(key: str, change) -> object:
 
 
 def _terminal_keys(user_id: int, address: str) -> list[tuple[str, int]]:
-    return [
-        (_key("terminals-user", user_id), settings.LAB_MAX_TERMINALS_PER_USER),
-        (_key("terminals-address", address_key(address)), settings.LAB_MAX_TERMINALS_PER_ADDRESS),
-    ]
+    keys = [(_key("terminals-user", user_id), settings.LAB_MAX_TERMINALS_PER_USER)]
+    if not in_room(user_id):
+        keys.append(
+            (
+                _key("terminals-address", address_key(address)),
+                settings.LAB_MAX_TERMINALS_PER_ADDRESS,
+            )
+        )
+    return keys
 
 
 def terminal_lease_take(*, holder: str, user_id: int, address: str) -> bool:
@@ -262,8 +302,9 @@ def terminal_lease_renew(*, holder: str, user_id: int, address: str) -> None:
 
 
 def terminal_lease_give_back(*, holder: str, user_id: int, address: str) -> None:
-    for key, _limit in _terminal_keys(user_id, address):
-        _lease_drop(key, holder)
+    # Both keys, room or not: the user may have left the room since the lease was taken.
+    _lease_drop(_key("terminals-user", user_id), holder)
+    _lease_drop(_key("terminals-address", address_key(address)), holder)
 
 
 def _lease_drop(key: str, holder: str) -> None:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
+from django.utils.module_loading import import_string
 
 from labs import runtime
 from labs.content import CONTAINER_DEFAULTS, FAULTS_CONTAINER
@@ -125,13 +126,40 @@ def queue_position(session: LabSession) -> int | None:
     return exams_first + ahead + same_time.count() + 1
 
 
+def pool_demand() -> dict[int, int]:
+    """Extra warm sandboxes per lab id that the site asks for beyond each lab's own pool (the
+    workshops' pre-warming): the callable named by LAB_WARM_POOL_DEMAND, or nothing. It reads
+    rows only; a failing hook costs the extra pool, never the refill."""
+    path = getattr(settings, "LAB_WARM_POOL_DEMAND", "")
+    if not path:
+        return {}
+    try:
+        return {int(lab_id): max(0, int(count)) for lab_id, count in import_string(path)().items()}
+    except Exception:
+        log.exception("The warm pool demand hook %s failed", path)
+        return {}
+
+
 def pool_refill() -> int:
-    """Provisions sessions with no user until each lab has its warm pool; returns how many."""
+    """Provisions sessions with no user until each lab has its warm pool (its own size plus
+    the demand of pool_demand()); ends the pooled sessions beyond it, the newest first, so that
+    an extra pool asked for (a workshop's) is released when nobody asks any more. Returns how
+    many sessions it started."""
     made = 0
-    for lab in Lab.objects.published().filter(exam_only=False):
+    demand = pool_demand()
+    labs = Lab.objects.published().filter(exam_only=False)
+    # Labs asked for first: with the host nearly full, a waiting room comes before a base pool.
+    for lab in sorted(labs, key=lambda lab: (-demand.get(lab.pk, 0), lab.order, lab.key)):
         size = lab.warm_pool_size
         size = settings.LAB_WARM_POOL_SIZE if size is None else size
-        have = LabSession.objects.live().pooled().filter(lab=lab).count()
+        size += demand.get(lab.pk, 0)
+        pooled = LabSession.objects.live().pooled().filter(lab=lab)
+        have = pooled.count()
+        if have > size:
+            surplus = pooled.order_by("-state_changed_at", "-pk")[: have - size]
+            for session in list(surplus):
+                lab_session_end(session=session)
+            continue
         for _ in range(size - have):
             if LabSession.objects.running().count() >= settings.LAB_MAX_RUNNING_SESSIONS:
                 return made  # learners come before the pool
