@@ -36,6 +36,23 @@ urlpatterns = [
         name="resume_code_renew",
     ),
     path(_("workshops/<slug:slug>/my-labs/account/"), views.claim, name="claim"),
+    # The live board and the game day (academy/workshops/board.py, gameday.py).
+    path(_("workshops/manage/<int:pk>/board/"), views.board, name="board"),
+    path(_("workshops/manage/<int:pk>/board/announce/"), views.board_announce, name="announce"),
+    path(_("workshops/manage/<int:pk>/board/extend/"), views.board_extend, name="extend"),
+    path(_("workshops/manage/<int:pk>/board/timer/"), views.board_timer, name="timer"),
+    path(
+        _("workshops/manage/<int:pk>/board/help/<int:attendee_id>/clear/"),
+        views.board_help_clear,
+        name="help_clear",
+    ),
+    path(_("workshops/manage/<int:pk>/game-day/"), views.gameday_new, name="gameday"),
+    path(
+        _("workshops/manage/<int:pk>/game-day/<int:game_day_id>/"),
+        views.gameday_debrief,
+        name="gameday_debrief",
+    ),
+    path(_("workshops/<slug:slug>/my-labs/help/"), views.help_toggle, name="help"),
     # Everyone.
     path(_("workshops/<slug:slug>/"), views.public, name="public"),
 ]

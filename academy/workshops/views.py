@@ -523,3 +523,193 @@ def results_csv(request, pk: int):
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+# --- The live board, the room's actions and the game day (issue 13, items 4 and 5) -------------
+# Kept in one block; academy/workshops/board.py and gameday.py hold the logic.
+
+from django.http import JsonResponse  # noqa: E402
+from django.utils.http import url_has_allowed_host_and_scheme  # noqa: E402
+
+from academy.workshops import board as room  # noqa: E402
+from academy.workshops import gameday  # noqa: E402
+from academy.workshops.models import (  # noqa: E402
+    ANNOUNCEMENT_MAX_LENGTH,
+    GAMEDAY_MAX_SECONDS,
+    GAMEDAY_MIN_SECONDS,
+    GameDay,
+    GameDayOutcome,
+)
+
+
+@instructor_required
+def board(request, pk: int):
+    workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
+    context = {
+        "workshop": workshop,
+        "snapshot": room.board_snapshot(workshop=workshop),
+        "announcements": room.announcements_recent(workshop),
+        "announcement_max": ANNOUNCEMENT_MAX_LENGTH,
+        "game_day": workshop.game_days.first(),
+        "board_labels": {
+            "live": _("Live: updates as they happen."),
+            "offline": _("Reconnecting… the board may be out of date."),
+            "passed": _("Passed"),
+            "failed": _("Failed"),
+            "all_passed": _("All passed"),
+            "clear": _("Asks for help: clear"),
+            "paused": _("Paused"),
+            "game_day": _("Game day: %(fault)s (%(target)s): %(held)s of %(total)s held."),
+            "help_one": _("1 asks for help"),
+            "help_many": _("%(count)s ask for help"),
+            "results": dict(GameDayOutcome.Result.choices),
+        },
+    }
+    return render(request, "workshops/board.html", context)
+
+
+def _room_done(request, workshop, text: str | None = None, *, error: bool = False):
+    if text:
+        (messages.error if error else messages.success)(request, text)
+    return redirect("workshops:board", pk=workshop.pk)
+
+
+@instructor_required
+@require_POST
+def board_announce(request, pk: int):
+    workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
+    try:
+        room.announcement_send(
+            workshop=workshop, by=request.user, text=request.POST.get("text", "")
+        )
+    except room.RoomError as refusal:
+        return _room_done(request, workshop, str(refusal), error=True)
+    return _room_done(request, workshop, _("The announcement was sent to every attendee."))
+
+
+@instructor_required
+@require_POST
+def board_extend(request, pk: int):
+    workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
+    try:
+        count = room.room_extend(workshop=workshop, by=request.user)
+    except room.RoomError as refusal:
+        return _room_done(request, workshop, str(refusal), error=True)
+    text = ngettext(
+        "%(count)d running lab session was extended.",
+        "%(count)d running lab sessions were extended.",
+        count,
+    ) % {"count": count}
+    return _room_done(request, workshop, text)
+
+
+@instructor_required
+@require_POST
+def board_timer(request, pk: int):
+    workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
+    try:
+        if request.POST.get("action") == "resume":
+            room.timer_resume(workshop=workshop, by=request.user)
+            text = _("The room's timer runs again.")
+        else:
+            room.timer_pause(workshop=workshop, by=request.user)
+            text = _("The room's timer is paused.")
+    except room.RoomError as refusal:
+        return _room_done(request, workshop, str(refusal), error=True)
+    return _room_done(request, workshop, text)
+
+
+@instructor_required
+@require_POST
+def board_help_clear(request, pk: int, attendee_id: int):
+    workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
+    attendee = workshop.attendees.filter(pk=attendee_id).first()
+    if attendee is None:
+        raise Http404
+    room.help_clear(workshop=workshop, attendee=attendee, by=request.user)
+    return _room_done(request, workshop)
+
+
+@login_required
+@require_POST
+def help_toggle(request, slug: str):
+    """The attendee's "Ask for help" button: only ever their own hand, in their own workshop."""
+    attendee = _own_attendee(request, slug)
+    try:
+        raised = room.help_toggle(attendee=attendee)
+    except room.RoomError as refusal:
+        if request.headers.get("Accept") == "application/json":
+            return JsonResponse({"error": str(refusal)}, status=429)
+        messages.error(request, str(refusal))
+        raised = None
+    if request.headers.get("Accept") == "application/json":
+        return JsonResponse({"help": raised})
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+        back = reverse("workshops:home", kwargs={"slug": slug})
+    return HttpResponseRedirect(back)
+
+
+@instructor_required
+def gameday_new(request, pk: int):
+    workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
+    labs = gameday.game_day_labs(workshop)
+    error = ""
+    if request.method == "POST":
+        lab_id, _sep, choice = request.POST.get("fault", "").partition(":")
+        fault, _sep, target = choice.partition(":")
+        lab = next((lab for lab, _c in labs if str(lab.pk) == lab_id), None)
+        try:
+            duration = int(request.POST.get("duration", ""))
+        except ValueError:
+            duration = -1
+        if lab is None:
+            error = _("Pick a fault in one of the workshop's labs.")
+        else:
+            try:
+                game_day = gameday.game_day_start(
+                    workshop=workshop,
+                    by=request.user,
+                    lab=lab,
+                    fault=fault,
+                    target=target,
+                    duration_seconds=duration,
+                )
+            except gameday.GameDayError as refusal:
+                error = str(refusal)
+            else:
+                count = game_day.outcomes.count()
+                messages.success(
+                    request,
+                    ngettext(
+                        "The fault is being injected into %(count)d attendee's lab.",
+                        "The fault is being injected into %(count)d attendees' labs.",
+                        count,
+                    )
+                    % {"count": count},
+                )
+                return redirect("workshops:board", pk=workshop.pk)
+    context = {
+        "workshop": workshop,
+        "labs": labs,
+        "error": error,
+        "min": GAMEDAY_MIN_SECONDS,
+        "max": GAMEDAY_MAX_SECONDS,
+        "running": room.game_day_running(workshop),
+        "past": list(workshop.game_days.all()[:10]),
+    }
+    return render(request, "workshops/gameday_new.html", context, status=400 if error else 200)
+
+
+@instructor_required
+def gameday_debrief(request, pk: int, game_day_id: int):
+    workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
+    game_day = GameDay.objects.filter(pk=game_day_id, workshop=workshop).first()
+    if game_day is None:
+        raise Http404
+    context = {
+        "workshop": workshop,
+        **gameday.game_day_debrief(game_day=game_day),
+        "phases": gameday.PHASE_LABELS,
+    }
+    return render(request, "workshops/gameday_debrief.html", context)

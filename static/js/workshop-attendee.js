@@ -1,0 +1,91 @@
+// The attendee's room bar (academy/workshops/templates/workshops/_room_bar_inner.html):
+// announcements, the room's timer, "your instructor is watching" and the help button, live over
+// ws/workshops/<pk>/room/. Announcements are the instructor's plain text: textContent only.
+(function () {
+  "use strict";
+  var bar = document.querySelector("[data-room]");
+  if (!bar) return;
+  var MAX_SHOWN = 3;
+  var list = bar.querySelector("[data-room-announcements]");
+  var watched = bar.querySelector("[data-room-watched]");
+  var clock = bar.querySelector("[data-room-clock]");
+  var paused = bar.querySelector("[data-room-paused]");
+  var helpForm = bar.querySelector("[data-room-help]");
+  var helpButton = helpForm.querySelector("button");
+  var timer = {
+    remaining: parseInt(clock.dataset.remaining, 10) || 0,
+    paused: clock.dataset.paused === "1",
+    at: Date.now(),
+  };
+
+  function format(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    var two = function (n) { return (n < 10 ? "0" : "") + n; };
+    return (h ? h + ":" + two(m) : m) + ":" + two(s);
+  }
+  function tick() {
+    var elapsed = timer.paused ? 0 : (Date.now() - timer.at) / 1000;
+    clock.textContent = format(timer.remaining - elapsed);
+    paused.hidden = !timer.paused;
+  }
+  function setTimer(state) {
+    timer = { remaining: state.remaining_seconds, paused: state.paused, at: Date.now() };
+    tick();
+  }
+  function announce(item, fresh) {
+    var p = document.createElement("p");
+    p.className = "room-announcement" + (fresh ? " is-new" : "");
+    p.textContent = String(item.text).slice(0, 280);
+    list.prepend(p);
+    while (list.children.length > MAX_SHOWN) list.lastElementChild.remove();
+  }
+  function setHelp(raised) {
+    helpButton.setAttribute("aria-pressed", raised ? "true" : "false");
+    helpButton.textContent = raised ? helpButton.dataset.labelLower : helpButton.dataset.labelRaise;
+  }
+  helpForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    helpButton.disabled = true;
+    fetch(helpForm.action, {
+      method: "POST",
+      body: new FormData(helpForm),
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+    }).then(function (response) { return response.json(); }).then(function (data) {
+      if (typeof data.help === "boolean") setHelp(data.help);
+    }).catch(function () {}).finally(function () { helpButton.disabled = false; });
+  });
+  var delay = 1000;
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var socket = new WebSocket(scheme + location.host + bar.dataset.socket);
+    socket.onopen = function () { delay = 1000; };
+    socket.onmessage = function (event) {
+      var message = JSON.parse(event.data);
+      if (message.type === "room") {
+        list.replaceChildren();
+        message.announcements.slice().reverse().forEach(function (item) { announce(item, false); });
+        setTimer(message.timer);
+        watched.hidden = !message.watched;
+        setHelp(message.help);
+      } else if (message.type === "announce") {
+        announce(message.announcement, true);
+      } else if (message.type === "timer") {
+        setTimer(message.timer);
+      } else if (message.type === "watched") {
+        watched.hidden = !message.watched;
+      } else if (message.type === "help") {
+        setHelp(message.help);
+      }
+    };
+    socket.onclose = function (event) {
+      if (event.code === 4001 || event.code === 4003) return;
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 30000);
+    };
+  }
+  tick();
+  setInterval(tick, 1000);
+  connect();
+})();
