@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 Fault = GameDay.Fault
 Result = GameDayOutcome.Result
 PROBE_INTERVAL = 2.0  # seconds between measurements during the fault window
-PROBE_TIMEOUT = 2.0
+PROBE_TIMEOUT = 5.0  # the steady state: a 2xx answer within this many seconds
 MEASURES_BEFORE = 2
 MEASURES_AFTER = 2
 RECOVERY_SECONDS = 3.0  # after the fault ends, before the "after" measurements
@@ -53,14 +53,14 @@ SIDECAR_USER = "faultd"
 # A request to the sidecar's API, from inside the sidecar: prints the status and the answer.
 _CALL = """\
 import json, sys, urllib.request, urllib.error
-method, url, body = sys.argv[1], sys.argv[2], sys.argv[3]
+method, url, body, limit = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[5])
 request = urllib.request.Request(url, method=method, data=body.encode() or None,
                                  headers={"Content-Type": "application/json"})
 try:
     with urllib.request.urlopen(request, timeout=float(sys.argv[4])) as answer:
-        print(answer.status, answer.read(300).decode(errors="replace"))
+        print(answer.status, answer.read(limit).decode(errors="replace"))
 except urllib.error.HTTPError as error:
-    print(error.code, error.read(300).decode(errors="replace"))
+    print(error.code, error.read(limit).decode(errors="replace"))
 except Exception as error:
     print(0, type(error).__name__)
 """
@@ -225,8 +225,10 @@ def _enqueue(outcome_id: int) -> None:
 
 
 def _call(
-    sidecar: str, method: str, url: str, body: dict | None, timeout: float
+    sidecar: str, method: str, url: str, body: dict | None, timeout: float, limit: int = 300
 ) -> tuple[int, str]:
+    """An HTTP request from inside the session's faults sidecar: (status, the answer's start);
+    status 0 when no answer came."""
     result = runtime.sandbox_exec(
         container_id=sidecar,
         command=[
@@ -238,6 +240,7 @@ def _call(
             url,
             json.dumps(body) if body else "",
             str(timeout),
+            str(limit),
         ],
         user=SIDECAR_USER,
         timeout=timeout + 10,

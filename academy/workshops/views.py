@@ -711,5 +711,6 @@ def gameday_debrief(request, pk: int, game_day_id: int):
         "workshop": workshop,
         **gameday.game_day_debrief(game_day=game_day),
         "phases": gameday.PHASE_LABELS,
+        "probe_timeout": f"{gameday.PROBE_TIMEOUT:g}",
     }
     return render(request, "workshops/gameday_debrief.html", context)
