@@ -458,3 +458,8 @@ def live_attendance(*, user) -> Attendee | None:
 
 def game_day_running(workshop: Workshop) -> GameDay | None:
     return workshop.game_days.filter(state=GameDay.State.RUNNING).first()
+
+
+def attendee_session(*, workshop: Workshop, attendee: Attendee) -> LabSession | None:
+    """The attendee's current session of the workshop's labs (the board's row), if any."""
+    return _lab_sessions(workshop, [attendee.user_id]).get(attendee.user_id)

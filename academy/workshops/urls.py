@@ -46,6 +46,11 @@ urlpatterns = [
         views.board_help_clear,
         name="help_clear",
     ),
+    path(
+        _("workshops/manage/<int:pk>/board/watch/<int:attendee_id>/"),
+        views.board_watch,
+        name="watch",
+    ),
     path(_("workshops/manage/<int:pk>/game-day/"), views.gameday_new, name="gameday"),
     path(
         _("workshops/manage/<int:pk>/game-day/<int:game_day_id>/"),

@@ -558,6 +558,7 @@ def board(request, pk: int):
             "failed": _("Failed"),
             "all_passed": _("All passed"),
             "clear": _("Asks for help: clear"),
+            "watch": _("Watch"),
             "paused": _("Paused"),
             "game_day": _("Game day: %(fault)s (%(target)s): %(held)s of %(total)s held."),
             "help_one": _("1 asks for help"),
@@ -714,3 +715,25 @@ def gameday_debrief(request, pk: int, game_day_id: int):
         "probe_timeout": f"{gameday.PROBE_TIMEOUT:g}",
     }
     return render(request, "workshops/gameday_debrief.html", context)
+
+
+@instructor_required
+def board_watch(request, pk: int, attendee_id: int):
+    """The attendee's terminal, read-only, from the instructor's seat (the attendee's page shows
+    that they are watched while this is open)."""
+    from labs.services import session_is_running
+
+    workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
+    attendee = workshop.attendees.filter(pk=attendee_id).first()
+    if attendee is None:
+        raise Http404
+    session = room.attendee_session(workshop=workshop, attendee=attendee)
+    if session is None or not room.may_watch(request.user, session):
+        raise Http404
+    context = {
+        "workshop": workshop,
+        "attendee": attendee,
+        "session": session,
+        "status": {"terminal": session_is_running(session)},
+    }
+    return render(request, "workshops/watch.html", context)

@@ -35,10 +35,14 @@
     tr.appendChild(el);
     return el;
   }
+  // The URL with attendee id 0 (from the template) made the attendee's.
+  function withId(url, id) {
+    return url.replace(/\/0\/([^/]*\/)?$/, "/" + id + "/$1");
+  }
   function helpButton(row) {
     var form = document.createElement("form");
     form.method = "post";
-    form.action = script.dataset.helpClear.replace(/\/0\/([^/]*\/)$/, "/" + row.id + "/$1");
+    form.action = withId(script.dataset.helpClear, row.id);
     var csrf = document.createElement("input");
     csrf.type = "hidden"; csrf.name = "csrfmiddlewaretoken"; csrf.value = script.dataset.csrf;
     var button = document.createElement("button");
@@ -62,7 +66,13 @@
         : "–");
       var since = cell(tr, "–");
       if (row.step_since) since.dataset.since = row.step_since;
-      cell(tr, row.state_label || "–");
+      var state = cell(tr, row.state_label || "–");
+      if (row.live && row.session) {
+        var link = document.createElement("a");
+        link.href = withId(script.dataset.watch, row.id);
+        link.textContent = labels.watch;
+        state.append(" · ", link);
+      }
       var result = cell(tr, row.game_day ? (labels.results[row.game_day] || row.game_day) : "–");
       if (row.game_day) result.className = "gameday-cell result-" + row.game_day;
       var help = cell(tr, row.help_since ? "" : "–");

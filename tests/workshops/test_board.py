@@ -272,3 +272,24 @@ def test_an_instructor_may_watch_only_their_workshops_attendees(
         user=ana.user, lab=lab.__class__.objects.get(key="lone-lab"), state="ready"
     )
     assert not may_watch(instructor, lone)  # not one of the workshop's labs
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_watch_page_is_for_the_workshops_instructors_only(workshop, instructor, language):
+    ana, bea = _attendee(workshop), _attendee(workshop, "Bea")
+    lab = workshop.ordered_labs()[0]
+    LabSession.objects.create(user=ana.user, lab=lab, state=LabSession.State.READY, sandbox={})
+    page = _client(instructor).get(url("watch", language, pk=workshop.pk, attendee_id=ana.pk))
+    assert page.status_code == 200
+    assert "data-terminal-url" in page.content.decode()
+    # Bea has no session: nothing to watch.
+    assert (
+        _client(instructor)
+        .get(url("watch", language, pk=workshop.pk, attendee_id=bea.pk))
+        .status_code
+        == 404
+    )
+    for stranger in (make_instructor(), bea.user):
+        response = _client(stranger).get(url("watch", language, pk=workshop.pk, attendee_id=ana.pk))
+        assert response.status_code == 404
