@@ -15,6 +15,7 @@ The board also refreshes itself every BOARD_REFRESH_SECONDS, so a missed notice 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -68,7 +69,14 @@ def _send(group: str, message: dict) -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, message)
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    try:
+        if loop is not None:  # called from async code's thread: send without blocking it
+            loop.create_task(layer.group_send(group, message))
+        else:
+            async_to_sync(layer.group_send)(group, message)
     except Exception:  # the board's own refresh catches up
         log.warning("Could not tell %s", group, exc_info=True)
 

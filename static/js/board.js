@@ -105,13 +105,18 @@
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + location.host + script.dataset.socket);
-    socket.onopen = function () { delay = 1000; status.textContent = labels.live; };
+    socket.onopen = function () {
+      delay = 1000;
+      status.textContent = labels.live;
+      status.dataset.live = "1";
+    };
     socket.onmessage = function (event) {
       var message = JSON.parse(event.data);
       if (message.type === "board") draw(message);
     };
     socket.onclose = function (event) {
       status.textContent = labels.offline;
+      status.dataset.live = "0";
       if (event.code === 4001 || event.code === 4003) return;
       setTimeout(connect, delay);
       delay = Math.min(delay * 2, 30000);
