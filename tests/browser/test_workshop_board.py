@@ -20,6 +20,7 @@ from academy.courses.services import content_sync
 from academy.workshops import selectors, services
 from academy.workshops.models import GameDay, GameDayOutcome
 from labs.models import LabSession
+from tests.browser.test_accessibility import a11y_page  # noqa: F401  (a fixture)
 from tests.workshops.conftest import make_instructor, write_workshop_content
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -159,3 +160,56 @@ def test_help_shows_on_the_board_live_and_announcements_reach_the_attendee(
     assert refused == []
     board.context.close()
     attendee.context.close()
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_board_and_game_day_pages_pass_axe(live_server, a11y_page, language, tmp_path):  # noqa: F811
+    from tests.browser.test_accessibility import _audit, _sign_in
+
+    content_sync(root=write_workshop_content(tmp_path))
+    instructor = make_instructor()
+    now = timezone.now()
+    course = Course.objects.get(key="demo-course")
+    workshop = services.workshop_create(
+        created_by=instructor,
+        title="Meetup",
+        language=language,
+        starts_at=now - timedelta(minutes=10),
+        ends_at=now + timedelta(hours=2),
+        time_zone="UTC",
+        course=course,
+        labs=selectors.course_labs(course=course)[:2],
+        capacity=20,
+    )
+    ana, _ = services.attendee_join(workshop=workshop, display_name="<b>Ana</b>")
+    bruno, _ = services.attendee_join(workshop=workshop, display_name="Bruno")
+    lab = workshop.ordered_labs()[0]
+    LabSession.objects.create(user=ana.user, lab=lab, state=LabSession.State.READY, sandbox={})
+    from academy.workshops import board
+
+    board.help_toggle(attendee=bruno)
+    board.announcement_send(workshop=workshop, by=instructor, text="Welcome")
+    game_day = _recorded_game_day(workshop, lab, [ana, bruno])
+    pages = [
+        _url("board", language, pk=workshop.pk),
+        _url("gameday", language, pk=workshop.pk),
+        _url("gameday_debrief", language, pk=workshop.pk, game_day_id=game_day.pk),
+        _url("watch", language, pk=workshop.pk, attendee_id=ana.pk),
+    ]
+    page = a11y_page
+    _sign_in(page, live_server, instructor)
+    blocking, dangling = [], []
+    for path in pages:
+        found = _audit(page, live_server.url + path)
+        blocking += found[0]
+        dangling += found[1]
+    # The attendee's room bar, on their workshop home.
+    if _room_bar_wired():
+        page.context.clear_cookies()
+        _sign_in(page, live_server, ana.user)
+        found = _audit(page, live_server.url + _url("home", language, slug=workshop.slug))
+        assert page.locator(".room-announcement").first.inner_text() == "Welcome"
+        blocking += found[0]
+        dangling += found[1]
+    assert dangling == [], dangling
+    assert blocking == [], "\n".join(blocking)
