@@ -212,6 +212,9 @@ def board_snapshot(*, workshop: Workshop, now: datetime | None = None) -> dict:
             "step_since": None,
             "last_check": None,
             "game_day": outcomes.get(attendee.pk),
+            "game_day_label": str(GameDayOutcome.Result(outcomes[attendee.pk]).label)
+            if attendee.pk in outcomes
+            else None,
         }
         if session is not None and session.lab_id in lab_ids:
             steps = steps_by_lab[session.lab_id]

@@ -19,7 +19,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.db import IntegrityError, transaction
@@ -49,6 +49,7 @@ MEASURES_BEFORE = 2
 MEASURES_AFTER = 2
 RECOVERY_SECONDS = 3.0  # after the fault ends, before the "after" measurements
 SIDECAR_USER = "faultd"
+STALE_SECONDS = 180
 
 # A request to the sidecar's API, from inside the sidecar: prints the status and the answer.
 _CALL = """\
@@ -170,6 +171,7 @@ def game_day_start(
         )
     if not board.rate_allowed(f"instructor:{by.pk}", board.INSTRUCTOR_ACTION_RATE):
         raise GameDayError(_("Too many actions in a minute. Wait a moment and try again."))
+    _finish_stale(workshop)
     sessions = _attendee_sessions(workshop, lab)
     if not sessions:
         raise GameDayError(_("No attendee has this lab running."))
@@ -206,6 +208,21 @@ def game_day_start(
     except IntegrityError as error:
         raise GameDayError(_("A game day is already running in this workshop.")) from error
     return game_day
+
+
+def _finish_stale(workshop: Workshop) -> None:
+    """A game day whose worker never came back (a crash, an engine away) would block the room
+    for good: past its window and STALE_SECONDS it is finished, its pending outcomes failed."""
+    now = timezone.now()
+    for game_day in workshop.game_days.filter(state=GameDay.State.RUNNING):
+        ends = game_day.created_at + timedelta(seconds=game_day.duration_seconds + STALE_SECONDS)
+        if ends < now:
+            game_day.outcomes.filter(result=Result.PENDING).update(
+                result=Result.FAILED, error=_("No lab host ran this measurement in time.")
+            )
+            GameDay.objects.filter(pk=game_day.pk).update(
+                state=GameDay.State.FINISHED, finished_at=now
+            )
 
 
 def _enqueue(outcome_id: int) -> None:
