@@ -4,7 +4,11 @@ the platform's own measurement of whether each system held its steady state.
 The path of a fault is the labs' own (labs/faults.py): the platform asks each session's faults
 sidecar over its HTTP API from inside the sidecar (``runtime.sandbox_exec``, the runtime's exec
 path), the sidecar prints the request, the lab host's fault relay checks it against THAT
-session's containers and runs it. The web process never calls Docker: it writes the rows and
+session's containers and runs it (kill then restart, pause then unpause for "break the
+reconciler", stress). "Add latency" goes to the lab's own Toxiproxy-compatible proxy, through its
+API inside that session's proxy container (the runtime's exec path, as checks run): a latency
+toxic of LATENCY_MS on every proxied connection, removed when the window ends. The web process
+never calls Docker: it writes the rows and
 enqueues one Celery task per session on the checks queue, which a lab host's worker runs.
 
 The steady-state probe is measured by the platform, not the learner: an HTTP GET from the
@@ -49,6 +53,10 @@ MEASURES_BEFORE = 2
 MEASURES_AFTER = 2
 RECOVERY_SECONDS = 3.0  # after the fault ends, before the "after" measurements
 SIDECAR_USER = "faultd"
+PROXY_USER = "toxiproxy"  # the lab proxy image's user (labs/images/proxy)
+PROXY_API = "http://127.0.0.1:8474"  # the proxy's API listens inside its own container only
+LATENCY_MS = 1500  # "add latency": on every connection through the lab's proxy, downstream
+TOXIC_NAME = "academy-game-day"
 STALE_SECONDS = 180
 
 # A request to the sidecar's API, from inside the sidecar: prints the status and the answer.
@@ -118,6 +126,13 @@ def fault_choices(lab: Lab) -> list[FaultChoice]:
         FaultChoice(Fault.STRESS_CPU, str(Fault.STRESS_CPU.label), targets),
         FaultChoice(Fault.STRESS_MEMORY, str(Fault.STRESS_MEMORY.label), targets),
     ]
+    proxies = [
+        item["name"]
+        for item in _containers(lab)
+        if item["name"] in targets and item.get("image") == "proxy"
+    ]
+    if proxies:
+        choices.insert(1, FaultChoice(Fault.LATENCY, str(Fault.LATENCY.label), proxies))
     reconcilers = [
         item["name"]
         for item in _containers(lab)
@@ -300,8 +315,66 @@ def _save(outcome: GameDayOutcome, **fields) -> None:
     board.board_changed(outcome.game_day.workshop_id)
 
 
-def _fault_begin(sidecar: str, game_day: GameDay) -> str | None:
+def _proxy_call(proxy: str, method: str, path: str, body: dict | None) -> tuple[int, str]:
+    """The lab proxy's own API, from inside that session's proxy container (the runtime's exec
+    path, like the checks): the learner cannot reach it, and it touches no other session."""
+    result = runtime.sandbox_exec(
+        container_id=proxy,
+        command=[
+            "python3",
+            "-I",
+            "-c",
+            _CALL,
+            method,
+            PROXY_API + path,
+            json.dumps(body) if body else "",
+            "10",
+            "20000",
+        ],
+        user=PROXY_USER,
+        timeout=20,
+    )
+    status, _space, text = result.output.strip().partition(" ")
+    try:
+        return int(status), text
+    except ValueError:
+        return 0, result.output[:200]
+
+
+def _latency(proxy: str, add: bool) -> str | None:
+    """Adds (or removes) a latency toxic on every proxy the lab's proxy serves."""
+    status, text = _proxy_call(proxy, "GET", "/proxies", None)
+    if status != 200:
+        return f"{status} {text}"[:300]
+    try:
+        names = list(json.loads(text))
+    except ValueError:
+        return text[:300]
+    for name in names:
+        if add:
+            body = {
+                "name": TOXIC_NAME,
+                "type": "latency",
+                "stream": "downstream",
+                "toxicity": 1.0,
+                "attributes": {"latency": LATENCY_MS, "jitter": 0},
+            }
+            status, text = _proxy_call(proxy, "POST", f"/proxies/{name}/toxics", body)
+        else:
+            status, text = _proxy_call(
+                proxy, "DELETE", f"/proxies/{name}/toxics/{TOXIC_NAME}", None
+            )
+        if status not in (200, 204) and not (not add and status == 404):
+            return f"{status} {text}"[:300]
+    return None
+
+
+def _fault_begin(sidecar: str, game_day: GameDay, containers: dict) -> str | None:
     fault, target = game_day.fault, game_day.target
+    if fault == Fault.LATENCY:
+        if target not in containers:
+            return _("The lab's proxy is not running.")
+        return _latency(containers[target], add=True)
     if fault == Fault.KILL:
         return _fault_request(sidecar, "kill", target)
     if fault == Fault.BREAK_RECONCILER:
@@ -312,8 +385,16 @@ def _fault_begin(sidecar: str, game_day: GameDay) -> str | None:
     )
 
 
-def _fault_end(sidecar: str, game_day: GameDay) -> None:
+def _fault_end(sidecar: str, game_day: GameDay, containers: dict) -> None:
     """Puts the system back as the fault found it (stress ends by itself)."""
+    if game_day.fault == Fault.LATENCY:
+        try:
+            error = _latency(containers[game_day.target], add=False)
+        except (runtime.RuntimeFailure, runtime.RuntimeUnavailable) as failure:
+            error = str(failure)
+        if error:
+            log.warning("game day %s: latency not removed: %s", game_day.pk, error)
+        return
     action = {Fault.KILL: "restart", Fault.BREAK_RECONCILER: "unpause"}.get(game_day.fault)
     if action:
         error = _fault_request(sidecar, action, game_day.target)
@@ -337,7 +418,7 @@ def game_day_outcome_run(*, outcome: GameDayOutcome) -> str:
     measurements = [_measure(sidecar, probe, "before") for _ in range(MEASURES_BEFORE)]
     injected_at = timezone.now()
     try:
-        error = _fault_begin(sidecar, game_day)
+        error = _fault_begin(sidecar, game_day, containers)
     except (runtime.RuntimeFailure, runtime.RuntimeUnavailable) as failure:
         error = str(failure)[:300]
     if error:
@@ -354,7 +435,7 @@ def game_day_outcome_run(*, outcome: GameDayOutcome) -> str:
             fields["result"] = Result.DEVIATED  # shown at once on the board
         _save(outcome, **fields)
         time.sleep(max(0.0, min(PROBE_INTERVAL, deadline - time.monotonic())))
-    _fault_end(sidecar, game_day)
+    _fault_end(sidecar, game_day, containers)
     fault_ended_at = timezone.now()
     time.sleep(RECOVERY_SECONDS)
     measurements += [_measure(sidecar, probe, "after") for _ in range(MEASURES_AFTER)]

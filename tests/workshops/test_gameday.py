@@ -241,3 +241,102 @@ def test_game_day_injects_into_each_attendees_own_session_and_measures_it(tmp_pa
     finally:
         for session in LabSession.objects.live():
             lab_services.lab_session_stop(session=session)
+
+
+LATENCY_LAB_YAML = """\
+order: 4
+difficulty: beginner
+duration_minutes: 10
+slug: {en: latency-game-day, es: game-day-de-latencia}
+title: {en: Latency game day, es: Game day de latencia}
+summary: {en: An api behind a proxy., es: Una api detrás de un proxy.}
+shell: toolbox
+faults: true
+lessons:
+  - demo-course/second-lesson
+containers:
+  - name: toolbox
+    image: toolbox
+    memory_mb: 128
+    pids: 64
+  - name: api
+    image: target
+    memory_mb: 64
+    pids: 32
+    env:
+      ROLE: service
+      DEPENDENCY_URL: http://proxy:8666/data
+      DEPENDENCY_TIMEOUT: "0.5"
+  - name: proxy
+    image: proxy
+    memory_mb: 64
+    pids: 64
+    env:
+      TOXIPROXY_CONFIG: >-
+        [{"name": "dependency", "listen": "0.0.0.0:8666", "upstream": "dependency:8080"}]
+  - name: dependency
+    image: target
+    memory_mb: 64
+    pids: 32
+    env:
+      ROLE: dependency
+steps:
+  - key: add-a-fallback
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("lab_images", "lab_worker", "fault_relay")
+def test_latency_goes_through_the_sessions_own_proxy_and_is_removed(tmp_path):
+    root = write_workshop_content(tmp_path)
+    write_gameday_lab(root)
+    (root / "labs/game-day-lab/lab.yaml").write_text(LATENCY_LAB_YAML, encoding="utf-8")
+    content_sync(root=root)
+    lab = Lab.objects.get(key="game-day-lab")
+    assert [c.fault for c in gameday.fault_choices(lab)][:2] == ["kill", "latency"]
+    from academy.courses.models import Course
+
+    instructor = make_instructor()
+    now = timezone.now()
+    workshop = services.workshop_create(
+        created_by=instructor,
+        title="Latency",
+        language="es",
+        starts_at=now - timedelta(minutes=5),
+        ends_at=now + timedelta(hours=2),
+        time_zone="UTC",
+        course=Course.objects.get(key="demo-course"),
+        labs=[lab],
+        capacity=5,
+    )
+    ana = services.attendee_join(workshop=workshop, display_name="Ana")[0]
+    session = wait_for(lab_services.lab_session_start(user=ana.user, lab=lab), State.READY)
+    try:
+        game_day = gameday.game_day_start(
+            workshop=workshop,
+            by=instructor,
+            lab=lab,
+            fault="latency",
+            target="proxy",
+            duration_seconds=10,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            game_day.refresh_from_db()
+            if game_day.state == GameDay.State.FINISHED:
+                break
+            time.sleep(0.5)
+        outcome = game_day.outcomes.get()
+        marks = [(m["phase"], m["ok"]) for m in outcome.measurements]
+        assert outcome.result == GameDayOutcome.Result.DEVIATED, (outcome.error, marks)
+        assert all(ok for phase, ok in marks if phase != "during"), marks
+        assert not any(ok for phase, ok in marks if phase == "during"), marks
+        # The toxic is gone from the session's own proxy.
+        status, body = gameday._proxy_call(
+            session.sandbox["containers"]["proxy"], "GET", "/proxies", None
+        )
+        assert status == 200 and json.loads(body)["dependency"]["toxics"] == []
+    finally:
+        for live in LabSession.objects.live():
+            lab_services.lab_session_stop(session=live)
