@@ -1,6 +1,6 @@
 """Websockets of a workshop: the instructors' live board and each attendee's room feed.
 
-``ws/workshops/<pk>/board/``     instructors of THAT workshop only (4003 otherwise); the server
+``ws/workshops/<pk>/board/?lang=xx``  instructors of THAT workshop only (4003 otherwise); the server
                                  sends {"type": "board", ...} (academy.workshops.board's
                                  board_snapshot) at once, on every change told to the group and
                                  every BOARD_REFRESH_SECONDS when something changed.
@@ -17,9 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import translation
 
 from academy.workshops import board
 from academy.workshops.models import Attendee, Workshop
@@ -45,8 +48,16 @@ def _attendee(pk: int, user) -> Attendee | None:
 
 
 @database_sync_to_async
-def _snapshot(workshop: Workshop) -> dict:
-    return board.board_snapshot(workshop=workshop)
+def _snapshot(workshop: Workshop, language: str) -> dict:
+    with translation.override(language):  # lab titles and states in the page's language
+        return board.board_snapshot(workshop=workshop)
+
+
+def _language(scope: dict) -> str:
+    """The page's language from ``?lang=`` (one of the site's), else the default."""
+    values = parse_qs(scope.get("query_string", b"").decode(errors="replace")).get("lang", [])
+    codes = {code for code, _name in settings.LANGUAGES}
+    return values[0] if values and values[0] in codes else settings.LANGUAGE_CODE
 
 
 @database_sync_to_async
@@ -87,6 +98,7 @@ class BoardConsumer(_Base):
     async def connect(self) -> None:
         self.tasks: list[asyncio.Task] = []
         self.last = ""
+        self.language = _language(self.scope)
         self.pending = False
         await self.accept()
         user = await self._user()
@@ -102,7 +114,7 @@ class BoardConsumer(_Base):
         self.tasks = [asyncio.create_task(self._refresh())]
 
     async def _push(self) -> None:
-        snapshot = await _snapshot(self.workshop)
+        snapshot = await _snapshot(self.workshop, self.language)
         rows = json.dumps({key: value for key, value in snapshot.items() if key != "now"})
         if rows != self.last:  # the clock alone is no change
             self.last = rows

@@ -104,7 +104,10 @@
   var delay = 1000;
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var socket = new WebSocket(scheme + location.host + script.dataset.socket);
+    var socket = new WebSocket(
+      scheme + location.host + script.dataset.socket +
+      "?lang=" + encodeURIComponent(document.documentElement.lang || "")
+    );
     socket.onopen = function () {
       delay = 1000;
       status.textContent = labels.live;

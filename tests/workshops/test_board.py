@@ -34,14 +34,14 @@ def _attendee(workshop, name="Ana"):
     return services.attendee_join(workshop=workshop, display_name=name)[0]
 
 
-def _socket(path: str, client: Client) -> ApplicationCommunicator:
+def _socket(path: str, client: Client, query: bytes = b"") -> ApplicationCommunicator:
     cookie = (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
     return ApplicationCommunicator(
         application,
         {
             "type": "websocket",
             "path": path,
-            "query_string": b"",
+            "query_string": query,
             "headers": [ORIGIN, cookie],
             "subprotocols": [],
         },
@@ -58,9 +58,9 @@ async def _next(connection, timeout=10):
             return json.loads(message["text"])
 
 
-def _first(path: str, client: Client):
+def _first(path: str, client: Client, query: bytes = b""):
     async def scenario():
-        connection = _socket(path, client)
+        connection = _socket(path, client, query)
         await connection.send_input({"type": "websocket.connect"})
         first = await _next(connection)
         await connection.send_input({"type": "websocket.disconnect", "code": 1000})
@@ -194,6 +194,12 @@ def test_websockets_refuse_strangers_and_other_workshops(workshop, make_workshop
     assert _first(room_path, _client(bea.user)) == ("close", 4003)
     assert _first(room_path, _client(UserFactory())) == ("close", 4003)
     assert _first(board_path, _client(instructor))["type"] == "board"
+    # The rows speak the page's language (?lang=), an unknown one falls back to the default.
+    lab = workshop.ordered_labs()[0]
+    LabSession.objects.create(user=ana.user, lab=lab, state=LabSession.State.READY, sandbox={})
+    spanish = _first(board_path, _client(instructor), b"lang=es")["rows"][0]
+    assert (spanish["lab"], spanish["state_label"]) == (lab.title_es, "Lista")
+    assert _first(board_path, _client(instructor), b"lang=xx")["rows"][0]["lab"] == lab.title_en
     assert _first(room_path, _client(ana.user))["type"] == "room"
 
 
