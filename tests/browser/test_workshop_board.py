@@ -146,6 +146,7 @@ def test_help_shows_on_the_board_live_and_announcements_reach_the_attendee(
         "Pausa de 5 minutos <em>café</em>"
     )
     assert attendee.locator(".room-announcement em").count() == 0
+    attendee.screenshot(path=SCREENSHOTS / f"workshop-room-bar-{language}-desktop.png")
     board.locator("[data-board-rows]").scroll_into_view_if_needed()
     expect(board.locator("tr.is-help")).to_have_count(1)
     board.screenshot(path=SCREENSHOTS / f"board-{language}-desktop.png", full_page=True)
