@@ -163,6 +163,3 @@ class RoomConsumer(_Base):
 
     async def room_help(self, event: dict) -> None:
         await self.send(text_data=json.dumps({"type": "help", "help": event["help"]}))
-
-    async def room_game_day(self, event: dict) -> None:
-        await self.send(text_data=json.dumps({"type": "game_day", **event.get("detail", {})}))

@@ -299,3 +299,31 @@ def test_the_watch_page_is_for_the_workshops_instructors_only(workshop, instruct
     for stranger in (make_instructor(), bea.user):
         response = _client(stranger).get(url("watch", language, pk=workshop.pk, attendee_id=ana.pk))
         assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_room_bar_shows_only_to_attendees_of_an_open_workshop(workshop, instructor):
+    from django.template import engines
+    from django.test import RequestFactory
+
+    from academy.workshops.models import Workshop
+
+    ana = _attendee(workshop)
+    board.announcement_send(workshop=workshop, by=instructor, text="<script>x</script> hola")
+    template = engines["django"].from_string(
+        '{% include "workshops/_room_bar.html" with compact=True %}'
+    )
+
+    def render(user) -> str:
+        request = RequestFactory().get("/")
+        request.user = user
+        return template.render({"request": request}, request)
+
+    html = render(ana.user)
+    assert "room-bar card is-compact" in html
+    assert f"/ws/workshops/{workshop.pk}/room/" in html
+    assert "&lt;script&gt;x&lt;/script&gt; hola" in html and "<script>x" not in html
+    assert "room-bar" not in render(UserFactory())
+    assert "room-bar" not in render(instructor)
+    Workshop.objects.filter(pk=workshop.pk).update(state=Workshop.State.ENDED)
+    assert "room-bar" not in render(ana.user)

@@ -1,5 +1,7 @@
-"""``{% workshop_room_bar %}``: the room bar (announcements, timer, help, "being watched") on an
-attendee's pages; renders nothing for anyone who attends no open workshop."""
+"""``{% workshop_room_bar %}``: the room bar (announcements, timer, help, "being watched") on
+an attendee's pages; nothing for anyone who attends no open workshop. With ``compact`` in the
+context (the lab session page: ``{% include "workshops/_room_bar.html" with compact=True %}``)
+it is drawn as one line."""
 
 from django import template
 
@@ -16,6 +18,7 @@ def workshop_room_bar(context) -> dict:
     if attendee is None:
         return {"attendee": None}
     return {
+        "compact": bool(context.get("compact")),
         "attendee": attendee,
         "room": board.room_state(workshop=attendee.workshop, user=user),
         "request": request,
