@@ -309,7 +309,7 @@ def watch_changed(session: LabSession, user, watching: bool) -> None:
 
 
 def on_session_saved(sender, instance: LabSession, **kwargs) -> None:
-    if instance.user_id is None:
+    if kwargs.get("raw") or instance.user_id is None:  # fixtures; warm-pool sandboxes
         return
     for workshop_id in workshops_of_session(instance):
         board_changed(workshop_id)

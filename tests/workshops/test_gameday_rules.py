@@ -17,6 +17,14 @@ from tests.workshops.conftest import make_instructor
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _fresh_counters():
+    """Rate-limit counters live in the cache, keyed by user id, which a new test may reuse."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def _post(user, workshop, data, language="en"):
     client = Client()
     client.force_login(user)
