@@ -386,7 +386,7 @@ def _fault_begin(sidecar: str, game_day: GameDay, containers: dict) -> str | Non
 
 
 def _fault_end(sidecar: str, game_day: GameDay, containers: dict) -> None:
-    """Puts the system back as the fault found it (stress ends by itself)."""
+    """Puts the system back as the fault found it."""
     if game_day.fault == Fault.LATENCY:
         try:
             error = _latency(containers[game_day.target], add=False)
@@ -395,7 +395,13 @@ def _fault_end(sidecar: str, game_day: GameDay, containers: dict) -> None:
         if error:
             log.warning("game day %s: latency not removed: %s", game_day.pk, error)
         return
-    action = {Fault.KILL: "restart", Fault.BREAK_RECONCILER: "unpause"}.get(game_day.fault)
+    action = {
+        Fault.KILL: "restart",
+        Fault.BREAK_RECONCILER: "unpause",
+        # stress-ng stops at the window's end by itself; this makes sure of it.
+        Fault.STRESS_CPU: "unstress",
+        Fault.STRESS_MEMORY: "unstress",
+    }.get(game_day.fault)
     if action:
         error = _fault_request(sidecar, action, game_day.target)
         if error:
