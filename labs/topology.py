@@ -71,16 +71,16 @@ EDGE_SENTENCES = {
 }
 
 ROLES = {
-    "shell": _("Your terminal"),
-    "faults": _("Faults sidecar"),
-    "lb": _("Load balancer"),
-    "proxy": _("Latency proxy"),
-    "git-server": _("Git server"),
-    "reconciler": _("Reconciler"),
-    "dependency": _("Dependency"),
-    "service": _("Service"),
-    "toolbox": _("Toolbox"),
-    "container": _("Container"),
+    "shell": pgettext_lazy("a container's role", "Your terminal"),
+    "faults": pgettext_lazy("a container's role", "Faults sidecar"),
+    "lb": pgettext_lazy("a container's role", "Load balancer"),
+    "proxy": pgettext_lazy("a container's role", "Latency proxy"),
+    "git-server": pgettext_lazy("a container's role", "Git server"),
+    "reconciler": pgettext_lazy("a container's role", "Reconciler"),
+    "dependency": pgettext_lazy("a container's role", "Dependency"),
+    "service": pgettext_lazy("a container's role", "Service"),
+    "toolbox": pgettext_lazy("a container's role", "Toolbox"),
+    "container": pgettext_lazy("a container's role", "Container"),
 }
 
 # host:port, or scheme://host with or without a port.

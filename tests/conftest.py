@@ -207,15 +207,17 @@ def asgi_server(lab_worker, settings):
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    # Generous: on a loaded 2-core machine a cold process takes a while to import and render.
+    deadline = time.monotonic() + 60
     while True:
         try:
-            urllib.request.urlopen(url + "/en/", timeout=2)
+            urllib.request.urlopen(url + "/en/", timeout=10)
             break
         except OSError:
             if time.monotonic() > deadline or process.poll() is not None:
+                code = process.poll()
                 process.kill()
-                raise RuntimeError("uvicorn did not start") from None
+                raise RuntimeError(f"uvicorn did not start (exit code {code})") from None
             time.sleep(0.2)
     yield url
     process.terminate()

@@ -2,6 +2,7 @@
 terminal's own ownership rule: attendees are real users)."""
 
 import asyncio
+import concurrent.futures
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
@@ -36,7 +37,10 @@ def _close_code(session_id: int, client: Client) -> int:
             if message["type"] == "websocket.close":
                 return message.get("code", 1000)
 
-    return asyncio.run(scenario())
+    # In a thread of its own: the browser tests' Playwright keeps an event loop running in the
+    # main thread for the whole session.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, scenario()).result()
 
 
 def test_another_attendee_is_refused_the_terminal(workshop):
