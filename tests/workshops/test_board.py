@@ -66,6 +66,15 @@ async def _next(connection, timeout=10):
             return json.loads(message["text"])
 
 
+def _run(coroutine):
+    """asyncio.run in a thread of its own: the main thread may hold Playwright's loop (the
+    browser tests run first in the whole suite)."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def _first(path: str, client: Client, query: bytes = b""):
     async def scenario():
         connection = _socket(path, client, query)
@@ -75,7 +84,7 @@ def _first(path: str, client: Client, query: bytes = b""):
         await connection.wait(1)
         return first
 
-    return asyncio.run(scenario())
+    return _run(scenario())
 
 
 @pytest.mark.django_db
@@ -253,7 +262,7 @@ def test_the_board_updates_when_a_check_finishes_and_announcements_reach_only_th
             await socket.send_input({"type": "websocket.disconnect", "code": 1000})
         return first, update, heard
 
-    first, update, heard = asyncio.run(scenario())
+    first, update, heard = _run(scenario())
     assert first["rows"][0]["last_check"] is None
     assert update["type"] == "board"
     assert update["rows"][0]["last_check"]["passed"] is True
