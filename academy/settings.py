@@ -107,6 +107,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "academy.context_processors.languages",
+                "academy.workshops.context_processors.instructor",
             ],
         },
     },

@@ -172,7 +172,8 @@ def test_an_unfinished_lab_page_is_axe_clean(live_server, browser, real_content)
         url = reverse("labs:complete", kwargs={"lab_slug": lab.slug})
     blocking, dangling = _audit(page, live_server.url + url)
     assert page.locator(".completion-mark").count() == 0
-    assert page.locator("main form:not(.language-prompt) button[type=submit]").is_visible()  # start the lab
+    # The Start form, not the language prompt above it.
+    assert page.locator("main form:not(.language-prompt) button[type=submit]").is_visible()
     assert page.evaluate(MISSING_REFERENCES) == []
     context.close()
     assert dangling == [] and blocking == [], blocking

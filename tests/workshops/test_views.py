@@ -478,3 +478,12 @@ def test_an_instructor_gives_an_attendee_a_new_resume_code(
     new = shown[0].split(": ")[1][:8]
     assert services.attendee_resume(workshop=workshop, resume_code=new) == attendee
     assert services.attendee_resume(workshop=workshop, resume_code=old) is None
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_header_links_instructors_and_only_them_to_their_workshops(client, language):
+    link = f'href="{url("instructor_list", language)}"'
+    client.force_login(UserFactory())
+    assert link not in client.get(f"/{language}/").content.decode()
+    client.force_login(make_instructor())
+    assert link in client.get(f"/{language}/").content.decode()
