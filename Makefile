@@ -2,6 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test setup setup-test prepare docker images check-catalogue messages format clean
 
@@ -19,7 +20,10 @@ test: setup-test docker images
 	$(MANAGE) makemigrations --check --dry-run
 	$(MANAGE) compilemessages --ignore=.venv --ignore=node_modules
 	$(PY) scripts/check_catalogue.py
-	$(PY) -m pytest
+	@# Two processes, a test file each at a time: browser and engine tests mostly wait, so two
+	@# share two cores well (PYTEST_WORKERS=0 runs in one process; each has its own database,
+	@# Celery worker and queue, so they never see each other's labs).
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 setup:
 	@scripts/bootstrap.sh run

@@ -8,6 +8,11 @@ from tests.content_tree import write_demo_course
 
 @pytest.fixture(autouse=True)
 def _fast_passwords_and_clean_cache(settings):
+    from django.utils import translation
+
+    # A request to an /es/ page leaves Spanish active in the test's thread: every test starts
+    # (and ends) in English, whatever ran before it in this process.
+    translation.activate(settings.LANGUAGE_CODE)
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Lab tasks go to a queue nobody reads, unless a test asks for the real worker
     # (lab_worker): a developer's own running worker must never take a test's task.
@@ -15,6 +20,7 @@ def _fast_passwords_and_clean_cache(settings):
     cache.clear()
     yield
     cache.clear()
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture

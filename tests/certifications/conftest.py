@@ -41,14 +41,3 @@ def passed_attempt(user, certification, *, language="en"):
         score=100,
         passed=True,
     )
-
-
-@pytest.fixture(autouse=True)
-def _english_unless_asked():
-    """A request to an /es/ page leaves Spanish active in the test's thread; each test starts
-    in English, so reverse() builds the URLs it expects."""
-    from django.utils import translation
-
-    translation.activate("en")
-    yield
-    translation.activate("en")
