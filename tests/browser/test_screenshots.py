@@ -27,6 +27,7 @@ from academy.courses.services import content_sync
 from labs import runtime, services
 from labs.models import Lab, LabSession
 from tests.factories import PASSWORD, UserFactory
+from tests.labs.test_spanish_results import spanish_solve
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
@@ -156,7 +157,10 @@ def _run_the_lab(page, camera: Camera, user) -> LabSession:
 
     session = LabSession.objects.get(user=user)
     step = session.lab.steps.get(number=2)
-    experiment = step.solve_script.split("cd ~ &&")[0]  # writes ~/experiment.json, as pasted
+    solve = step.solve_script
+    if camera.language == "es":  # the experiment a Spanish learner writes: Spanish titles
+        solve = spanish_solve(Path(settings.CONTENT_DIR) / f"labs/{LAB}/steps/{step.key}.en.md")
+    experiment = solve.split("cd ~ &&")[0]  # writes ~/experiment.json, as pasted
     written = runtime.sandbox_exec(
         container_id=session.sandbox["containers"]["toolbox"],
         command=["bash", "-c", experiment],
