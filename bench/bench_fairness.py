@@ -20,7 +20,6 @@ Needs a Docker engine and the lab images (`make images`). A few minutes at most.
 import argparse
 import logging
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +42,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from academy.accounts.models import User  # noqa: E402
+from bench.workers import start_workers, stop_workers  # noqa: E402
 from labs import runtime, services  # noqa: E402
 from labs.models import CheckResult, Lab, LabSession  # noqa: E402
 from labs.services import state  # noqa: E402
@@ -55,63 +55,6 @@ PROCFILE_WORKERS = [  # as in the Procfile: (queues, concurrency)
     (["celery", BASE, f"{BASE}.housekeeping"], 1),
 ]
 ONE_QUEUE_WORKERS = [([BASE], 2)]
-
-
-def start_workers(specs: list[tuple[list[str], int]], log_dir: Path) -> list[subprocess.Popen]:
-    workers = []
-    for number, (queues, concurrency) in enumerate(specs):
-        log_path = log_dir / f"worker-{number}.log"
-        with open(log_path, "w") as log:
-            workers.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "celery",
-                        "--app",
-                        "academy",
-                        "worker",
-                        "--queues",
-                        ",".join(queues),
-                        "--concurrency",
-                        str(concurrency),
-                        "--loglevel",
-                        "INFO",
-                        "--without-gossip",
-                        "--without-mingle",
-                        "--without-heartbeat",
-                        "--hostname",
-                        f"bench{number}-{os.getpid()}@%h",
-                    ],
-                    cwd=ROOT,
-                    env=os.environ.copy(),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-        workers[-1].log_path = log_path
-    deadline = time.monotonic() + 60
-    for worker in workers:
-        while "ready." not in worker.log_path.read_text():
-            if time.monotonic() > deadline or worker.poll() is not None:
-                raise SystemExit(f"a worker did not start:\n{worker.log_path.read_text()}")
-            time.sleep(0.2)
-    return workers
-
-
-def stop_workers(workers: list[subprocess.Popen]) -> None:
-    import signal
-
-    for worker in workers:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-    for worker in workers:
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(timeout=10)
 
 
 def wait_ready(session: LabSession, timeout: float = 300) -> float:

@@ -58,6 +58,7 @@ from academy.accounts.models import User  # noqa: E402
 from academy.workshops import ending, services  # noqa: E402
 from academy.workshops.models import Workshop  # noqa: E402
 from academy.workshops.selectors import course_labs  # noqa: E402
+from bench.workers import start_workers, stop_workers  # noqa: E402
 from labs import runtime  # noqa: E402
 from labs import services as lab_services  # noqa: E402
 from labs.models import Lab, LabSession  # noqa: E402
@@ -69,62 +70,6 @@ WORKERS = [([f"{BASE}.provisioning"], 2), (["celery", BASE, f"{BASE}.housekeepin
 ROOM_ADDRESS = "203.0.113.7"
 RUN_LABEL = f"academy.bench-room={os.getpid()}"
 State = LabSession.State
-
-
-def start_workers(log_dir: Path) -> list[subprocess.Popen]:
-    workers = []
-    for number, (queues, concurrency) in enumerate(WORKERS):
-        log_path = log_dir / f"worker-{number}.log"
-        with open(log_path, "w") as log:
-            worker = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "--app",
-                    "academy",
-                    "worker",
-                    "--queues",
-                    ",".join(queues),
-                    "--concurrency",
-                    str(concurrency),
-                    "--loglevel",
-                    "INFO",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                    "--hostname",
-                    f"room{number}-{os.getpid()}@%h",
-                ],
-                cwd=ROOT,
-                env=os.environ.copy(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        worker.log_path = log_path
-        workers.append(worker)
-    deadline = time.monotonic() + 60
-    for worker in workers:
-        while "ready." not in worker.log_path.read_text():
-            if time.monotonic() > deadline or worker.poll() is not None:
-                raise SystemExit(f"a worker did not start:\n{worker.log_path.read_text()}")
-            time.sleep(0.2)
-    return workers
-
-
-def stop_workers(workers: list[subprocess.Popen]) -> None:
-    import signal
-
-    for worker in workers:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-    for worker in workers:
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(timeout=10)
 
 
 # --- The engine's floor: raw docker run ----------------------------------------------------------
@@ -304,7 +249,7 @@ def main() -> None:
     print(f"lab {lab.key}: {count} attendees press Start at once (2 provisioning slots)")
     raw = time_raw(count, lab)
     print(f"{'raw docker run of the same containers, all at once':<55} {raw:>7.1f} s", flush=True)
-    workers = start_workers(scratch)
+    workers = start_workers(WORKERS, scratch, name="room")
     try:
         cold = room(
             title="Cold", lab=lab, count=count, starts_in=timedelta(minutes=40), by=instructor

@@ -134,18 +134,22 @@ def lab_completion(*, lab: Lab, user) -> LabCompletion | None:
     )
 
 
-def lab_is_completed_by(*, lab: Lab, user) -> bool:
-    """Whether every step of ``lab`` has passed for ``user`` (in any of their sessions)."""
-    if lab.exam_only or user is None:
-        return False
-    steps = lab.steps.count()
-    passed = (
+def passed_step_count(*, lab: Lab, user) -> int:
+    """How many steps of ``lab`` have passed for ``user``, in any of their sessions."""
+    return (
         CheckResult.objects.filter(session__user=user, session__lab=lab, passed=True)
         .values("step_id")
         .distinct()
         .count()
     )
-    return steps > 0 and passed >= steps
+
+
+def lab_is_completed_by(*, lab: Lab, user) -> bool:
+    """Whether every step of ``lab`` has passed for ``user`` (in any of their sessions)."""
+    if lab.exam_only or user is None:
+        return False
+    steps = lab.steps.count()
+    return steps > 0 and passed_step_count(lab=lab, user=user) >= steps
 
 
 def lab_completion_url(*, lab: Lab, user) -> str | None:

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from academy.i18n import any_language_slug
 from labs import services
-from labs.completion import lab_completion_url
+from labs.completion import lab_completion_url, passed_step_count
 from labs.journal import (
     Coverage,
     JournalEntry,
@@ -56,12 +56,7 @@ def lab_progress(*, lab: Lab, user) -> LabProgress:
     steps = lab.steps.count()
     if user is None or not user.is_authenticated:
         return LabProgress(lab, steps, 0, False, None)
-    passed = (
-        CheckResult.objects.filter(session__user=user, session__lab=lab, passed=True)
-        .values("step_id")
-        .distinct()
-        .count()
-    )
+    passed = passed_step_count(lab=lab, user=user)
     completed = steps > 0 and passed >= steps
     live = LabSession.objects.live().filter(user=user, lab=lab).first()
     return LabProgress(lab, steps, passed, completed, live)
@@ -71,6 +66,13 @@ def lab_catalogue(*, user) -> list[LabProgress]:
     return [
         lab_progress(lab=lab, user=user) for lab in Lab.objects.published().filter(exam_only=False)
     ]
+
+
+def labs_for_course(*, course) -> list[Lab]:
+    """The labs that practise a lesson of ``course``, in the labs' own order."""
+    prefix = f"{course.key}/"
+    labs = Lab.objects.published().order_by("order", "key")
+    return [lab for lab in labs if any(str(ref).startswith(prefix) for ref in lab.lesson_refs)]
 
 
 def labs_for_lesson(*, course_key: str, lesson_key: str) -> list[Lab]:

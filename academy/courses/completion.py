@@ -21,16 +21,7 @@ from academy.courses.models import Course, Lesson, LessonProgress, Question, Que
 from academy.courses.selectors import CourseProgress, course_progress
 from labs.completion import LabCompletion, duration_text, lab_completion, lab_is_completed_by
 from labs.models import Lab, LabSession
-
-
-def course_labs(*, course: Course) -> list[Lab]:
-    """The labs that practise a lesson of ``course``, in the labs' order."""
-    prefix = f"{course.key}/"
-    return [
-        lab
-        for lab in Lab.objects.published().order_by("order", "key")
-        if any(str(ref).startswith(prefix) for ref in lab.lesson_refs or [])
-    ]
+from labs.selectors import labs_for_course
 
 
 @dataclass(frozen=True)
@@ -102,7 +93,7 @@ def lab_next_steps(*, lab: Lab, user) -> list[LabInCourse]:
             for lesson in course.lessons.published().filter(key__in=keys[course.key])
         }
         ordered = [lessons[key] for key in keys[course.key] if key in lessons]
-        labs = course_labs(course=course)
+        labs = labs_for_course(course=course)
         position = next((i for i, other in enumerate(labs) if other.pk == lab.pk), None)
         following = (
             labs[position + 1] if position is not None and position + 1 < len(labs) else None
@@ -180,7 +171,7 @@ def course_completion(*, course: Course, user) -> CourseCompletion | None:
         return None
     lessons = list(course.lessons.published().order_by("order"))
     done = _lessons_done(user, lessons)
-    labs = [lab_completion(lab=lab, user=user) for lab in course_labs(course=course)]
+    labs = [lab_completion(lab=lab, user=user) for lab in labs_for_course(course=course)]
     labs = [item for item in labs if item is not None]
     moments_start = [item.completed_at for item in done if item.completed_at]
     moments_end = list(moments_start)

@@ -16,6 +16,7 @@ from academy.courses.models import Course
 from academy.workshops.models import CODE_ALPHABET, JOIN_CODE_LENGTH, Attendee, Workshop
 from labs.models import Lab, LabSession
 from labs.selectors import LabProgress, lab_progress
+from labs.selectors import labs_for_course as course_labs  # the name its callers use
 
 
 def user_is_instructor(user) -> bool:
@@ -98,13 +99,6 @@ def attendance_current(*, user, now: datetime | None = None) -> Attendee | None:
         .order_by("-joined_at")
         .first()
     )
-
-
-def course_labs(*, course: Course) -> list[Lab]:
-    """The labs that practise the course's lessons, in the labs' own order."""
-    prefix = f"{course.key}/"
-    labs = Lab.objects.published().filter(exam_only=False).order_by("order", "key")
-    return [lab for lab in labs if any(str(ref).startswith(prefix) for ref in lab.lesson_refs)]
 
 
 def labs_by_course() -> dict[int, list[Lab]]:
