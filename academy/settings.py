@@ -362,6 +362,9 @@ LAB_RATE_LIMITS = {
     "exam_answer": {"user": "120/60", "address": "3000/60"},
     # The public credential verifier: each POST canonicalizes up to 256 KiB of JSON-LD.
     "credential_verify": {"user": "20/60", "address": "60/60"},
+    # Answers to "make this your preferred language?": once per language and session; a
+    # workshop room shares one address.
+    "language_prompt": {"user": "20/600", "address": "300/600"},
 }
 # An exam task's sandbox outlives the exam's deadline by this much, so that the submission at
 # the deadline still finds it to grade; the candidate's countdown ends at the deadline.

@@ -1,6 +1,3 @@
-import hashlib
-import math
-import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -9,14 +6,13 @@ from django.contrib.admin import site as admin_site
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView, PasswordResetView
-from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy, translate_url
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from academy.accounts.forms import (
@@ -30,7 +26,7 @@ from academy.accounts.forms import (
 from academy.accounts.middleware import DECLINED_LANGUAGES_KEY
 from academy.accounts.throttle import DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, device_cookie_value
 from academy.certifications.selectors import certificates_of_user
-from academy.net import client_ip
+from labs.services import limits
 
 
 def _remember_language(response, language: str):
@@ -84,34 +80,6 @@ PREFERRED_LANGUAGE_SAVED = {
     "en": gettext_lazy("English is now your preferred language, for e-mails and certificates too."),
     "es": gettext_lazy("Spanish is now your preferred language, for e-mails and certificates too."),
 }
-# Answers to the language prompt per user and per client address ("N/seconds"): a reader
-# answers it once per language and session; a workshop room shares one address.
-LANGUAGE_PROMPT_RATE_LIMITS = {"user": "20/600", "address": "300/600"}
-
-
-def _language_prompt_wait(request) -> int:
-    """Counts one answer; the seconds to wait when this user or address answered too often."""
-    rules = getattr(settings, "LANGUAGE_PROMPT_RATE_LIMITS", LANGUAGE_PROMPT_RATE_LIMITS)
-    identities = {"user": request.user.pk, "address": client_ip(request)}
-    now = time.time()
-    wait = 0
-    for scope, rate in rules.items():
-        limit, _slash, seconds = str(rate).partition("/")
-        limit, seconds = int(limit), max(1, int(seconds or 1))
-        window = int(now // seconds)
-        digest = hashlib.sha256(str(identities[scope]).encode()).hexdigest()[:32]
-        key = f"language-prompt:{scope}:{digest}:{seconds}:{window}"
-        if cache.add(key, 1, timeout=seconds + 1):
-            count = 1
-        else:
-            try:
-                count = cache.incr(key)
-            except ValueError:  # expired between add() and incr()
-                cache.add(key, 1, timeout=seconds + 1)
-                count = 1
-        if count > limit:
-            wait = max(wait, math.ceil((window + 1) * seconds - now))
-    return wait
 
 
 def _prompt_refusal(request, message: str, status: int) -> HttpResponse:
@@ -130,15 +98,13 @@ def language_prompt(request):
     language. The script (static/js/language.js) asks for JSON; without it, the form posts here
     and comes back to the page it was on.
     """
-    wait = _language_prompt_wait(request)
-    if wait:
-        message = ngettext(
-            "Too many requests. Try again in %(seconds)d second.",
-            "Too many requests. Try again in %(seconds)d seconds.",
-            wait,
-        ) % {"seconds": wait}
-        response = _prompt_refusal(request, message, 429)
-        response["Retry-After"] = str(wait)
+    try:
+        limits.rate_limit(
+            "language_prompt", user=request.user, address=limits.client_address(request)
+        )
+    except limits.LabRateLimited as error:
+        response = _prompt_refusal(request, str(error), 429)
+        response["Retry-After"] = str(error.retry_after)
         return response
     form = LanguagePromptForm(request.POST)
     if not form.is_valid():

@@ -61,6 +61,7 @@ ACTIONS = (
     "exam_start",
     "exam_answer",
     "credential_verify",
+    "language_prompt",
 )
 SCOPES = ("session", "user", "address")
 

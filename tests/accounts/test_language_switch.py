@@ -230,7 +230,10 @@ def test_a_get_changes_nothing(client, learner):
 
 
 def test_flooding_answers_is_refused_with_retry_after(client, learner, settings):
-    settings.LANGUAGE_PROMPT_RATE_LIMITS = {"user": "3/600", "address": "100/600"}
+    settings.LAB_RATE_LIMITS = {
+        **settings.LAB_RATE_LIMITS,
+        "language_prompt": {"user": "3/600", "address": "100/600"},
+    }
     for _ in range(3):
         assert answer(client, "no").status_code == 302
     refused = answer(client, "yes", HTTP_ACCEPT="application/json")
