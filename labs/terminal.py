@@ -62,6 +62,18 @@ TMUX_SESSION = "lab"  # tab 1's; tab T's is "lab-T"
 # left behind in the container (the engine does not hang up an exec's TTY when its stream
 # closes). No key produces it; tmux knows it as User0.
 DETACH_KEY = b"\x1b[9999~"
+# The key is the fast way; a client that missed it (the key arrived while tmux was busy, or the
+# close was cut short under load) is found by the mark in its environment and detached by name.
+CLIENT_MARK = "ACADEMY_TERMINAL"
+DETACH_SCRIPT = """\
+command -v tmux >/dev/null || exit 0
+tmux list-clients -F '#{client_pid} #{client_tty}' 2>/dev/null | while read -r pid tty; do
+    if tr '\\0' '\\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "$1=$2"; then
+        tmux detach-client -t "$tty" 2>/dev/null
+    fi
+done
+exit 0
+"""
 # Input budget: bursts of a few pastes, then 64 KiB/s. Each frame also costs 64 bytes, so that a
 # flood of tiny frames is slowed too. A client over budget is slowed down, not disconnected.
 INPUT_BURST = 256 * 1024
@@ -122,6 +134,7 @@ def tmux_command(
         ("-g", "window-size", "latest"),  # two tabs of different sizes: the last one used
     ]
     tmux = ["tmux", "-u", "start-server", ";", "bind-key", "-n", "User0", "detach-client"]
+    tmux += [";", "set-environment", "-g", "-u", CLIENT_MARK]  # the client's, not the shell's
     for flag, name, value in options:
         tmux += [";", "set-option", flag, name, value]
     tmux += [";", "new-session", "-A", "-s", session, "-c", SHELL_HOME]
@@ -197,6 +210,19 @@ class TokenBucket:
         self.updated = now
         self.tokens -= cost
         return max(0.0, -self.tokens / self.rate)
+
+
+def _detach_client(container_id: str, mark: str) -> None:
+    """Detaches the tmux client marked ``mark`` if it is still attached (best effort)."""
+    try:
+        runtime.sandbox_exec(
+            container_id=container_id,
+            command=["sh", "-c", DETACH_SCRIPT, "sh", CLIENT_MARK, mark],
+            user=SHELL_USER,
+            timeout=10,
+        )
+    except (runtime.RuntimeFailure, runtime.RuntimeUnavailable):
+        log.info("Terminal in %s: no detach after close", container_id, exc_info=True)
 
 
 @database_sync_to_async
@@ -278,6 +304,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self.end(Close.TOO_MANY, "Too many terminals are open.")
             return
         self.lease = lease
+        self.mark = uuid.uuid4().hex  # names this connection's tmux client in the container
         cols, rows = self._query_size()
         history = b""
         if self._query_flag("history"):
@@ -300,6 +327,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 ),
                 user=SHELL_USER,
                 workdir=SHELL_HOME,
+                environment={CLIENT_MARK: self.mark},
                 cols=cols,
                 rows=rows,
             )
@@ -567,6 +595,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             with contextlib.suppress(runtime.RuntimeFailure):
                 terminal.write_nowait(DETACH_KEY)  # tmux lets go of this client
             terminal.close()
+            await asyncio.to_thread(_detach_client, self.container_id, self.mark)
         with contextlib.suppress(Exception):
             await self.channel_layer.group_discard(self.group, self.channel_name)
         if self.watch_told:

@@ -188,6 +188,27 @@ def test_the_owner_gets_a_shell_and_an_echo_round_trip(make_session):
     assert tmux_clients(session) == []  # a closed websocket leaves no tmux client behind
 
 
+def test_a_learner_who_unbinds_the_detach_key_still_leaves_no_client_behind(make_session):
+    """The learner owns the shell, and so tmux: unbinding the key a closing connection sends
+    must not let reconnects pile up tmux clients (and engine execs) in the container."""
+    user = UserFactory()
+    session = make_session(user)
+    cookie = cookie_for(user)
+
+    async def scenario():
+        for attempt in range(3):
+            screen = await Screen(communicator(session, cookie)).open()
+            await screen.prompt()
+            await screen.type(f"tmux unbind-key -n User0; echo unbound-{attempt}$((1 + 1))\r")
+            await screen.until(f"unbound-{attempt}2".encode())
+            await screen.type("env | grep -c ACADEMY_TERMINAL; echo counted\r")
+            await screen.until(b"0\r\ncounted")  # the client's mark is not the shell's
+            await screen.hang_up()
+
+    run(scenario)
+    assert tmux_clients(session) == []
+
+
 def test_resize_reaches_the_shell(make_session):
     user = UserFactory()
     session = make_session(user)
