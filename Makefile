@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test setup setup-test prepare docker images check-catalogue messages format clean
+.PHONY: run test bench setup setup-test prepare docker images check-catalogue messages format clean
 
 run: setup docker prepare images
 	@echo
@@ -24,6 +24,12 @@ test: setup-test docker images
 	@# share two cores well (PYTEST_WORKERS=0 runs in one process; each has its own database,
 	@# Celery worker and queue, so they never see each other's labs).
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+
+# Benchmarks: every figure beside a baseline measured in the same run, one table, and
+# var/bench/<timestamp>.json (bench/run.py; BENCH_ARGS=--quick for small counts).
+bench: setup docker images
+	@bench/install.sh
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 setup:
 	@scripts/bootstrap.sh run
