@@ -8,7 +8,9 @@ is audited as a WorkshopEvent (who, when) and tells the Channels groups below, a
 Groups:
     workshop-<pk>-board        the instructors' boards: {"type": "board.changed"}
     workshop-<pk>-room         every attendee's pages: announcements and the timer
-    workshop-attendee-<user>   one attendee's pages: "your instructor is watching"
+    workshop-attendee-<user>   one attendee's pages: "your instructor is watching", and
+                               "your game day changed" ({"type": "room.gameday"}, no data: each
+                               socket reads its own user's outcome, room_game_day)
 
 The board also refreshes itself every BOARD_REFRESH_SECONDS, so a missed notice only delays.
 """
@@ -23,6 +25,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from academy.workshops.models import (
     ANNOUNCEMENT_MAX_LENGTH,
@@ -43,6 +46,8 @@ ANNOUNCEMENTS_SHOWN = 3
 HELP_RATE = (6, 60)
 INSTRUCTOR_ACTION_RATE = (20, 60)
 WATCH_TTL = 6 * 3600
+# How long the room bar keeps showing an attendee their own game-day result once it is over.
+GAMEDAY_RESULT_SHOWN = timedelta(minutes=30)
 
 
 class RoomError(Exception):
@@ -135,8 +140,96 @@ def watched(user_id: int) -> bool:
     return bool(cache.get(f"workshops-watchers:{user_id}"))
 
 
+GAMEDAY_NOTICES = {
+    # Translators: the room bar's notice while a game day (jornada de caos) injects a fault into
+    # the attendee's own lab; %(target)s is a container name of the lab (api, reconciler, ...).
+    GameDay.Fault.KILL: gettext_lazy(
+        "The %(target)s container of your lab is killed for %(seconds)d s. "
+        "Watch whether your system holds its steady state."
+    ),
+    GameDay.Fault.LATENCY: gettext_lazy(
+        "Every connection through the %(target)s container of your lab is slowed down for "
+        "%(seconds)d s. "
+        "Watch whether your system holds its steady state."
+    ),
+    GameDay.Fault.STRESS_CPU: gettext_lazy(
+        "The %(target)s container of your lab is under CPU stress for %(seconds)d s. "
+        "Watch whether your system holds its steady state."
+    ),
+    GameDay.Fault.STRESS_MEMORY: gettext_lazy(
+        "The %(target)s container of your lab is under memory stress for %(seconds)d s. "
+        "Watch whether your system holds its steady state."
+    ),
+    GameDay.Fault.BREAK_RECONCILER: gettext_lazy(
+        "The %(target)s container of your lab is paused for %(seconds)d s, so nothing reconciles "
+        "your system. Watch whether your system holds its steady state."
+    ),
+}
+GAMEDAY_RESULTS = {
+    GameDayOutcome.Result.HELD: gettext_lazy("Your system held its steady state."),
+    GameDayOutcome.Result.DEVIATED: gettext_lazy("Your system deviated from its steady state."),
+    GameDayOutcome.Result.FAILED: gettext_lazy(
+        "The fault could not be injected into your lab, so there is no result."
+    ),
+}
+
+
+def room_game_day(*, workshop: Workshop, user, now: datetime | None = None) -> dict | None:
+    """The attendee's own part of the workshop's latest game day, while it runs on their lab
+    and for GAMEDAY_RESULT_SHOWN after: what fault, on which container, for how long, and
+    their own result. Built from THEIR outcome only; None when the game day is not theirs."""
+    now = now or timezone.now()
+    outcome = (
+        GameDayOutcome.objects.filter(
+            game_day__workshop=workshop, attendee__workshop=workshop, attendee__user=user
+        )
+        .select_related("game_day__lab")
+        .order_by("-game_day__created_at", "-game_day__pk")
+        .first()
+    )
+    if outcome is None:
+        return None
+    game_day = outcome.game_day
+    running = game_day.state == GameDay.State.RUNNING
+    if not running and (game_day.finished_at or now) + GAMEDAY_RESULT_SHOWN < now:
+        return None
+    # "Running" is the attendee's own window: measuring before it, the fault, the recovery.
+    result = outcome.result
+    mine_running = running and (
+        result == GameDayOutcome.Result.PENDING
+        or (result == GameDayOutcome.Result.DEVIATED and outcome.fault_ended_at is None)
+    )
+    state = {
+        "id": game_day.pk,
+        "running": mine_running,
+        "fault": game_day.fault,
+        "target": game_day.target,
+        "seconds": game_day.duration_seconds,
+        "lab": game_day.lab.title,
+        "result": None if result == GameDayOutcome.Result.PENDING else result,
+        "title": str(_("Game day in progress")) if mine_running else str(_("Game day over")),
+        "text": str(GAMEDAY_NOTICES[game_day.fault])
+        % {"target": game_day.target, "seconds": game_day.duration_seconds},
+        "status": "",
+    }
+    if not mine_running:
+        state["text"] = _("Fault: %(fault)s on %(target)s for %(seconds)d s.") % {
+            "fault": game_day.get_fault_display(),
+            "target": game_day.target,
+            "seconds": game_day.duration_seconds,
+        }
+    if mine_running and result == GameDayOutcome.Result.DEVIATED:
+        state["status"] = str(
+            _("So far your system has deviated from its steady state: a measurement failed.")
+        )
+    elif not mine_running:
+        state["status"] = str(GAMEDAY_RESULTS.get(result, ""))
+    return state
+
+
 def room_state(*, workshop: Workshop, user) -> dict:
-    """What an attendee's pages show of the room: announcements, timer, being watched."""
+    """What an attendee's pages show of the room: announcements, timer, being watched, and
+    their own game day."""
     return {
         "type": "room",
         "announcements": announcements_recent(workshop),
@@ -145,7 +238,17 @@ def room_state(*, workshop: Workshop, user) -> dict:
         "help": HelpRequest.objects.filter(
             attendee__workshop=workshop, attendee__user=user, cleared_at__isnull=True
         ).exists(),
+        "gameday": room_game_day(workshop=workshop, user=user),
     }
+
+
+def game_day_changed(*, user_ids: list[int] | None = None, workshop_id: int | None = None) -> None:
+    """Tells attendees' pages (after commit) to read their own game day again: no data rides
+    on the message, so nobody's outcome reaches anyone else's socket."""
+    for user_id in user_ids or []:
+        notify_after_commit(attendee_group(user_id), {"type": "room.gameday"})
+    if workshop_id is not None:
+        notify_after_commit(room_group(workshop_id), {"type": "room.gameday"})
 
 
 def _lab_sessions(workshop: Workshop, user_ids: list[int]) -> dict[int, LabSession]:

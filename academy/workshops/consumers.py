@@ -4,9 +4,13 @@
                                  sends {"type": "board", ...} (academy.workshops.board's
                                  board_snapshot) at once, on every change told to the group and
                                  every BOARD_REFRESH_SECONDS when something changed.
-``ws/workshops/<pk>/room/``      attendees of THAT workshop only; first {"type": "room", ...},
-                                 then {"type": "announce"}, {"type": "timer"}, {"type":
-                                 "watched"} and {"type": "help"} as they happen.
+``ws/workshops/<pk>/room/?lang=xx``  attendees of THAT workshop only; first {"type": "room",
+                                 ...}, then {"type": "announce"}, {"type": "timer"}, {"type":
+                                 "watched"} and {"type": "help"} as they happen, and {"type":
+                                 "gameday", "gameday": {...} | null}: the user's OWN game day
+                                 (board.room_game_day), on a notice and every
+                                 BOARD_REFRESH_SECONDS when it changed (a worker's notice may
+                                 not reach this process: the embedded in-memory channel layer).
 
 The browser sends nothing that matters: actions are POSTs with CSRF, rate limits and audit.
 Close codes: 4001 not signed in, 4003 not yours (or no such workshop).
@@ -61,8 +65,15 @@ def _language(scope: dict) -> str:
 
 
 @database_sync_to_async
-def _room(workshop: Workshop, user) -> dict:
-    return board.room_state(workshop=workshop, user=user)
+def _room(workshop: Workshop, user, language: str) -> dict:
+    with translation.override(language):  # the game-day notice in the page's language
+        return board.room_state(workshop=workshop, user=user)
+
+
+@database_sync_to_async
+def _game_day(workshop: Workshop, user, language: str) -> dict | None:
+    with translation.override(language):
+        return board.room_game_day(workshop=workshop, user=user)
 
 
 class _Base(AsyncWebsocketConsumer):
@@ -138,6 +149,8 @@ class BoardConsumer(_Base):
 
 class RoomConsumer(_Base):
     async def connect(self) -> None:
+        self.tasks: list[asyncio.Task] = []
+        self.language = _language(self.scope)
         await self.accept()
         user = await self._user()
         if user is None:
@@ -147,8 +160,28 @@ class RoomConsumer(_Base):
         if attendee is None:
             await self._refuse(FORBIDDEN, "Not a workshop you attend.")
             return
+        self.user, self.workshop = user, attendee.workshop
         await self._join(board.room_group(pk), board.attendee_group(user.pk))
-        await self.send(text_data=json.dumps(await _room(attendee.workshop, user)))
+        room = await _room(self.workshop, user, self.language)
+        self.last_game_day = json.dumps(room["gameday"])
+        await self.send(text_data=json.dumps(room))
+        self.tasks = [asyncio.create_task(self._refresh())]
+
+    async def _push_game_day(self) -> None:
+        """This user's own game day, sent when it changed since the last one sent."""
+        state = await _game_day(self.workshop, self.user, self.language)
+        text = json.dumps(state)
+        if text != self.last_game_day:
+            self.last_game_day = text
+            await self.send(text_data=json.dumps({"type": "gameday", "gameday": state}))
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(board.BOARD_REFRESH_SECONDS)
+            await self._push_game_day()
+
+    async def room_gameday(self, event: dict) -> None:
+        await self._push_game_day()
 
     async def room_announce(self, event: dict) -> None:
         await self.send(

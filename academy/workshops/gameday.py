@@ -220,6 +220,7 @@ def game_day_start(
             for outcome in outcomes:
                 _enqueue(outcome.pk)
             board.board_changed(workshop.pk)
+            board.game_day_changed(user_ids=list(attendees))
     except IntegrityError as error:
         raise GameDayError(_("A game day is already running in this workshop.")) from error
     return game_day
@@ -238,6 +239,7 @@ def _finish_stale(workshop: Workshop) -> None:
             GameDay.objects.filter(pk=game_day.pk).update(
                 state=GameDay.State.FINISHED, finished_at=now
             )
+            board.game_day_changed(workshop_id=workshop.pk)
 
 
 def _enqueue(outcome_id: int) -> None:
@@ -309,10 +311,13 @@ def _measure(sidecar: str, probe: dict, phase: str) -> dict:
 
 
 def _save(outcome: GameDayOutcome, **fields) -> None:
+    changed = "fault_ended_at" in fields or fields.get("result", outcome.result) != outcome.result
     for name, value in fields.items():
         setattr(outcome, name, value)
     outcome.save(update_fields=[*fields])
     board.board_changed(outcome.game_day.workshop_id)
+    if changed:  # the attendee's own room bar: a result, or the end of their window
+        board.game_day_changed(user_ids=[outcome.attendee.user_id])
 
 
 def _proxy_call(proxy: str, method: str, path: str, body: dict | None) -> tuple[int, str]:
@@ -411,7 +416,9 @@ def _fault_end(sidecar: str, game_day: GameDay, containers: dict) -> None:
 def game_day_outcome_run(*, outcome: GameDayOutcome) -> str:
     """Measures, injects, measures through the window, ends the fault, measures, decides.
     Idempotent: an outcome that is no longer pending is left as it is."""
-    outcome = GameDayOutcome.objects.select_related("game_day", "session__lab").get(pk=outcome.pk)
+    outcome = GameDayOutcome.objects.select_related("game_day", "session__lab", "attendee").get(
+        pk=outcome.pk
+    )
     if outcome.result != Result.PENDING or outcome.injected_at is not None:
         return outcome.result
     game_day, session = outcome.game_day, outcome.session
@@ -470,6 +477,7 @@ def _finish_if_done(game_day: GameDay) -> None:
             state=GameDay.State.FINISHED, finished_at=timezone.now()
         )
         board.board_changed(game_day.workshop_id)
+        board.game_day_changed(workshop_id=game_day.workshop_id)
 
 
 @shared_task(acks_late=True, name="academy.workshops.gameday.run_outcome")

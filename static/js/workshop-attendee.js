@@ -1,6 +1,8 @@
 // The attendee's room bar (academy/workshops/templates/workshops/_room_bar_inner.html):
 // announcements, the room's timer, "your instructor is watching" and the help button, live over
 // ws/workshops/<pk>/room/. Announcements are the instructor's plain text: textContent only.
+// The game-day notice is the attendee's own game day (academy.workshops.board.room_game_day),
+// sent by the server at once and re-read by it every 5 s; written into an aria-live region.
 (function () {
   "use strict";
   var bar = document.querySelector("[data-room]");
@@ -10,6 +12,7 @@
   var watched = bar.querySelector("[data-room-watched]");
   var clock = bar.querySelector("[data-room-clock]");
   var paused = bar.querySelector("[data-room-paused]");
+  var gameday = bar.querySelector("[data-room-gameday]");
   var helpForm = bar.querySelector("[data-room-help]");
   var helpButton = helpForm.querySelector("button");
   var timer = {
@@ -40,6 +43,29 @@
     list.prepend(p);
     while (list.children.length > MAX_SHOWN) list.lastElementChild.remove();
   }
+  function paragraph(text, className) {
+    var p = document.createElement("p");
+    if (className) p.className = className;
+    p.textContent = String(text);
+    return p;
+  }
+  var shownGameDay = gameday.dataset.key || ""; // what the page was rendered with
+  function setGameDay(state) {
+    var key = state ? [state.id, state.running ? "1" : "0", state.result || ""].join("|") : "";
+    if (key === shownGameDay) return; // unchanged: do not make a screen reader repeat it
+    shownGameDay = key;
+    if (!state) { gameday.replaceChildren(); return; }
+    var box = document.createElement("div");
+    box.className = "room-gameday " + (state.running ? "is-running" : "is-" + (state.result || "over"));
+    var title = paragraph("", "room-gameday-title");
+    var strong = document.createElement("strong");
+    strong.textContent = String(state.title);
+    title.appendChild(strong);
+    box.appendChild(title);
+    box.appendChild(paragraph(state.text));
+    if (state.status) box.appendChild(paragraph(state.status, "room-gameday-status"));
+    gameday.replaceChildren(box);
+  }
   function setHelp(raised) {
     helpButton.setAttribute("aria-pressed", raised ? "true" : "false");
     helpButton.textContent = raised ? helpButton.dataset.labelLower : helpButton.dataset.labelRaise;
@@ -69,6 +95,9 @@
         setTimer(message.timer);
         watched.hidden = !message.watched;
         setHelp(message.help);
+        setGameDay(message.gameday);
+      } else if (message.type === "gameday") {
+        setGameDay(message.gameday);
       } else if (message.type === "announce") {
         announce(message.announcement, true);
       } else if (message.type === "timer") {
