@@ -7,7 +7,7 @@ Baselines measured in the same run:
 - for credentials, a raw Ed25519 signature and verification of the same canonical bytes with
   the same library, so the figure shows what JSON-LD canonicalization (RDFC-1.0) adds.
 
-    .venv/bin/python bench/bench_exams.py
+    .venv/bin/python bench/bench_exams.py [--candidates 30] [--credentials 30]
 
 A scratch SQLite database with the real content; no Docker needed (no practical task is started,
 so submit grades the questions and signs the certificate right away, as for a candidate who
@@ -16,8 +16,11 @@ skipped the tasks).
 
 from __future__ import annotations
 
+import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -27,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SCRATCH = Path(tempfile.mkdtemp(prefix="bench-exams-"))
+atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 os.environ["DATABASE_URL"] = f"sqlite:///{SCRATCH}/db.sqlite3"
 os.environ["ACADEMY_ISSUER_KEY_FILE"] = str(SCRATCH / "issuer-key.pem")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "academy.settings")
@@ -48,6 +52,7 @@ from academy.certifications import certificates  # noqa: E402
 from academy.certifications.credentials import badges, proofs, verify  # noqa: E402
 from academy.certifications.models import Attempt, Certification  # noqa: E402
 from academy.courses.models import Lesson, LessonProgress  # noqa: E402
+from bench.figures import record  # noqa: E402
 
 CANDIDATES = 30
 CREDENTIALS = 30
@@ -84,6 +89,13 @@ def candidate(certification: Certification, number: int):
 
 def main() -> None:
     import logging
+
+    global CANDIDATES, CREDENTIALS
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidates", type=int, default=CANDIDATES)
+    parser.add_argument("--credentials", type=int, default=CREDENTIALS)
+    args = parser.parse_args()
+    CANDIDATES, CREDENTIALS = args.candidates, args.credentials
 
     logging.disable(logging.INFO)  # one line per certificate issued is noise here
     call_command("migrate", verbosity=0)
@@ -123,6 +135,19 @@ def main() -> None:
             assert attempt.passed and attempt.certificate, "every candidate passes"
         base = statistics.median(bare_times)
         for name, values in (
+            ("exam start (eligibility + draw)", start_times),
+            ("exam: save one answer", answer_times),
+            ("exam submit-and-grade (+ certificate signed)", submit_times),
+        ):
+            record(
+                f"{name}, median",
+                statistics.median(values),
+                "s",
+                baseline="minimal Django view, POST, same middleware (test client)",
+                baseline_value=base,
+                notes=f"{CANDIDATES} candidates, {certification.questions} questions",
+            )
+        for name, values in (
             ("bare view (POST, baseline)", bare_times),
             ("start: eligibility + draw", start_times),
             ("save one answer", answer_times),
@@ -156,6 +181,14 @@ def main() -> None:
         ("verify (structure + proof)", checks, raw_verify),
     ):
         ratio = statistics.median(values) / statistics.median(baseline)
+        record(
+            f"credential {name.split(' ')[0]}: per second",
+            1 / statistics.median(values),
+            "/s",
+            baseline="raw Ed25519 on the same canonical bytes",
+            baseline_value=1 / statistics.median(baseline),
+            notes=f"{name}; median of {CREDENTIALS}",
+        )
         print(
             f"  {name:34} {per_second(values)}   raw Ed25519 {per_second(baseline)}   {ratio:8.0f}x"
         )

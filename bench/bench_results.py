@@ -8,16 +8,19 @@ Two sessions, each holding the most journals the platform keeps (JOURNAL_MAX_FIL
 Beside them, a baseline in the same run: a bare Django view that returns a JSON constant through
 the same middleware. Medians and maxima over 30 requests.
 
-    .venv/bin/python bench/bench_results.py
+    .venv/bin/python bench/bench_results.py [--requests 30]
 
 Uses a scratch SQLite database with the real content; no Docker needed.
 """
 
 from __future__ import annotations
 
+import argparse
+import atexit
 import copy
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -28,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 SCRATCH = tempfile.mkdtemp(prefix="bench-results-")
+atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 os.environ["DATABASE_URL"] = f"sqlite:///{SCRATCH}/db.sqlite3"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "academy.settings")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "localhost")
@@ -44,6 +48,7 @@ from django.urls import path  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from academy import urls as site_urls  # noqa: E402
+from bench.figures import record  # noqa: E402
 from labs import services  # noqa: E402
 from labs.journal import journal_compact  # noqa: E402
 from labs.models import Lab, LabSession  # noqa: E402
@@ -98,6 +103,10 @@ def timed(client: Client, url: str) -> tuple[float, float]:
 
 
 def main() -> None:
+    global REQUESTS
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=REQUESTS)
+    REQUESTS = parser.parse_args().requests
     call_command("migrate", verbosity=0)
     call_command("sync_content", verbosity=0)
     user = get_user_model().objects.create(username="bench")
@@ -136,6 +145,7 @@ def main() -> None:
     client.force_login(user)
     with override_settings(ROOT_URLCONF=__name__):
         median, most = timed(client, "/bare/")
+        bare_median = median
         print(f"{'baseline: bare view':<34} median {median:7.1f} ms   max {most:7.1f} ms")
         for name, session in sessions.items():
             pages = {
@@ -146,6 +156,15 @@ def main() -> None:
             for label, url in pages.items():
                 median, most = timed(client, url)
                 print(f"{name + ': ' + label:<34} median {median:7.1f} ms   max {most:7.1f} ms")
+                record(
+                    f"Results view, {name} journals: {label}, median",
+                    median / 1000,
+                    "s",
+                    baseline="minimal Django view, same middleware (test client)",
+                    baseline_value=bare_median / 1000,
+                    notes=f"{services.JOURNAL_MAX_FILES} journals, {REQUESTS} requests, "
+                    f"max {most:.1f} ms",
+                )
 
 
 if __name__ == "__main__":
