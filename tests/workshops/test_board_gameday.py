@@ -252,3 +252,61 @@ def test_the_room_socket_pushes_each_attendee_only_their_own_game_day(workshop, 
     from tests.workshops.test_board import _first
 
     assert _first(f"/ws/workshops/{workshop.pk}/room/", _client(stranger)) == ("close", 4003)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_game_day_start_and_its_outcome_reach_only_their_attendees_socket(workshop, instructor):
+    """The real services: game_day_start tells the attendees it injects into, and the outcome's
+    task (here one that cannot inject: the session ended) tells that attendee alone."""
+    from labs.models import Lab
+
+    ana, bruno = _attendee(workshop, "Ana"), _attendee(workshop, "Bruno")
+    lab = Lab.objects.get(key="faults-lab")
+    session = LabSession.objects.create(
+        user=ana.user, lab=lab, state=LabSession.State.READY, sandbox={}
+    )
+    ana_client, bruno_client = _client(ana.user), _client(bruno.user)
+
+    async def scenario():
+        from channels.db import database_sync_to_async
+
+        path = f"/ws/workshops/{workshop.pk}/room/"
+        ana_socket = _socket(path, ana_client, b"lang=en")
+        bruno_socket = _socket(path, bruno_client, b"lang=en")
+        for socket in (ana_socket, bruno_socket):
+            await socket.send_input({"type": "websocket.connect"})
+            assert (await _next(socket))["gameday"] is None
+
+        def begin():
+            return gameday.game_day_start(
+                workshop=workshop,
+                by=instructor,
+                lab=lab,
+                fault=GameDay.Fault.STRESS_MEMORY,
+                target="api",
+                duration_seconds=10,
+            )
+
+        game_day = await database_sync_to_async(begin)()
+        started = await _next(ana_socket, timeout=3)  # pushed, long before a refresh
+        assert started["gameday"]["running"] is True
+        assert "under memory stress for 10 s" in started["gameday"]["text"]
+        assert await bruno_socket.receive_nothing(1)
+
+        def run():
+            LabSession.objects.filter(pk=session.pk).update(state=LabSession.State.DESTROYED)
+            return gameday.game_day_outcome_run(outcome=game_day.outcomes.get())
+
+        assert await database_sync_to_async(run)() == Result.FAILED
+        over = await _next(ana_socket, timeout=3)
+        assert over["gameday"]["running"] is False and over["gameday"]["result"] == "failed"
+        assert over["gameday"]["status"] == (
+            "The fault could not be injected into your lab, so there is no result."
+        )
+        # The end of the game day is told to the whole room: Bruno's socket reads his own
+        # (nothing) and so sends nothing.
+        assert await bruno_socket.receive_nothing(1)
+        for socket in (ana_socket, bruno_socket):
+            await socket.send_input({"type": "websocket.disconnect", "code": 1000})
+
+    _run(scenario())
