@@ -287,8 +287,11 @@ def test_a_workshop_from_join_code_to_csv_with_a_game_day(
 
         # 7. The end: the attendees' sessions go, and their containers with them.
         teacher.get_by_role("link", name="Terminar el taller…").click()
+        # The confirmation says what goes: both attendees' sessions.
+        expect(teacher.locator("main")).to_contain_text("se destruyen 2 sesiones de laboratorio")
         teacher.get_by_role("button", name="Terminar el taller y destruir sus laboratorios").click()
         teacher.wait_for_url(f"**/es/talleres/gestionar/{workshop.pk}/")
+        expect(teacher.get_by_text("se están eliminando 2 sesiones de laboratorio")).to_be_visible()
         workshop.refresh_from_db()
         assert workshop.state == Workshop.State.ENDED
         for session in sessions.values():
