@@ -25,8 +25,10 @@ import django
 
 django.setup()
 
+from bench.figures import record  # noqa: E402
 from labs import faults, runtime, services  # noqa: E402
 from labs.images.build import build_lab_images  # noqa: E402
+from labs.services.provisioning import _faults_spec, _faults_wait_until_listening  # noqa: E402
 
 
 def main() -> None:
@@ -44,13 +46,13 @@ def main() -> None:
         ),
         runtime.ContainerSpec(name="api", image=images["target"]),
     ]
-    specs.append(services._faults_spec(targets=[s.name for s in specs]))
+    specs.append(_faults_spec(targets=[s.name for s in specs]))
     sandbox = runtime.sandbox_create(labels=labels, containers=specs)
     relay = faults.SessionRelay(
         faults.SessionSandbox(session_id=session_id, containers=sandbox.containers)
     )
     try:
-        services._faults_wait_until_listening(sandbox)
+        _faults_wait_until_listening(sandbox)
         relay.start()
         assert relay.attached.wait(10), "the relay did not attach"
         to_stopped, command = [], []
@@ -67,6 +69,12 @@ def main() -> None:
             command.append(result["at"] - started)
             runtime.container_action(container_id=sandbox.containers["api"], action="restart")
         for name, values in (("kill -> api stopped", to_stopped), ("fault command", command)):
+            record(
+                f"platform fault: {name}, median",
+                statistics.median(values),
+                "s",
+                notes=f"`fault kill api` in the toolbox, {len(values)} rounds",
+            )
             print(
                 f"{name}: median {statistics.median(values) * 1000:.0f} ms, "
                 f"min {min(values) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms "

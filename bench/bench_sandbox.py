@@ -2,6 +2,9 @@
 
     .venv/bin/python bench/bench_sandbox.py [--rounds 5] [--execs 30]
 
+Baseline in the same run: the same `true` run with a raw `docker exec` (the Docker SDK's
+exec_run) in the same container.
+
 Needs a Docker engine (scripts/ensure-docker.sh); builds the lab images first if needed.
 """
 
@@ -16,6 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
+import docker
+
+from bench.figures import record
 from labs.images.build import build_lab_images
 from labs.runtime import (
     ContainerSpec,
@@ -51,7 +57,8 @@ def main() -> None:
     args = parser.parse_args()
 
     images = {result.name: result.reference for result in build_lab_images()}
-    create, ready, first, execs, destroy = [], [], [], [], []
+    create, ready, first, execs, destroy, raw_execs = [], [], [], [], [], []
+    engine = docker.from_env()
     for _ in range(args.rounds):
         labels = {"academy.session": f"bench-{uuid.uuid4().hex[:12]}", "academy.lab": "bench"}
         started = time.perf_counter()
@@ -81,6 +88,11 @@ def main() -> None:
                 )
                 execs.append(time.perf_counter() - started)
                 assert result.exit_code == 0, result
+                container = engine.containers.get(toolbox)
+                started = time.perf_counter()
+                raw = container.exec_run(["true"], user="learner")
+                raw_execs.append(time.perf_counter() - started)
+                assert raw.exit_code == 0, raw
         finally:
             started = time.perf_counter()
             sandbox_destroy(labels=labels)
@@ -93,10 +105,23 @@ def main() -> None:
         ("create until target serves", ready),
         ("first exec `true`", first),
         ("exec `true`", execs),
+        ("raw docker exec `true` (baseline)", raw_execs),
         ("destroy", destroy),
     ]:
         row = ms(statistics.median(values)), ms(min(values)), ms(max(values))
         print(f"{name:34}{row[0]:>11}{row[1]:>11}{row[2]:>11}")
+    engine.close()
+    notes = f"{args.rounds} sandboxes (toolbox + target), medians"
+    record("sandbox create (network + 2 containers)", statistics.median(create), "s", notes=notes)
+    record("sandbox destroy", statistics.median(destroy), "s", notes=notes)
+    record(
+        "runtime exec `true`, median",
+        statistics.median(execs),
+        "s",
+        baseline="raw docker exec `true`, same container",
+        baseline_value=statistics.median(raw_execs),
+        notes=f"{len(execs)} execs",
+    )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ Celery worker, check time and stop time.
 """
 
 import argparse
+import atexit
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -20,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 scratch = Path(tempfile.mkdtemp(prefix="academy-bench-"))
+atexit.register(shutil.rmtree, scratch, ignore_errors=True)
 os.environ["DATABASE_URL"] = f"sqlite:///{scratch / 'bench.sqlite3'}"
 os.environ["LAB_TASK_QUEUE"] = f"bench-{os.getpid()}"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "academy.settings")
@@ -32,6 +35,8 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
+
+from bench.figures import record  # noqa: E402
 
 
 def ms(seconds: float) -> str:
@@ -58,6 +63,12 @@ def pages(requests: int) -> None:
     ]:
         client.get(url)  # warm up
         times = [timed(lambda url=url: client.get(url)) for _ in range(requests)]
+        record(
+            f"GET {name} (test client, one at a time), median",
+            statistics.median(times),
+            "s",
+            notes=f"{requests} requests; under load: see the bench_http figures",
+        )
         print(
             f"GET {name:<18} median {ms(statistics.median(times))}, "
             f"p90 {ms(sorted(times)[int(len(times) * 0.9) - 1])} over {requests}"
@@ -133,6 +144,8 @@ def main() -> None:
     with open(os.devnull, "w") as quiet:
         first = timed(lambda: call_command("sync_content", stdout=quiet))
         second = timed(lambda: call_command("sync_content", stdout=quiet))
+    record("sync_content, first run", first, "s")
+    record("sync_content, second run (nothing to do)", second, "s")
     print(f"sync_content, first run  {ms(first)}")
     print(f"sync_content, second run {ms(second)} (nothing to do)")
     pages(args.requests)

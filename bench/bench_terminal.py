@@ -7,12 +7,17 @@ On a scratch database: provisions one session of the first lab in content/ (no w
 serves the site with uvicorn on 127.0.0.1, and connects as the learner's browser would (Origin,
 session cookie). Prints the time from websocket connect to the first output and to the first
 prompt (a fresh tmux session, then reconnects to it), and the echo round trip of single
-keystrokes (median and p90). Needs a Docker engine and the lab images (built if missing).
+keystrokes (median and p90). Baseline, in the same run on the same container: a raw `docker
+exec` of bash with a TTY, attached with the Docker SDK (no server, no websocket, no tmux): its
+time to the first prompt and its keystroke echo. Needs a Docker engine and the lab images (built
+if missing).
 """
 
 import argparse
 import asyncio
+import atexit
 import os
+import shutil
 import socket
 import statistics
 import sys
@@ -24,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 scratch = Path(tempfile.mkdtemp(prefix="academy-bench-terminal-"))
+atexit.register(shutil.rmtree, scratch, ignore_errors=True)
 os.environ["DATABASE_URL"] = f"sqlite:///{scratch / 'bench.sqlite3'}"
 os.environ["LAB_TASK_QUEUE"] = f"bench-{os.getpid()}"  # nobody listens: no task runs
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "academy.settings")
@@ -33,11 +39,14 @@ import django  # noqa: E402
 
 django.setup()
 
+import docker  # noqa: E402
 import uvicorn  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
+
+from bench.figures import p50, p95, record  # noqa: E402
 
 PROMPT = b"$ "
 
@@ -99,6 +108,44 @@ async def keystrokes(url: str, headers: dict[str, str], count: int) -> list[floa
         return times
 
 
+def raw_exec(container_id: str, count: int) -> tuple[float, list[float]]:
+    """The baseline: `docker exec -it` of bash in the same container as the learner, attached
+    with the Docker SDK. Seconds to the first prompt, and each keystroke's echo."""
+    api = docker.APIClient()
+    started = time.perf_counter()
+    exec_id = api.exec_create(
+        container_id,
+        ["bash", "--norc", "--noprofile", "-i"],
+        user="learner",
+        stdin=True,
+        tty=True,
+        environment={"TERM": "xterm-256color", "PS1": "$ "},
+    )["Id"]
+    sock = api.exec_start(exec_id, tty=True, socket=True)
+    raw = sock._sock  # the attached stream itself, as a terminal client would hold it
+    raw.settimeout(10)
+    try:
+        output = b""
+        while PROMPT not in output:
+            output += raw.recv(65536)
+        prompt = time.perf_counter() - started
+        times = []
+        for index in range(count):
+            key = "abcdefghijklmnopqrstuvwxyz"[index % 26].encode()
+            started = time.perf_counter()
+            raw.sendall(key)
+            echoed = b""
+            while key not in echoed:
+                echoed += raw.recv(65536)
+            times.append(time.perf_counter() - started)
+            time.sleep(0.05)  # typing speed, as for the academy's terminal
+        raw.sendall(b"\x15exit\r")
+        return prompt, times
+    finally:
+        sock.close()
+        api.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="connects to time (5)")
@@ -131,7 +178,14 @@ def main() -> None:
         "Cookie": f"sessionid={client.cookies['sessionid'].value}",
     }
     url = f"ws://127.0.0.1:{port}/ws/labs/sessions/{session.pk}/terminal/?cols=120&rows=40"
+    shell = session.sandbox["containers"][lab.shell_container]
     try:
+        raw_prompt, raw_keys = raw_exec(shell, args.keys)
+        print(
+            f"baseline, raw docker exec -it bash: -> first prompt {ms(raw_prompt)}; keystroke "
+            f"echo median {ms(statistics.median(raw_keys))}, p90 "
+            f"{ms(sorted(raw_keys)[int(len(raw_keys) * 0.9) - 1])}"
+        )
         first, prompt = asyncio.run(first_output(url, headers))
         print(f"connect -> first output {ms(first)}, -> first prompt {ms(prompt)}  (new shell)")
         again = [asyncio.run(first_output(url, headers)) for _ in range(args.rounds)]
@@ -146,6 +200,33 @@ def main() -> None:
             f"p90 {ms(times[int(len(times) * 0.9) - 1])}, max {ms(times[-1])} "
             f"over {args.keys} keys"
         )
+        raw_name = "raw docker exec -it bash, attached with the Docker SDK"
+        record(
+            "terminal: connect to first prompt (new shell)",
+            prompt,
+            "s",
+            baseline=raw_name,
+            baseline_value=raw_prompt,
+            notes="browser path: uvicorn, websocket, tmux",
+        )
+        reconnect = statistics.median(t[1] for t in again)
+        record(
+            "terminal: reconnect to prompt, median",
+            reconnect,
+            "s",
+            baseline=raw_name,
+            baseline_value=raw_prompt,
+            notes=f"median of {args.rounds}",
+        )
+        for label, pick in (("p50", p50), ("p95", p95)):
+            record(
+                f"terminal keystroke round trip, {label}",
+                pick(times),
+                "s",
+                baseline=raw_name,
+                baseline_value=pick(raw_keys),
+                notes=f"{args.keys} keys, one at a time",
+            )
     finally:
         server.should_exit = True
         services.lab_session_stop(session=session)
