@@ -126,7 +126,7 @@ def _join(page, base: str, code: str, name: str, *, type_code: bool) -> None:
 
 
 def test_a_workshop_from_join_code_to_csv_with_a_game_day(
-    asgi_server, browser, lab_images, fault_relay, real_content
+    asgi_server, browser, lab_images, fault_relay, real_content, settings
 ):
     base = asgi_server
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
