@@ -14,6 +14,7 @@ second), 0.5 means half as many. No Django here: the runner reads these without 
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -83,7 +84,7 @@ def read_figures(path: Path) -> list[Figure]:
 def percentile(values: list[float], fraction: float) -> float:
     """The nearest-rank percentile (0.5: the median, 0.95: p95) of a non-empty list."""
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(fraction * len(ordered))))
     return ordered[rank - 1]
 
 
@@ -113,7 +114,7 @@ def format_value(value: float | None, unit: str) -> str:
 def format_ratio(figure: Figure) -> str:
     ratio = figure.ratio
     if ratio is None:
-        return "-"
+        return "-" if figure.baseline else ""
     return f"{ratio:.{2 if ratio < 10 else 0}f}x"
 
 
