@@ -18,6 +18,7 @@ Needs a Docker engine and the lab images (`make images`). A few minutes at most.
 """
 
 import argparse
+import atexit
 import logging
 import os
 import sys
@@ -29,6 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 scratch = Path(tempfile.mkdtemp(prefix="academy-bench-fair-"))
 os.environ["DATABASE_URL"] = f"sqlite:///{scratch / 'bench.sqlite3'}"
+atexit.register(  # the scratch database goes; the workers' logs stay
+    lambda: [path.unlink(missing_ok=True) for path in scratch.glob("bench.sqlite3*")]
+)
 os.environ["LAB_TASK_QUEUE"] = f"bench-fair-{os.getpid()}"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "academy.settings")
 os.environ.setdefault("DJANGO_DEBUG", "0")
@@ -42,6 +46,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from academy.accounts.models import User  # noqa: E402
+from bench.figures import record  # noqa: E402
 from bench.workers import start_workers, stop_workers  # noqa: E402
 from labs import runtime, services  # noqa: E402
 from labs.models import CheckResult, Lab, LabSession  # noqa: E402
@@ -146,6 +151,15 @@ def main() -> None:
             f"{name:<16} {before:>22.1f} s / {after:>4.1f} s {result['flooded']:>13.1f} s "
             f"{result['ran']:>21} {result['left']:>12}",
             flush=True,
+        )
+        record(
+            f"check flood: learner B ready while A floods, {name}",
+            result["flooded"],
+            "s",
+            baseline="the same start with no flood, same run (mean of before and after)",
+            baseline_value=(before + after) / 2,
+            notes=f"{args.checks} checks sent, {result['ran']} ran meanwhile, "
+            f"{result['left']} left in the queue",
         )
     print(f"(no flood: the same start just before the flood and just after it; logs in {scratch})")
 

@@ -58,6 +58,7 @@ from academy.accounts.models import User  # noqa: E402
 from academy.workshops import ending, services  # noqa: E402
 from academy.workshops.models import Workshop  # noqa: E402
 from academy.workshops.selectors import course_labs  # noqa: E402
+from bench.figures import record  # noqa: E402
 from bench.workers import start_workers, stop_workers  # noqa: E402
 from labs import runtime  # noqa: E402
 from labs import services as lab_services  # noqa: E402
@@ -256,6 +257,15 @@ def main() -> None:
         )
         seconds = press_start_at_once(cold, lab)
         print(f"{'academy, no warm pool: all ready':<55} {seconds:>7.1f} s", flush=True)
+        baseline = "raw docker run of the same containers, all at once"
+        record(
+            f"burst of {count} lab starts, all ready: no warm pool",
+            seconds,
+            "s",
+            baseline=baseline,
+            baseline_value=raw,
+            notes=f"lab {lab.key}, 2 provisioning slots",
+        )
         end_and_wait(cold)
         warm = room(
             title="Warm", lab=lab, count=count, starts_in=timedelta(minutes=10), by=instructor
@@ -265,6 +275,14 @@ def main() -> None:
         print(f"{'academy, warming the pool beforehand (not in the next)':<55} {warming:>7.1f} s")
         seconds = press_start_at_once(warm, lab)
         print(f"{'academy, pre-warmed: all ready':<55} {seconds:>7.1f} s", flush=True)
+        record(
+            f"burst of {count} lab starts, all ready: pre-warmed pool",
+            seconds,
+            "s",
+            baseline=baseline,
+            baseline_value=raw,
+            notes=f"lab {lab.key}; warming the pool beforehand took {warming:.1f} s",
+        )
         end_and_wait(warm)
     finally:
         stop_workers(workers)
