@@ -4,7 +4,8 @@ that lab) sees nothing of it, and when it ends each sees their own result only. 
 rows are written here as a lab host's worker writes them, from another process, so what
 delivers them is the room socket's 5 s refresh (the push path of game_day_start is proven in
 tests/workshops/test_board_gameday.py). Screenshots: gameday-notice-<lang>-<desktop|phone>.png
-(running) and gameday-notice-result-<lang>-desktop.png; axe on the page with the notice."""
+(running), gameday-notice-result-<lang>-desktop.png and the lab page's one-line bar,
+gameday-notice-session-<scheme>-<lang>.png; axe on both pages with the notice."""
 
 import os
 from datetime import timedelta
@@ -172,6 +173,17 @@ def test_the_room_bar_with_the_notice_passes_axe(live_server, a11y_page, languag
     url = live_server.url + _home(language, workshop)
     blocking, dangling = _audit(a11y_page, url)
     assert a11y_page.locator(".room-gameday.is-running").count() == 1
+    # The lab session page's one-line room bar, with the same notice.
+    with translation.override(language):
+        session_url = live_server.url + reverse("labs:session", kwargs={"session_id": session.pk})
+    found = _audit(a11y_page, session_url)
+    blocking += found[0]
+    dangling += found[1]
+    assert a11y_page.locator(".room-bar.is-compact .room-gameday.is-running").count() == 1
+    scheme = a11y_page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
+    a11y_page.locator(".room-bar").screenshot(
+        path=SCREENSHOTS / f"gameday-notice-session-{'dark' if scheme else 'light'}-{language}.png"
+    )
     for result in (Result.DEVIATED, Result.HELD):
         if result == Result.HELD:  # a second game day, held this time
             outcome = _running_game_day(workshop, lab, instructor, ana, session)
