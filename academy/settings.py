@@ -9,6 +9,7 @@ secure defaults of ``manage.py check --deploy`` apply. ``DEBUG`` is off unless
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from csp.constants import NONE, SELF, UNSAFE_INLINE
@@ -131,6 +132,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL")
+if REDIS_URL and env("PYTEST_XDIST_WORKER"):
+    # The test suite's processes (gw0, gw1, ...) and the workers they start each take their own
+    # Redis database (1, 2, ...), as each has its own test database: a cache.clear() or a rate
+    # limit in one never reaches another.
+    _worker = int(env("PYTEST_XDIST_WORKER").removeprefix("gw") or 0)
+    REDIS_URL = urlsplit(REDIS_URL)._replace(path=f"/{_worker + 1}").geturl()
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
@@ -145,6 +152,15 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# The learning pages' cached parts ({% cache %}, academy/courses/caching.py): in each web
+# process's own memory, even with Redis, since their keys carry the content version read from
+# the database (no process can serve another's stale part) and a hit costs no network trip.
+CACHES["template_fragments"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "template-fragments",
+    "TIMEOUT": 24 * 3600,
+    "OPTIONS": {"MAX_ENTRIES": 5000},
+}
 
 AUTH_USER_MODEL = "accounts.User"
 # Django's validators, with messages in the site's voice (academy/accounts/password_validation.py).

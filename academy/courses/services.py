@@ -114,9 +114,12 @@ def courses_apply(report: SyncReport, courses: list[CourseSpec], now) -> None:
 
 
 def lesson_visit(*, user, lesson: Lesson) -> None:
-    LessonProgress.objects.update_or_create(
-        user=user, lesson=lesson, defaults={"last_visited_at": timezone.now()}
-    )
+    """Records that ``user`` read ``lesson`` now: one UPDATE on every visit but the first."""
+    now = timezone.now()
+    if not LessonProgress.objects.filter(user=user, lesson=lesson).update(last_visited_at=now):
+        LessonProgress.objects.update_or_create(
+            user=user, lesson=lesson, defaults={"last_visited_at": now}
+        )
 
 
 def lesson_complete(*, user, lesson: Lesson) -> LessonProgress:

@@ -4,11 +4,12 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from academy.certifications import selectors as certification_selectors
-from academy.courses import completion, selectors, services
+from academy.courses import caching, completion, selectors, services
 from academy.courses.models import Lesson
 from academy.i18n import alternate_urls
 from labs import selectors as lab_selectors
@@ -20,41 +21,67 @@ def _translation_missing(obj, field: str) -> bool:
 
 
 def home(request):
+    labs = lab_selectors.lab_catalogue(user=request.user)
+    courses = selectors.catalogue(user=request.user, labs=labs)
     context = {
-        "courses": selectors.catalogue(user=request.user),
-        "certifications": certification_selectors.certifications_published(),
-        "labs": lab_selectors.lab_catalogue(user=request.user),
+        "courses": courses,
+        # Only read when the certifications' cached part is not there yet.
+        "certifications": SimpleLazyObject(
+            lambda: list(certification_selectors.certifications_published())
+        ),
+        "labs": labs,
+        "version": caching.content_version_of(course.course for course in courses),
+        "cards_state": _cards_state(courses, labs),
     }
     return render(request, "courses/home.html", context)
 
 
-def catalogue(request):
-    return render(
-        request, "courses/catalogue.html", {"courses": selectors.catalogue(user=request.user)}
+def _cards_state(courses, labs) -> str:
+    """What the reader's own parts of the cards show (progress, a running session), for the
+    cards' cache key: readers in the same state share the cards."""
+    return "|".join(
+        [progress.state_key for progress in courses]
+        + [
+            f"{item.lab.pk}:{item.lab.content_hash}:{item.passed}{'c' if item.completed else ''}"
+            f"{item.live_session.pk if item.live_session else ''}"
+            for item in labs
+        ]
     )
+
+
+def catalogue(request):
+    courses = selectors.catalogue(user=request.user)
+    context = {
+        "courses": courses,
+        "version": caching.content_version_of(progress.course for progress in courses),
+        "cards_state": _cards_state(courses, []),
+    }
+    return render(request, "courses/catalogue.html", context)
 
 
 def course_detail(request, course_slug: str):
     course = selectors.course_get_by_slug(slug=course_slug)
     if course_slug != course.slug:
         return redirect(course, permanent=True)
+    visits = selectors.lesson_visits(user=request.user, course=course)
+    progress = selectors.course_progress(course=course, user=request.user, visits=visits)
+    done = {visit.lesson_id for visit in visits.values() if visit.completed_at}
     context = {
         "course": course,
-        "outline": selectors.course_outline(course=course, user=request.user),
-        "progress": selectors.course_progress(course=course, user=request.user),
-        "certifications": certification_selectors.certifications_for_course(course=course),
+        "version": caching.course_version(course),
+        "done_key": ",".join(map(str, sorted(done))),
+        # Only read when the outline's cached part is not there yet.
+        "outline": SimpleLazyObject(
+            lambda: selectors.course_outline(course=course, user=request.user, done=done)
+        ),
+        "progress": progress,
+        "certifications": SimpleLazyObject(
+            lambda: list(certification_selectors.certifications_for_course(course=course))
+        ),
         "alternate_urls": alternate_urls(course.get_absolute_url),
         "translation_missing": _translation_missing(course, "title"),
     }
     return render(request, "courses/course_detail.html", context)
-
-
-def _lesson_or_redirect(course_slug: str, lesson_slug: str):
-    course = selectors.course_get_by_slug(slug=course_slug)
-    lesson = selectors.lesson_get_by_slug(course=course, slug=lesson_slug)
-    if (course_slug, lesson_slug) != (course.slug, lesson.slug):
-        return lesson, redirect(lesson, permanent=True)
-    return lesson, None
 
 
 def _parse_answers(post) -> dict[int, int]:
@@ -69,9 +96,12 @@ def _parse_answers(post) -> dict[int, int]:
 
 
 def lesson_detail(request, course_slug: str, lesson_slug: str):
-    lesson, redirection = _lesson_or_redirect(course_slug, lesson_slug)
-    if redirection:
-        return redirection
+    lesson = selectors.lesson_get_by_slugs(course_slug=course_slug, lesson_slug=lesson_slug)
+    course = lesson.course
+    if (course_slug, lesson_slug) != (course.slug, lesson.slug):
+        return redirect(lesson, permanent=True)
+    visits = selectors.lesson_visits(user=request.user, course=course)
+    done = {visit.lesson_id for visit in visits.values() if visit.completed_at}
     graded = None
     if request.method == "POST":
         graded = services.knowledge_check_grade(
@@ -82,21 +112,40 @@ def lesson_detail(request, course_slug: str, lesson_slug: str):
         saved = selectors.lesson_saved_answers(lesson=lesson, user=request.user)
         if saved:
             graded = services.knowledge_check_grade(lesson=lesson, answers=saved)
-    previous, following = selectors.lesson_neighbours(lesson=lesson)
-    questions = list(lesson.questions.published().prefetch_related("choices"))
+    version = caching.course_version(course)
+    # What every reader sees alike is cached by content version and language (the template's
+    # {% cache %} parts); these are read only when a part is not there yet.
+    outline = SimpleLazyObject(
+        lambda: selectors.course_outline(course=course, user=request.user, done=done)
+    )
+    neighbours = SimpleLazyObject(lambda: selectors.outline_neighbours(outline, lesson))
+    if graded:
+        questions = [result.question for result in graded]
+    else:
+        questions = SimpleLazyObject(
+            lambda: list(lesson.questions.published().prefetch_related("choices"))
+        )
     context = {
-        "course": lesson.course,
+        "course": course,
         "lesson": lesson,
-        "previous": previous,
-        "next": following,
+        "version": version,
+        "done_key": ",".join(map(str, sorted(done))),
+        "neighbours": neighbours,
+        "has_questions": bool(graded)
+        or caching.cached(
+            f"lesson-has-questions:{lesson.pk}:{version}",
+            lambda: lesson.questions.published().exists(),
+        ),
         "questions": questions,
         "graded": {result.question.pk: result for result in graded} if graded else {},
         "score": sum(result.is_correct for result in graded) if graded else None,
-        "completed": selectors.lesson_is_completed(lesson=lesson, user=request.user),
-        "outline": selectors.course_outline(course=lesson.course, user=request.user),
+        "completed": lesson.pk in done,
+        "outline": outline,
         "alternate_urls": alternate_urls(lesson.get_absolute_url),
         "translation_missing": _translation_missing(lesson, "body_html"),
-        "labs": lab_selectors.labs_for_lesson(course_key=lesson.course.key, lesson_key=lesson.key),
+        "labs": SimpleLazyObject(
+            lambda: lab_selectors.labs_for_lesson(course_key=course.key, lesson_key=lesson.key)
+        ),
     }
     return render(request, "courses/lesson_detail.html", context)
 
