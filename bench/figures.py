@@ -102,6 +102,8 @@ def p95(values: list[float]) -> float:
 def format_value(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
+    if unit not in ("s", "ms") and float(value).is_integer():
+        return f"{int(value):,} {unit}"
     if unit == "s" and value < 1:
         return f"{value * 1000:.1f} ms"
     if unit in ("s", "ms"):
@@ -115,6 +117,8 @@ def format_ratio(figure: Figure) -> str:
     ratio = figure.ratio
     if ratio is None:
         return "-" if figure.baseline else ""
+    if ratio < 0.1:  # a rate far under its baseline: two significant digits, not 0.00x
+        return f"{ratio:.2g}x"
     return f"{ratio:.{2 if ratio < 10 else 0}f}x"
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -45,7 +46,12 @@ class Bench:
 BENCHES = [
     Bench("bench_ready", ("--rounds", "20"), ("--rounds", "2"), 1800),
     Bench("bench_workshop_start", ("--attendees", "30"), ("--attendees", "3"), 2400),
-    Bench("bench_density", ("--max-sessions", "40"), ("--max-sessions", "2", "--step", "1"), 2400),
+    Bench(
+        "bench_density",
+        ("--max-sessions", "40"),
+        ("--max-sessions", "2", "--step", "1", "--seconds", "4"),
+        2400,
+    ),
     Bench("bench_http", ("--seconds", "15"), ("--seconds", "5"), 900),
     Bench(
         "bench_terminal", ("--rounds", "5", "--keys", "20"), ("--rounds", "2", "--keys", "5"), 600
@@ -71,20 +77,21 @@ def run_one(bench: Bench, *, quick: bool, figures_file: Path, log_dir: Path) -> 
     started = time.monotonic()
     print(f"  {bench.name} {' '.join(args)} ...", end=" ", flush=True)
     with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
-            result = subprocess.run(
-                command,
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=bench.timeout,
-                check=False,
-                start_new_session=True,
-            )
-            code = result.returncode
+            code = process.wait(timeout=bench.timeout)
         except subprocess.TimeoutExpired:
             code = "timeout"
+            # Ctrl-C, as a person would: the benchmark's finally blocks stop its workers and
+            # remove its containers. Killed only if it does not end after that.
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=180)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
     seconds = time.monotonic() - started
     outcome = "ok" if code == 0 else f"FAILED ({code}), see {log_path.relative_to(ROOT)}"
     print(f"{seconds:.0f} s, {outcome}", flush=True)

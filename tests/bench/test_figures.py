@@ -89,6 +89,18 @@ def test_the_report_describes_the_machine_and_writes_latest_too(tmp_path):
     assert document["figures"][0]["bench"] == "bench_exams"
 
 
+def test_counts_and_far_ratios_stay_readable():
+    text = figures.table(
+        [
+            Figure("most idle sessions", 12, "sessions"),
+            Figure("credential sign: per second", 25.6, "/s", "raw Ed25519", 22482.0),
+        ]
+    )
+
+    assert "12 sessions" in text and "12.00" not in text
+    assert "0.0011x" in text  # not 0.00x
+
+
 def test_a_broken_line_in_the_figures_file_is_refused(figures_file):
     record("good", 1.0, "s")
     with open(figures_file, "a") as out:
