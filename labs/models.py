@@ -42,7 +42,9 @@ class Lab(models.Model):
     exam_only = models.BooleanField(_("exam only"), default=False)
     # "course-key/lesson-key" of the lessons this lab practises.
     lesson_refs = models.JSONField(_("lessons"), default=list, blank=True)
-    content_hash = models.CharField(_("content hash"), max_length=64, blank=True)
+    content_hash = models.CharField(
+        _("content hash"), max_length=80, blank=True
+    )  # "<renderer>:<sha256>"
     retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
 
     objects = LabQuerySet.as_manager()

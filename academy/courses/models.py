@@ -77,7 +77,9 @@ class Lesson(models.Model):
     body_html = models.TextField(_("body (HTML)"), blank=True)
     toc_html = models.TextField(_("table of contents (HTML)"), blank=True)
     reading_minutes = models.PositiveIntegerField(_("reading time in minutes"), default=0)
-    content_hash = models.CharField(_("content hash"), max_length=64, blank=True)
+    content_hash = models.CharField(
+        _("content hash"), max_length=80, blank=True
+    )  # "<renderer>:<sha256>"
     order = models.PositiveIntegerField(_("order"), default=0)
     retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
 
