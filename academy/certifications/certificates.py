@@ -1,7 +1,7 @@
 """Certificates: issue, revoke, the status lists, the issuer's keys and profile.
 
 A certificate's credential is an Open Badges 3.0 ``OpenBadgeCredential`` signed by the issuer's
-Ed25519 key (a ``did:key``), stored exactly as signed and served as stored. Revocation never
+Ed25519 key (a ``did:key``), stored as signed and served in one layout. Revocation never
 touches a credential: it sets the certificate's bit in the W3C Bitstring Status List of the key
 that signed it.
 
@@ -470,8 +470,11 @@ def certificate_status(certificate: Certificate, now: datetime | None = None) ->
 
 
 def certificate_credential_bytes(certificate: Certificate) -> bytes:
-    """The credential file: the stored credential, written the same way every time."""
-    return json.dumps(certificate.credential, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
+    """The credential file: the stored credential, written the same way every time, whatever
+    order the database keeps its keys in (PostgreSQL's jsonb keeps its own): keys sorted, so
+    "@context" comes first. The proof covers the canonical form (RDFC-1.0), not the layout."""
+    text = json.dumps(certificate.credential, ensure_ascii=False, indent=2, sort_keys=True)
+    return text.encode("utf-8") + b"\n"
 
 
 def certificates_of_user(*, user):

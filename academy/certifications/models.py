@@ -308,9 +308,9 @@ class CertificateQuerySet(models.QuerySet):
 class Certificate(models.Model):
     """A certification held: the signed Open Badges 3.0 credential and its status entry.
 
-    The credential is stored exactly as signed and served byte for byte as stored; any change
-    to it would break its proof. Revocation flips the certificate's bit in the status list,
-    never the credential.
+    The credential is stored as signed (its data; the database may keep its keys in another
+    order) and always served in one layout; any change to its data would break its proof.
+    Revocation flips the certificate's bit in the status list, never the credential.
     """
 
     public_id = models.UUIDField(_("public id"), unique=True, default=uuid.uuid4, editable=False)

@@ -12,7 +12,6 @@ certificate still renders, marked as revoked on its face, and carries no credent
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import segno
@@ -23,6 +22,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, gettext_lazy
 from weasyprint import HTML, Attachment
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
+
+from academy.certifications.certificates import certificate_credential_bytes
 
 from .models import Certificate
 
@@ -141,7 +142,7 @@ def _attaches_credential(certificate: Certificate) -> bool:
 
 def credential_bytes(certificate: Certificate) -> bytes:
     """The attached file, written as the verification page's credential download is."""
-    return json.dumps(certificate.credential, ensure_ascii=False, indent=2).encode() + b"\n"
+    return certificate_credential_bytes(certificate)
 
 
 def certificate_html(*, certificate: Certificate, verification_url: str) -> str:
