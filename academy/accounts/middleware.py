@@ -12,6 +12,8 @@ def language_to_offer(request) -> str:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return ""
+    if not user.email:  # a workshop guest (a display name only): no e-mails, no certificates
+        return ""
     current = translation.get_language()
     if current not in dict(settings.LANGUAGES) or current == user.preferred_language:
         return ""

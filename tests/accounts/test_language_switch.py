@@ -121,6 +121,13 @@ def test_nobody_else_is_asked(client, profile, page):
     assert PROMPT not in client.get(page).content.decode()
 
 
+def test_a_workshop_guest_without_an_e_mail_is_not_asked(client):
+    """The prompt offers the language "for e-mails and certificates too": a guest who joined a
+    workshop with a display name only has neither, and reads in the language of the URL."""
+    client.force_login(UserFactory(preferred_language="es", email=""))
+    assert PROMPT not in client.get("/en/").content.decode()
+
+
 def test_yes_without_script_saves_the_profile_and_comes_back(client, learner):
     response = answer(client, next_url="/es/laboratorios/")
 
