@@ -13,7 +13,8 @@ measured again. The ramp stops at --max-sessions, when the p95 reaches 200 ms (-
 when the memory the kernel calls available falls under --reserve-mib. Memory per session is what
 the engine reports for the session's containers (docker stats: usage less the page cache),
 averaged over all of them (at least a few sessions are started for it, even when the ramp stops
-at none). Every sandbox it starts is removed at the end.
+at none), beside the same containers and setup script started with the Docker SDK alone (bench/
+raw.py) and left idle as long. Every sandbox it starts is removed at the end.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -49,11 +51,14 @@ from academy.accounts.models import User  # noqa: E402
 from academy.courses.models import Lesson  # noqa: E402
 from bench.figures import record  # noqa: E402
 from bench.loadgen import locust_run, server_start, server_stop  # noqa: E402
+from bench.raw import raw_cleanup, raw_sandbox  # noqa: E402
 from labs import runtime, services  # noqa: E402
 from labs.models import Lab, LabSession  # noqa: E402
 from labs.services.state import lab_instance  # noqa: E402
 
 MIB = 1024 * 1024
+RUN_LABEL = "academy.bench-density"
+RUN_ID = str(os.getpid())
 
 
 def available_bytes() -> int:
@@ -73,21 +78,31 @@ def container_memory(engine: docker.APIClient, container_id: str) -> int:
     return max(0, usage - cache)
 
 
-def sessions_memory(sessions: list[LabSession]) -> list[int]:
-    """Bytes per session: the sum of its containers."""
+def sandboxes_memory(sandboxes: list[list[str]]) -> list[int]:
+    """Bytes per sandbox (given as its container ids): the sum of its containers."""
     engine = docker.APIClient()
     try:
         with ThreadPoolExecutor(max_workers=8) as pool:
             return [
-                sum(
-                    pool.map(
-                        lambda cid: container_memory(engine, cid),
-                        session.sandbox["containers"].values(),
-                    )
-                )
-                for session in sessions
+                sum(pool.map(lambda cid: container_memory(engine, cid), ids)) for ids in sandboxes
             ]
     finally:
+        engine.close()
+
+
+def raw_memory(lab: Lab, count: int, settle: float) -> list[int]:
+    """The baseline: the same containers and setup with the Docker SDK alone, left idle as
+    long as the academy's last ones were."""
+    engine = docker.from_env()
+    try:
+        made = [
+            raw_sandbox(engine, lab=lab, label=RUN_LABEL, run_id=RUN_ID, number=number)
+            for number in range(count)
+        ]
+        time.sleep(settle)
+        return sandboxes_memory([[c.id for c in raw.containers.values()] for raw in made])
+    finally:
+        raw_cleanup(engine, label=RUN_LABEL, run_id=RUN_ID)
         engine.close()
 
 
@@ -130,6 +145,7 @@ def main() -> None:
     server, host = server_start(env=dict(os.environ), log_path=scratch / "server.log")
     stopped_by = f"the cap of {args.max_sessions} sessions"
     memory: list[int] = []
+    raw: list[int] = []
     try:
         locust_run(host=host, name="warm-up", path=lesson, cookie=cookie, users=1, seconds=2,
                    work_dir=scratch)  # fmt: skip
@@ -165,9 +181,12 @@ def main() -> None:
                 sessions.append(provision(lab, len(sessions)))
         if not sessions:  # the memory per session is measured all the same
             sessions = [provision(lab, number) for number in range(min(args.step, 3))]
-        memory = sessions_memory(sessions)
+            time.sleep(args.seconds)
+        memory = sandboxes_memory([list(s.sandbox["containers"].values()) for s in sessions])
+        raw = raw_memory(lab, min(len(sessions), 3), args.seconds)
     finally:
         server_stop(server)
+        raw_cleanup(docker.from_env(), label=RUN_LABEL, run_id=RUN_ID)
         for session in sessions:
             services.lab_session_stop(session=session)
         left = runtime.sandbox_list(labels={"academy.instance": lab_instance()})
@@ -189,12 +208,18 @@ def main() -> None:
             f"({containers} containers, mean of {len(memory)}; min {min(memory) / MIB:.1f}, "
             f"max {max(memory) / MIB:.1f})"
         )
+        raw_mean = sum(raw) / len(raw)
+        print(
+            f"baseline, the same containers + setup with the Docker SDK: {raw_mean / MIB:.1f} MiB"
+        )
         record(
             "memory per idle lab session",
             per_session / MIB,
             "MiB",
+            baseline="the same containers + setup script run with the Docker SDK, idle",
+            baseline_value=raw_mean / MIB,
             notes=f"lab {lab.key}, {containers} containers, docker stats less page cache, "
-            f"mean of {len(memory)}",
+            f"mean of {len(memory)} (baseline: of {len(raw)})",
         )
     print(f"most idle sessions with the lesson page's p95 under {args.limit_ms} ms: {most}")
     note = f"stepped ramp of {args.step}, stopped by {stopped_by}; {args.users} readers" + (

@@ -25,12 +25,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import logging
 import os
 import shutil
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -52,15 +50,15 @@ import docker  # noqa: E402
 from celery import current_app  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from docker.types import Mount  # noqa: E402
 
 from academy.accounts.models import User  # noqa: E402
 from bench.figures import p50, p95, record  # noqa: E402
+from bench.raw import raw_cleanup, raw_sandbox  # noqa: E402
 from bench.workers import start_workers, stop_workers  # noqa: E402
 from labs import runtime, services  # noqa: E402
 from labs.models import CheckResult, Lab, LabSession  # noqa: E402
 from labs.services.grading import CHECK_WORKDIR, check_environment  # noqa: E402
-from labs.services.provisioning import _LISTENING, SAFE_PATH, SCRIPTS_DIR  # noqa: E402
+from labs.services.provisioning import SCRIPTS_DIR  # noqa: E402
 from labs.services.state import lab_instance  # noqa: E402
 
 logging.getLogger("kombu.connection").setLevel(logging.ERROR)  # "no hostname": the file broker
@@ -174,75 +172,7 @@ def checks(lab: Lab, count: int) -> tuple[list[float], list[float], list[float]]
     return queued, service, raw
 
 
-# --- The engine's floor: the same sandbox with the Docker SDK alone -----------------------------
-
-
-def raw_ready(engine: docker.DockerClient, lab: Lab, number: int) -> float:
-    """Network, containers, scripts in place, setup run (and the faults sidecar listening)."""
-    labels = {RUN_LABEL: RUN_ID}
-    specs = services.container_specs(lab)
-    started = time.perf_counter()
-    network = engine.networks.create(
-        f"bench-ready-{RUN_ID}-{number}", driver="bridge", internal=True, labels=labels
-    )
-    containers = {}
-    for spec in specs:
-        containers[spec.name] = engine.containers.run(
-            spec.image,
-            command=list(spec.command) if spec.command is not None else None,
-            detach=True,
-            name=f"bench-ready-{RUN_ID}-{number}-{spec.name}",
-            hostname=spec.name,
-            user=spec.user,
-            environment=dict(spec.env),
-            labels=labels,
-            network=network.name,
-            cap_drop=["ALL"],
-            cap_add=list(spec.cap_add) or None,
-            security_opt=["no-new-privileges"],
-            init=True,
-            read_only=True,
-            tmpfs={path: tmpfs.options() for path, tmpfs in spec.tmpfs.items()},
-            mounts=[
-                Mount(target=path, source=None, type="volume", labels=labels)
-                for path in spec.private_dirs
-            ],
-            mem_limit=f"{spec.memory}m",
-            memswap_limit=f"{spec.memory}m",
-            nano_cpus=int(spec.cpus * 1e9),
-            pids_limit=spec.pids,
-            stdin_open=spec.stdin_open,
-        )
-    if lab.faults_enabled:
-        containers["faults"].exec_run(["python3", "-c", _LISTENING], user="faultd")
-    shell = containers[lab.shell_container]
-    if lab.setup_script:
-        archive = io.BytesIO()
-        with tarfile.open(fileobj=archive, mode="w") as tar:
-            data = lab.setup_script.encode()
-            info = tarfile.TarInfo("setup.sh")
-            info.size, info.mode = len(data), 0o700
-            tar.addfile(info, io.BytesIO(data))
-        shell.put_archive(SCRIPTS_DIR, archive.getvalue())
-        result = shell.exec_run(
-            ["/bin/bash", f"{SCRIPTS_DIR}/setup.sh"],
-            user="root",
-            environment={"PATH": SAFE_PATH, "HOME": "/root", "LANG": "C.UTF-8"},
-            workdir="/",
-        )
-        if result.exit_code != 0:
-            raise SystemExit(f"raw setup failed: {result.output[-500:]!r}")
-    return time.perf_counter() - started
-
-
-def raw_cleanup(engine: docker.DockerClient) -> None:
-    filters = {"label": f"{RUN_LABEL}={RUN_ID}"}
-    for container in engine.containers.list(all=True, filters=filters):
-        container.remove(force=True, v=True)
-    for network in engine.networks.list(filters=filters):
-        network.remove()
-    for volume in engine.volumes.list(filters=filters):
-        volume.remove(force=True)
+# --- The engine's floor: the same sandbox with the Docker SDK alone (bench/raw.py) --------------
 
 
 def raw_starts(lab: Lab, rounds: int) -> list[float]:
@@ -250,10 +180,11 @@ def raw_starts(lab: Lab, rounds: int) -> list[float]:
     times = []
     try:
         for number in range(rounds):
-            times.append(raw_ready(engine, lab, number))
-            raw_cleanup(engine)
+            sandbox = raw_sandbox(engine, lab=lab, label=RUN_LABEL, run_id=RUN_ID, number=number)
+            times.append(sandbox.seconds)
+            raw_cleanup(engine, label=RUN_LABEL, run_id=RUN_ID)
     finally:
-        raw_cleanup(engine)
+        raw_cleanup(engine, label=RUN_LABEL, run_id=RUN_ID)
         engine.close()
     return times
 
