@@ -2,13 +2,14 @@
 """Pages under a real HTTP load: lesson page, lab page, lab session page and its status poll,
 each beside a minimal Django view on the same server, in the same run.
 
-    .venv/bin/python bench/bench_http.py [--seconds 15] [--users 8]
+    .venv/bin/python bench/bench_http.py [--seconds 15] [--users 8] [--web-workers 1]
 
 On a scratch database with the project's content: uvicorn serves the site as the Procfile's web
-line runs it (one process), and locust (headless, bench/requirements.txt) sends the load: N
-signed-in users, no pause between requests, one path at a time for a fixed time. Prints
-requests per second, p50 and p95 for each path. The lab session is a ready row with no
-containers: the pages read the database only (the engine is not asked), so no Docker is needed.
+line runs it (one process, as without Redis; --web-workers for more), and locust (headless,
+bench/requirements.txt) sends the load: N signed-in users, no pause between requests, one path
+at a time for a fixed time. Prints requests per second, p50 and p95 for each path. The lab
+session is a ready row with no containers: the pages read the database only (the engine is not
+asked), so no Docker is needed.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15, help="load time per path (15)")
     parser.add_argument("--users", type=int, default=8, help="concurrent users (8)")
+    parser.add_argument("--web-workers", type=int, default=1, help="uvicorn processes (1)")
     args = parser.parse_args()
     try:
         measure(args)
@@ -84,7 +86,9 @@ def main() -> None:
 
 def measure(args: argparse.Namespace) -> None:
     paths, cookie = prepare()
-    server, host = server_start(env=dict(os.environ), log_path=scratch / "server.log")
+    server, host = server_start(
+        env=dict(os.environ), log_path=scratch / "server.log", workers=args.web_workers
+    )
     try:
         # Warm up every path once (templates, first queries), then the baseline, then the pages.
         locust_run(host=host, name="warm-up", path=BARE_PATH, users=1, seconds=2, work_dir=scratch)
@@ -113,7 +117,8 @@ def measure(args: argparse.Namespace) -> None:
     finally:
         server_stop(server)
     print(
-        f"uvicorn (1 process) under locust: {args.users} users, no pause, {args.seconds} s a path"
+        f"uvicorn ({args.web_workers} process(es)) under locust: {args.users} users, no pause, "
+        f"{args.seconds} s a path"
     )
     print(f"{'path':<24}{'req/s':>9}{'p50':>10}{'p95':>10}{'failed':>8}")
     for load in [bare, *loads]:
@@ -122,8 +127,9 @@ def measure(args: argparse.Namespace) -> None:
             f"{load.p95 * 1000:>7.0f} ms{load.failures:>8}"
         )
     baseline = f"minimal Django view, same server ({args.users} users)"
+    server_note = f"uvicorn, {args.web_workers} process(es)"
     for load in loads:
-        notes = f"{load.requests} requests, {load.failures} failed"
+        notes = f"{server_note}; {load.requests} requests, {load.failures} failed"
         record(
             f"{load.name}: throughput",
             load.per_second,

@@ -44,8 +44,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def server_start(*, env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen, str]:
-    """uvicorn with the Procfile's arguments on a free port; returns once it answers."""
+def server_start(
+    *, env: dict[str, str], log_path: Path, workers: int = 1
+) -> tuple[subprocess.Popen, str]:
+    """uvicorn with the Procfile's arguments on a free port; returns once it answers.
+    ``workers``: uvicorn processes (the Procfile runs one without Redis)."""
     port = free_port()
     env = {**env, "DJANGO_SETTINGS_MODULE": "bench.http_settings"}
     with open(log_path, "w") as log:
@@ -59,6 +62,8 @@ def server_start(*, env: dict[str, str], log_path: Path) -> tuple[subprocess.Pop
                 str(port),
                 "--ws-max-size",
                 "65536",
+                "--workers",
+                str(workers),
                 "--log-level",
                 "warning",
             ],
