@@ -23,9 +23,10 @@ from datetime import datetime, timedelta
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from academy.workshops.models import (
     ANNOUNCEMENT_MAX_LENGTH,
@@ -194,11 +195,10 @@ def room_game_day(*, workshop: Workshop, user, now: datetime | None = None) -> d
     if not running and (game_day.finished_at or now) + GAMEDAY_RESULT_SHOWN < now:
         return None
     # "Running" is the attendee's own window: measuring before it, the fault, the recovery.
+    from academy.workshops.gameday import outcome_measuring
+
     result = outcome.result
-    mine_running = running and (
-        result == GameDayOutcome.Result.PENDING
-        or (result == GameDayOutcome.Result.DEVIATED and outcome.fault_ended_at is None)
-    )
+    mine_running = outcome_measuring(outcome, game_day)
     state = {
         "id": game_day.pk,
         "running": mine_running,
@@ -211,6 +211,13 @@ def room_game_day(*, workshop: Workshop, user, now: datetime | None = None) -> d
         "text": str(GAMEDAY_NOTICES[game_day.fault])
         % {"target": game_day.target, "seconds": game_day.duration_seconds},
         "status": "",
+        # Their own timeline (views.gameday_mine), once their result is final.
+        "result_url": ""
+        if mine_running
+        else reverse(
+            "workshops:gameday_mine", kwargs={"slug": workshop.slug, "game_day_id": game_day.pk}
+        ),
+        "result_link": "" if mine_running else str(_("See your timeline of the game day")),
     }
     if not mine_running:
         state["text"] = _("Fault: %(fault)s on %(target)s for %(seconds)d s.") % {
@@ -294,9 +301,9 @@ def board_snapshot(*, workshop: Workshop, now: datetime | None = None) -> dict:
         for row in HelpRequest.objects.filter(attendee__workshop=workshop, cleared_at__isnull=True)
     }
     game_day = workshop.game_days.first()
-    outcomes = {}
+    outcomes: dict[int, GameDayOutcome] = {}
     if game_day is not None:
-        outcomes = {row.attendee_id: row.result for row in game_day.outcomes.all()}
+        outcomes = {row.attendee_id: row for row in game_day.outcomes.all()}
     rows = []
     for attendee in attendees:
         session = sessions.get(attendee.user_id)
@@ -314,10 +321,7 @@ def board_snapshot(*, workshop: Workshop, now: datetime | None = None) -> dict:
             "passed": 0,
             "step_since": None,
             "last_check": None,
-            "game_day": outcomes.get(attendee.pk),
-            "game_day_label": str(GameDayOutcome.Result(outcomes[attendee.pk]).label)
-            if attendee.pk in outcomes
-            else None,
+            **_game_day_cell(game_day, outcomes.get(attendee.pk)),
         }
         if session is not None and session.lab_id in lab_ids:
             steps = steps_by_lab[session.lab_id]
@@ -353,17 +357,105 @@ def board_snapshot(*, workshop: Workshop, now: datetime | None = None) -> dict:
         "rows": rows,
         "timer": timer_state(workshop, now=now),
         "help_count": len(helps),
+        "help_label": help_count_label(len(helps)),
         "game_day": None
         if game_day is None
-        else {
-            "id": game_day.pk,
-            "state": game_day.state,
-            "fault": str(game_day.get_fault_display()),
-            "target": game_day.target,
-            "held": sum(1 for value in outcomes.values() if value == GameDayOutcome.Result.HELD),
-            "total": len(outcomes),
-        },
+        else board_game_day(game_day, list(outcomes.values()), now=now),
     }
+
+
+def help_count_label(count: int) -> str:
+    return ngettext("%(count)s asks for help", "%(count)s ask for help", count) % {"count": count}
+
+
+def _game_day_cell(game_day: GameDay | None, outcome: GameDayOutcome | None) -> dict:
+    """A row's game-day cell: the outcome's result, and whether it is still being measured
+    (then the label says so, with the deviation so far: it is no result yet)."""
+    from academy.workshops.gameday import outcome_measuring
+
+    if game_day is None or outcome is None:
+        return {"game_day": None, "game_day_measuring": False, "game_day_label": None}
+    measuring = outcome_measuring(outcome, game_day)
+    if not measuring:
+        label = str(GameDayOutcome.Result(outcome.result).label)
+    elif outcome.result == GameDayOutcome.Result.DEVIATED:
+        # Translators: the board's game-day cell while the fault still runs on this attendee's
+        # lab and one measurement has already failed: not a result yet.
+        label = _("Measuring: deviated so far")
+    else:
+        # Translators: the board's game-day cell while the platform still measures this
+        # attendee's lab (before, during or after the fault).
+        label = _("Measuring")
+    return {"game_day": outcome.result, "game_day_measuring": measuring, "game_day_label": label}
+
+
+def board_game_day(game_day: GameDay, outcomes: list[GameDayOutcome], *, now: datetime) -> dict:
+    """The board's game-day line: running or finished, the time left in the fault window, and
+    the counts; ``summary`` and ``status`` are whole sentences in the active language."""
+    from academy.workshops.gameday import game_day_counts, game_day_window_ends
+
+    counts = game_day_counts(game_day, outcomes)
+    running = game_day.state == GameDay.State.RUNNING
+    countdown = ""
+    ends = game_day_window_ends(game_day, outcomes)
+    remaining = max(0, int((ends - now).total_seconds())) if running else 0
+    values = {
+        "fault": str(game_day.get_fault_display()),
+        "target": game_day.target,
+        "held": counts[GameDayOutcome.Result.HELD],
+        "measuring": counts["measuring"],
+        "total": len(outcomes),
+    }
+    if running:
+        summary = (
+            ngettext(
+                "Game day running: %(fault)s (%(target)s) in %(total)s lab.",
+                "Game day running: %(fault)s (%(target)s) in %(total)s labs.",
+                values["total"],
+            )
+            % values
+        )
+        if remaining:
+            # Translators: %(time)s is a countdown such as 0:42, kept up to date on the page.
+            countdown = _("The fault window ends in %(time)s.")
+            status = countdown % {"time": _clock(remaining)}
+        else:
+            status = (
+                ngettext(
+                    "The fault window is over; %(measuring)s lab is still being measured.",
+                    "The fault window is over; %(measuring)s labs are still being measured.",
+                    values["measuring"],
+                )
+                % values
+            )
+    else:
+        summary = (
+            ngettext(
+                "Game day over: %(fault)s (%(target)s): %(held)s of %(total)s lab held.",
+                "Game day over: %(fault)s (%(target)s): %(held)s of %(total)s labs held.",
+                values["total"],
+            )
+            % values
+        )
+        status = ""
+    return {
+        "id": game_day.pk,
+        "state": game_day.state,
+        "running": running,
+        "window_ends_at": _iso(ends),
+        "remaining_seconds": remaining,
+        **values,
+        "deviated": counts[GameDayOutcome.Result.DEVIATED],
+        "failed": counts[GameDayOutcome.Result.FAILED],
+        "summary": summary,
+        "status": status,
+        "countdown": countdown,  # the status while the window runs; the page ticks %(time)s
+    }
+
+
+def _clock(seconds: int) -> str:
+    """m:ss, as the board's script writes it."""
+    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def workshops_of_session(session: LabSession) -> list[int]:

@@ -35,6 +35,7 @@ from academy.workshops import board
 from academy.workshops.models import (
     GAMEDAY_MAX_SECONDS,
     GAMEDAY_MIN_SECONDS,
+    Attendee,
     GameDay,
     GameDayOutcome,
     Workshop,
@@ -486,6 +487,42 @@ def run_outcome(outcome_id: int) -> str | None:
     return None if outcome is None else game_day_outcome_run(outcome=outcome)
 
 
+# --- Where a game day stands (the board, the debrief) -------------------------------------------
+
+
+def outcome_measuring(outcome: GameDayOutcome, game_day: GameDay) -> bool:
+    """Whether ``outcome`` is not final yet: its lab host is still measuring it. "Deviated" is
+    recorded at the first failed measurement, while the fault still runs, so a deviated outcome
+    whose fault has not ended is "deviated so far", not a result. A finished game day (also one
+    finished as stale, _finish_stale) has only final outcomes."""
+    if game_day.state != GameDay.State.RUNNING:
+        return False
+    return outcome.result == Result.PENDING or (
+        outcome.result == Result.DEVIATED and outcome.fault_ended_at is None
+    )
+
+
+def game_day_window_ends(game_day: GameDay, outcomes: list[GameDayOutcome]) -> datetime:
+    """When the fault window ends: the last injection plus the duration; before any injection,
+    an estimate from the start (each lab host measures the steady state first)."""
+    injected = [outcome.injected_at for outcome in outcomes if outcome.injected_at]
+    begun = max(injected) if injected else game_day.created_at
+    return begun + timedelta(seconds=game_day.duration_seconds)
+
+
+def game_day_counts(game_day: GameDay, outcomes: list[GameDayOutcome]) -> dict[str, int]:
+    """Final results per kind, and ``measuring``: outcomes not final yet (outcome_measuring),
+    counted there and not under the result recorded so far."""
+    counts = {value: 0 for value in Result.values}
+    counts["measuring"] = 0
+    for outcome in outcomes:
+        if outcome_measuring(outcome, game_day):
+            counts["measuring"] += 1
+        else:
+            counts[outcome.result] += 1
+    return counts
+
+
 # --- The debrief ---------------------------------------------------------------------------------
 
 
@@ -495,15 +532,20 @@ def _seconds(start: datetime, value: str | None) -> float | None:
     return (datetime.fromisoformat(value) - start).total_seconds()
 
 
-def game_day_debrief(*, game_day: GameDay) -> dict:
+def game_day_debrief(*, game_day: GameDay, attendee: Attendee | None = None) -> dict:
     """Per attendee, a timeline: marks at their offset (percent of the axis) and the fault
-    window shaded; and the summary."""
-    outcomes = list(game_day.outcomes.select_related("attendee").order_by("attendee__joined_at"))
+    window shaded; and the summary. With ``attendee``, that attendee's row only (their own
+    result page): nobody else's outcome is read."""
+    found = game_day.outcomes.select_related("attendee").order_by("attendee__joined_at")
+    if attendee is not None:
+        found = found.filter(attendee=attendee)
+    outcomes = list(found)
     rows = []
     for outcome in outcomes:
         marks = outcome.measurements or []
+        measuring = outcome_measuring(outcome, game_day)
         if not marks:
-            rows.append({"outcome": outcome, "marks": [], "window": None})
+            rows.append({"outcome": outcome, "marks": [], "window": None, "measuring": measuring})
             continue
         start = datetime.fromisoformat(marks[0]["at"])
         end = datetime.fromisoformat(marks[-1]["at"])
@@ -525,6 +567,7 @@ def game_day_debrief(*, game_day: GameDay) -> dict:
         rows.append(
             {
                 "outcome": outcome,
+                "measuring": measuring,
                 "span": round(span),
                 "window": window,
                 "marks": [
@@ -537,8 +580,13 @@ def game_day_debrief(*, game_day: GameDay) -> dict:
                 ],
             }
         )
-    counts = {value: sum(1 for o in outcomes if o.result == value) for value in Result.values}
-    return {"game_day": game_day, "rows": rows, "counts": counts, "total": len(outcomes)}
+    return {
+        "game_day": game_day,
+        "rows": rows,
+        "counts": game_day_counts(game_day, outcomes),
+        "total": len(outcomes),
+        "running": game_day.state == GameDay.State.RUNNING,
+    }
 
 
 PHASE_LABELS = {

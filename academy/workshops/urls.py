@@ -58,6 +58,11 @@ urlpatterns = [
         name="gameday_debrief",
     ),
     path(_("workshops/<slug:slug>/my-labs/help/"), views.help_toggle, name="help"),
+    path(
+        _("workshops/<slug:slug>/my-labs/game-day/<int:game_day_id>/"),
+        views.gameday_mine,
+        name="gameday_mine",
+    ),
     # Everyone.
     path(_("workshops/<slug:slug>/"), views.public, name="public"),
 ]

@@ -538,7 +538,6 @@ from academy.workshops.models import (  # noqa: E402
     GAMEDAY_MAX_SECONDS,
     GAMEDAY_MIN_SECONDS,
     GameDay,
-    GameDayOutcome,
 )
 
 
@@ -560,10 +559,6 @@ def board(request, pk: int):
             "clear": _("Asks for help: clear"),
             "watch": _("Watch"),
             "paused": _("Paused"),
-            "game_day": _("Game day: %(fault)s (%(target)s): %(held)s of %(total)s held."),
-            "help_one": _("1 asks for help"),
-            "help_many": _("%(count)s ask for help"),
-            "results": dict(GameDayOutcome.Result.choices),
         },
     }
     return render(request, "workshops/board.html", context)
@@ -715,6 +710,27 @@ def gameday_debrief(request, pk: int, game_day_id: int):
         "probe_timeout": f"{gameday.PROBE_TIMEOUT:g}",
     }
     return render(request, "workshops/gameday_debrief.html", context)
+
+
+@login_required
+def gameday_mine(request, slug: str, game_day_id: int):
+    """An attendee's own game-day timeline: their outcome only, of a game day of THEIR
+    workshop that took part in their lab; 404 for anything else."""
+    attendee = _own_attendee(request, slug)
+    game_day = GameDay.objects.filter(
+        pk=game_day_id, workshop=attendee.workshop, outcomes__attendee=attendee
+    ).first()
+    if game_day is None:
+        raise Http404
+    debrief = gameday.game_day_debrief(game_day=game_day, attendee=attendee)
+    context = {
+        "workshop": attendee.workshop,
+        **debrief,
+        "result_text": room.GAMEDAY_RESULTS.get(debrief["rows"][0]["outcome"].result, ""),
+        "phases": gameday.PHASE_LABELS,
+        "probe_timeout": f"{gameday.PROBE_TIMEOUT:g}",
+    }
+    return render(request, "workshops/gameday_mine.html", context)
 
 
 @instructor_required

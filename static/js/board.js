@@ -12,6 +12,8 @@
   var pausedBadge = document.querySelector("[data-board-paused]");
   var helpCount = document.querySelector("[data-board-help-count]");
   var gameDay = document.querySelector("[data-board-gameday]");
+  var gameDaySummary = document.querySelector("[data-board-gameday-summary]");
+  var gameDayStatus = document.querySelector("[data-board-gameday-status]");
   var timerBox = document.querySelector("[data-board-timer]");
   var timer = {
     remaining: parseInt(timerBox.dataset.remaining, 10) || 0,
@@ -73,8 +75,12 @@
         link.textContent = labels.watch;
         state.append(" · ", link);
       }
-      var result = cell(tr, row.game_day ? (labels.results[row.game_day] || row.game_day) : "–");
-      if (row.game_day) result.className = "gameday-cell result-" + row.game_day;
+      // The label says "measuring" while the fault still runs on this lab (board._game_day_cell).
+      var result = cell(tr, row.game_day ? row.game_day_label : "–");
+      if (row.game_day) {
+        result.className = "gameday-cell result-" + row.game_day +
+          (row.game_day_measuring ? " is-measuring" : "");
+      }
       var help = cell(tr, row.help_since ? "" : "–");
       if (row.help_since) help.appendChild(helpButton(row));
       fragment.appendChild(tr);
@@ -84,18 +90,38 @@
     }
     timer = { remaining: snapshot.timer.remaining_seconds, paused: snapshot.timer.paused, at: Date.now() };
     pausedBadge.hidden = !timer.paused;
-    helpCount.textContent = snapshot.help_count === 1
-      ? labels.help_one
-      : interpolate(labels.help_many, { count: snapshot.help_count });
-    if (snapshot.game_day) {
+    // Neutral at zero, the alert style above it; the words say the count either way.
+    helpCount.textContent = snapshot.help_label;
+    helpCount.classList.toggle("is-alert", snapshot.help_count > 0);
+    var game = snapshot.game_day;
+    if (game) {
       gameDay.hidden = false;
-      gameDay.textContent = interpolate(labels.game_day, snapshot.game_day);
+      gameDay.dataset.state = game.state;
+      gameDay.dataset.held = game.held;
+      gameDay.dataset.total = game.total;
+      gameDay.classList.toggle("is-running", game.running);
+      gameDaySummary.textContent = game.summary;
+      gameDayStatus.textContent = game.status;
+      gameDayStatus.hidden = !game.status;
+      gameDayStatus.dataset.countdown = game.countdown || "";
+      gameDayStatus.dataset.endsAt = game.window_ends_at || "";
+      // The page's clock against the server's: the countdown ticks from the server's "now".
+      skew = Date.now() - now;
     }
     tick(now);
   }
+  var skew = 0;
   function tick() {
     var elapsed = timer.paused ? 0 : (Date.now() - timer.at) / 1000;
     clock.textContent = format(timer.remaining - elapsed);
+    var countdown = gameDayStatus && gameDayStatus.dataset.countdown;
+    var ends = countdown && Date.parse(gameDayStatus.dataset.endsAt);
+    if (ends) {
+      // At zero it stays at 0:00 until the server's next snapshot says what comes next.
+      gameDayStatus.textContent = interpolate(countdown, {
+        time: format((ends - (Date.now() - skew)) / 1000),
+      });
+    }
     rowsBody.querySelectorAll("[data-since]").forEach(function (el) {
       var since = Date.parse(el.dataset.since);
       if (since) el.textContent = format((Date.now() - since) / 1000);

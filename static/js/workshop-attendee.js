@@ -2,7 +2,8 @@
 // announcements, the room's timer, "your instructor is watching" and the help button, live over
 // ws/workshops/<pk>/room/. Announcements are the instructor's plain text: textContent only.
 // The game-day notice is the attendee's own game day (academy.workshops.board.room_game_day),
-// sent by the server at once and re-read by it every 5 s; written into an aria-live region.
+// sent by the server at once and re-read by it every 5 s; written into an aria-live region,
+// with a link to the attendee's own timeline once their result is final.
 (function () {
   "use strict";
   var bar = document.querySelector("[data-room]");
@@ -64,6 +65,16 @@
     box.appendChild(title);
     box.appendChild(paragraph(state.text));
     if (state.status) box.appendChild(paragraph(state.status, "room-gameday-status"));
+    // Once their result is final: a link to their own timeline (views.gameday_mine).
+    if (state.result_url && state.result_url.charAt(0) === "/") {
+      var link = document.createElement("a");
+      link.className = "room-gameday-link";
+      link.href = state.result_url;
+      link.textContent = String(state.result_link);
+      var line = paragraph("");
+      line.appendChild(link);
+      box.appendChild(line);
+    }
     gameday.replaceChildren(box);
   }
   function setHelp(raised) {

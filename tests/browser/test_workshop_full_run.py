@@ -232,6 +232,11 @@ def test_a_workshop_from_join_code_to_csv_with_a_game_day(
         assert game_day.probe["container"] == "lb"  # the platform measures the load balancer
         summary = teacher.locator("[data-board-gameday]")
         expect(summary).to_contain_text("Matar una réplica (api-1)")
+        # The board says the game day is running (its fault window is at least 10 s long).
+        expect(summary).to_have_attribute("data-state", "running")
+        teacher.screenshot(
+            path=SCREENSHOTS / "workshop-run-board-running-es-desktop.png", full_page=True
+        )
         for row in rows.values():  # each outcome, measured on the lab host, arrives live
             expect(row.locator("td").nth(5)).to_have_text(MEASURED, timeout=GAMEDAY_DONE_MS)
         # "Deviated" shows as soon as one measurement fails, while the window still runs: the
@@ -246,7 +251,11 @@ def test_a_workshop_from_join_code_to_csv_with_a_game_day(
             phases = [mark["phase"] for mark in outcome.measurements]
             assert {"before", "during", "after"} <= set(phases), phases
         held = sum(o.result == GameDayOutcome.Result.HELD for o in outcomes.values())
-        expect(summary).to_contain_text(f"{held} de 2 se mantuvieron")
+        # Over: the board says so, with the final count (the sentence is board.board_game_day's).
+        expect(summary).to_have_attribute("data-state", "finished", timeout=15_000)
+        expect(summary).to_have_attribute("data-held", str(held))
+        expect(summary).to_have_attribute("data-total", "2")
+        expect(summary.locator("[data-board-gameday-status]")).to_be_hidden()
         # Each attendee's own sidecar killed and restarted their own api-1.
         for session in sessions.values():
             session.refresh_from_db()
@@ -267,6 +276,29 @@ def test_a_workshop_from_join_code_to_csv_with_a_game_day(
             expect(timeline.locator(".gameday-window")).to_have_count(1)
             expect(timeline.locator(".gameday-mark")).to_have_count(len(outcome.measurements))
         teacher.screenshot(path=SCREENSHOTS / "workshop-run-debrief-es-desktop.png", full_page=True)
+
+        # Each attendee's room bar links to their own timeline once it is over (pushed over the
+        # room socket, or found by its 5 s re-read); Bruno's in English.
+        expect(
+            bruno.locator(".room-bar").get_by_role("link", name=re.compile("timeline"))
+        ).to_be_visible(timeout=15_000)
+        link = ana.locator(".room-bar .room-gameday-link")
+        expect(link).to_be_visible(timeout=15_000)
+        ana.evaluate("window.scrollTo(0, 0)")
+        ana.screenshot(path=SCREENSHOTS / "workshop-run-lab-over-es-phone.png")
+        href = link.get_attribute("href")
+        assert href.startswith("/es/") and href.endswith(f"/{game_day.pk}/"), href
+        mine = ana.context.new_page()
+        mine.goto(base + href)
+        expect(mine.locator(".gameday-row")).to_have_count(1)
+        expect(mine.locator(".gameday-row")).to_contain_text("María José")
+        expect(mine.locator("main")).not_to_contain_text("Bruno")
+        outcome = outcomes["María José"]
+        expect(mine.locator(".gameday-row .gameday-result")).to_have_text(RESULT_ES[outcome.result])
+        expect(mine.locator(".gameday-row .gameday-mark")).to_have_count(len(outcome.measurements))
+        _no_sideways_scroll(mine)
+        mine.screenshot(path=SCREENSHOTS / "workshop-run-mine-es-phone.png", full_page=True)
+        mine.close()
 
         # 6. The results, as the instructor downloads them.
         teacher.goto(base + f"/es/talleres/gestionar/{workshop.pk}/")

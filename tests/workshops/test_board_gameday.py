@@ -130,6 +130,7 @@ def test_an_attendee_sees_only_their_own_game_day_and_result(workshop, make_work
         bruno_state = board.room_game_day(workshop=workshop, user=bruno.user)
     assert ana_state["running"] is True and ana_state["result"] == Result.DEVIATED
     assert "deviated" in ana_state["status"]
+    assert ana_state["result_url"] == "" and ana_state["result_link"] == ""  # not final yet
     assert bruno_state["result"] is None and bruno_state["status"] == ""
 
     finish(game_day, {outcomes[ana.pk]: Result.DEVIATED, outcomes[bruno.pk]: Result.HELD})
@@ -155,8 +156,16 @@ def test_an_attendee_sees_only_their_own_game_day_and_result(workshop, make_work
         "title",
         "text",
         "status",
+        "result_url",
+        "result_link",
     }
     assert bruno_room["gameday"]["id"] == game_day.pk  # the game day's, not an outcome's
+    # Once over, the notice links to the attendee's own timeline: the game day's page under
+    # THEIR workshop's URLs (the page itself shows only the requester's outcome).
+    assert bruno_room["gameday"]["result_url"] == (
+        f"/en/workshops/{workshop.slug}/my-labs/game-day/{game_day.pk}/"
+    )
+    assert bruno_room["gameday"]["result_link"] == "See your timeline of the game day"
 
     # Long after it ended, the notice is gone.
     later = timezone.now() + board.GAMEDAY_RESULT_SHOWN + timedelta(minutes=1)
