@@ -148,7 +148,15 @@ def test_the_attendee_is_told_of_a_game_day_on_their_lab_and_of_their_own_result
     notice = pages["ana"].locator("[data-room-gameday] .room-gameday")
     expect(notice).to_have_class("room-gameday is-held", timeout=20_000)
     expect(notice.locator(".room-gameday-status")).not_to_be_empty()
+    # The socket's notice (written by the script) links to her own timeline; it opens.
+    link = notice.locator("a.room-gameday-link")
+    expect(link).to_be_visible()
     pages["ana"].screenshot(path=SCREENSHOTS / f"gameday-notice-result-{language}-desktop.png")
+    link.focus()
+    pages["ana"].keyboard.press("Enter")
+    pages["ana"].wait_for_url(f"**/{outcome.game_day_id}/")
+    expect(pages["ana"].locator(".gameday-row")).to_have_count(1)
+    expect(pages["ana"].locator(".gameday-row .gameday-mark")).to_have_count(1)
 
     # Bruno had no session of the lab: no fault in his lab, no notice, nothing of Ana's; a
     # refresh of his room (reload) says the same.
@@ -190,6 +198,7 @@ def test_the_room_bar_with_the_notice_passes_axe(live_server, a11y_page, languag
         _finish(outcome, result)
         found = _audit(a11y_page, url)
         assert a11y_page.locator(f".room-gameday.is-{result}").count() == 1
+        assert a11y_page.locator(".room-gameday-link").count() == 1
         blocking += found[0]
         dangling += found[1]
     assert dangling == [], dangling

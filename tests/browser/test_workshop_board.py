@@ -204,6 +204,30 @@ def test_board_and_game_day_pages_pass_axe(live_server, a11y_page, language, tmp
         found = _audit(page, live_server.url + path)
         blocking += found[0]
         dangling += found[1]
+    # A game day still running: Bruno's outcome deviated so far, Ana's pending; the board's
+    # cells say "measuring" and its line gives the time left; the debrief is not final.
+    running = _recorded_game_day(workshop, lab, [ana, bruno])
+    GameDay.objects.filter(pk=running.pk).update(state=GameDay.State.RUNNING, finished_at=None)
+    GameDayOutcome.objects.filter(game_day=running).update(fault_ended_at=None)
+    GameDayOutcome.objects.filter(game_day=running, attendee=ana).update(result="pending")
+    found = _audit(page, live_server.url + _url("board", language, pk=workshop.pk))
+    assert page.locator(".gameday-cell.is-measuring").count() == 2
+    assert page.locator("[data-board-gameday][data-state=running]").count() == 1
+    blocking += found[0]
+    dangling += found[1]
+    debrief = _url("gameday_debrief", language, pk=workshop.pk, game_day_id=running.pk)
+    found = _audit(page, live_server.url + debrief)
+    assert page.locator(".gameday-row.is-measuring").count() == 2
+    blocking += found[0]
+    dangling += found[1]
+    # Ana's own timeline of the finished game day.
+    page.context.clear_cookies()
+    _sign_in(page, live_server, ana.user)
+    mine = _url("gameday_mine", language, slug=workshop.slug, game_day_id=game_day.pk)
+    found = _audit(page, live_server.url + mine)
+    assert page.locator(".gameday-row").count() == 1
+    blocking += found[0]
+    dangling += found[1]
     # The attendee's room bar, on their workshop home.
     if _room_bar_wired():
         page.context.clear_cookies()
