@@ -4,7 +4,6 @@ real engine, its shell in tmux."""
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import json
 import time
@@ -21,6 +20,7 @@ from academy.courses.services import content_sync
 from labs import runtime, services
 from labs.models import Lab, LabSession
 from labs.terminal import HISTORY_BYTES, HISTORY_LINES, MAX_FRAME
+from tests.event_loops import run_on_new_loop
 from tests.factories import UserFactory
 from tests.labs_tree import write_tiny_lab
 
@@ -148,10 +148,8 @@ class Screen:
 
 
 def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Runs an async test scenario on an event loop in a thread of its own: the main thread may
-    already have one (the browser tests' Playwright keeps its loop for the whole session)."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, scenario()).result()
+    """Runs an async test scenario on an event loop of its own (tests/event_loops.py)."""
+    run_on_new_loop(scenario())
 
 
 def tmux_clients(session: LabSession, *, wait_for_none: float = 10) -> list[str]:

@@ -1,6 +1,5 @@
 """The live board and the room's actions: who may see and do what, and the live updates."""
 
-import asyncio
 import json
 
 import pytest
@@ -13,6 +12,7 @@ from academy.asgi import application
 from academy.workshops import board, services
 from academy.workshops.models import HelpRequest, WorkshopEvent
 from labs.models import CheckResult, LabSession
+from tests.event_loops import run_on_new_loop
 from tests.factories import UserFactory
 from tests.workshops.conftest import make_instructor
 
@@ -67,12 +67,7 @@ async def _next(connection, timeout=10):
 
 
 def _run(coroutine):
-    """asyncio.run in a thread of its own: the main thread may hold Playwright's loop (the
-    browser tests run first in the whole suite)."""
-    import concurrent.futures
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+    return run_on_new_loop(coroutine)
 
 
 def _first(path: str, client: Client, query: bytes = b""):

@@ -1,9 +1,6 @@
 """An attendee's terminal websocket refuses another attendee of the same workshop (the lab
 terminal's own ownership rule: attendees are real users)."""
 
-import asyncio
-import concurrent.futures
-
 import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.test import Client
@@ -12,6 +9,7 @@ from academy.asgi import application
 from academy.workshops import services
 from labs.models import LabSession
 from labs.terminal import Close
+from tests.event_loops import run_on_new_loop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
@@ -37,10 +35,7 @@ def _close_code(session_id: int, client: Client) -> int:
             if message["type"] == "websocket.close":
                 return message.get("code", 1000)
 
-    # In a thread of its own: the browser tests' Playwright keeps an event loop running in the
-    # main thread for the whole session.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, scenario()).result()
+    return run_on_new_loop(scenario())
 
 
 def test_another_attendee_is_refused_the_terminal(workshop):
