@@ -22,8 +22,12 @@ test: setup-test docker images
 	$(PY) scripts/check_catalogue.py
 	@# Two processes, a test file each at a time: browser and engine tests mostly wait, so two
 	@# share two cores well (PYTEST_WORKERS=0 runs in one process; each has its own database,
-	@# Celery worker and queue, so they never see each other's labs).
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+	@# Redis database, Celery worker and queue, so they never see each other's labs).
+	@# On the production path: PostgreSQL and Redis, started (and installed from Debian's
+	@# packages when missing) by scripts/test-services.sh; ACADEMY_TEST_DB=sqlite runs the suite
+	@# on the embedded defaults instead, as `make run` serves.
+	services="$$(scripts/test-services.sh)" && eval "$$services" && \
+		$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # Benchmarks: every figure beside a baseline measured in the same run, one table, and
 # var/bench/<timestamp>.json (bench/run.py; BENCH_ARGS=--quick for small counts).
