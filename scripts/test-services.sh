@@ -54,10 +54,14 @@ if [ ${#missing[@]} -gt 0 ]; then
         say "Installing ${missing[*]} for the tests (the production path's services)"
         apt-get update -qq
         # policy-rc.d: the packages' own clusters and services are not wanted (nor started).
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+        policy=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            policy=/usr/sbin/policy-rc.d
+            printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+        fi
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
             "${missing[@]}" >&2
-        rm -f /usr/sbin/policy-rc.d
+        [ -z "$policy" ] || rm -f "$policy"
     else
         echo "The tests run on PostgreSQL and Redis; missing: ${missing[*]}." >&2
         echo "Install them (on Debian or Ubuntu: sudo apt-get install ${missing[*]}), or run" >&2
@@ -80,6 +84,7 @@ if ! as_owner "$bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; then
     as_owner "$bin/pg_ctl" -D "$state/pg" -l "$state/pg.log" -w -t 60 start -o \
         "-p $PG_PORT -k $state -c listen_addresses=127.0.0.1 -c fsync=off \
          -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" >/dev/null
+    as_owner "$bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U academy academy 2>/dev/null || true
 fi
 if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
     say "Starting Redis on 127.0.0.1:$REDIS_PORT"
