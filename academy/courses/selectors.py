@@ -239,8 +239,8 @@ def catalogue(*, user, labs: list[LabProgress] | None = None) -> list[CourseProg
     return [_progress(course, lessons[course.pk], user, visits, labs) for course in courses]
 
 
-def dashboard(*, user) -> dict:
-    courses = catalogue(user=user)
+def dashboard(*, user, labs: list[LabProgress] | None = None) -> dict:
+    courses = catalogue(user=user, labs=labs)
     started = [progress for progress in courses if progress.completed or progress.visited]
     latest = (
         LessonProgress.objects.filter(user=user, lesson__retired_at__isnull=True)

@@ -163,12 +163,9 @@ def lesson_mark_complete(request, course_slug: str, lesson_slug: str):
 
 @login_required
 def dashboard(request):
-    context = selectors.dashboard(user=request.user)
-    context["labs"] = [
-        item
-        for item in lab_selectors.lab_catalogue(user=request.user)
-        if item.passed or item.live_session
-    ]
+    labs = lab_selectors.lab_catalogue(user=request.user)
+    context = selectors.dashboard(user=request.user, labs=labs)
+    context["labs"] = [item for item in labs if item.passed or item.live_session]
     return render(request, "courses/dashboard.html", context)
 
 

@@ -160,6 +160,18 @@ def test_pages_cost_the_same_queries_with_2_or_8_lessons(client, site, language,
     assert many == few
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_dashboard_costs_the_same_queries_with_6_or_12_labs(client, site, language):
+    user = UserFactory()
+    client.force_login(user)
+    client.get(Lesson.objects.get(key="first-lesson").get_absolute_url())
+    add_labs(6, user=user)
+    url = f"/{language}/dashboard/" if language == "en" else "/es/panel/"
+    few = page_queries(client, url)
+    add_labs(6, user=user, start=6)
+    assert page_queries(client, url) == few
+
+
 def test_the_lab_page_costs_the_same_queries_with_2_or_9_steps(client, site):
     add_labs(1)
     lab = Lab.objects.get()
