@@ -34,6 +34,7 @@ import hashlib
 import ipaddress
 import logging
 import math
+import secrets
 import time
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -325,26 +326,36 @@ def _check_key(session_id: int) -> str:
 
 def check_in_flight_take(*, session: LabSession, step_id: int) -> dict | None:
     """Marks a check of ``step_id`` in flight for the session; returns None when it was taken,
-    or the marker of the check already in flight (``{"step": id, "after": result id}``)."""
+    or the marker of the check in flight (``{"step": id, "after": result id or None, ...}``).
+
+    The worker gives the marker back when its check is over; a web process whose cache is not
+    the worker's (the embedded defaults) sees it over when a result newer than the marker's
+    "after" is stored. "after" is read once the marker is ours, so that a result stored just
+    before (the previous check's) never makes this one look over; until then it is None, and
+    the check counts as in flight. A flood that keeps the marker changing hands is refused,
+    never let through."""
     from labs.models import CheckResult
 
     key = _check_key(session.pk)
     timeout = settings.LAB_CHECK_IN_FLIGHT_SECONDS
     results = CheckResult.objects.filter(session=session)
-    marker = {"step": step_id, "after": 0}
     for _ in range(3):
-        marker["after"] = results.order_by("-pk").values_list("pk", flat=True).first() or 0
-        if cache.add(key, marker, timeout=timeout):
+        token = secrets.token_hex(8)
+        if cache.add(key, {"step": step_id, "after": None, "token": token}, timeout=timeout):
+            after = results.order_by("-pk").values_list("pk", flat=True).first() or 0
+            cache.set(key, {"step": step_id, "after": after, "token": token}, timeout=timeout)
             return None
         current = cache.get(key)
         if current is None:
             continue  # given back between add() and get()
-        if not results.filter(pk__gt=current.get("after", 0)).exists():
+        after = current.get("after")
+        if after is None or not results.filter(pk__gt=after).exists():
             return current
-        # The worker stored its result but its cache is not ours: that check is over.
-        cache.delete(key)
-    cache.set(key, marker, timeout=timeout)  # the marker kept changing hands: this one runs
-    return None
+        # The worker stored its result but its cache is not ours: that check is over (unless
+        # another click took the marker meanwhile).
+        if cache.get(key) == current:
+            cache.delete(key)
+    return cache.get(key) or {"step": step_id, "after": None}
 
 
 def check_in_flight_done(*, session_id: int) -> None:

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from academy.courses.services import content_sync
@@ -165,6 +166,26 @@ def test_a_finished_check_lets_the_next_click_run_another(client, lab, enqueued)
 
     assert client.post(check_url(session)).json()["pending"] is False
     assert len(enqueued) == 2
+
+
+def test_the_previous_checks_result_never_makes_the_next_one_look_over(lab):
+    """The race a flood of clicks found: a result stored while a click takes the marker (the
+    previous check's) must not let the next click run a second check beside this one."""
+    user = UserFactory()
+    session = LabSession.objects.create(
+        user=user, lab=lab, state=State.READY, expires_at=timezone.now() + timedelta(hours=1)
+    )
+    step = lab.steps.get()
+    earlier = CheckResult.objects.create(session=session, step=step, passed=False, duration_ms=5)
+    assert limits.check_in_flight_take(session=session, step_id=step.pk) is None
+    marker = limits.check_in_flight_take(session=session, step_id=step.pk)
+    assert marker is not None and marker["after"] == earlier.pk
+    # A marker whose "after" is not read yet (a take half done) counts as in flight, whatever
+    # results there are.
+    key = limits._check_key(session.pk)
+    cache.set(key, {"step": step.pk, "after": None, "token": "half"})
+    CheckResult.objects.create(session=session, step=step, passed=True, duration_ms=5)
+    assert limits.check_in_flight_take(session=session, step_id=step.pk)["token"] == "half"
 
 
 def test_a_click_on_another_step_waits_for_the_check_in_flight(client, lab, enqueued):
