@@ -1,9 +1,10 @@
 """The websocket channel layer as production configures it (Redis, under `make test`)."""
 
 import asyncio
+import concurrent.futures
 
 import pytest
-from channels.layers import get_channel_layer
+from channels.layers import channel_layers, get_channel_layer
 from django.conf import settings
 
 pytestmark = pytest.mark.skipif(
@@ -28,12 +29,12 @@ def test_a_consumer_that_hears_nothing_for_a_while_keeps_waiting_then_hears():
         await sender
         return message
 
-    # A loop of its own, with a layer of its own: the layer belongs to the loop that receives.
-    from channels.layers import channel_layers
-
+    # A loop of its own (in a thread: the browser tests' Playwright keeps one in the main
+    # thread), with a layer of its own: the layer belongs to the loop that receives on it.
     channel_layers.backends.clear()
     try:
-        message = asyncio.run(scenario())
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            message = pool.submit(asyncio.run, scenario()).result()
     finally:
         channel_layers.backends.clear()
     assert message == {"type": "hello", "text": "after a quiet spell"}
