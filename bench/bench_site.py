@@ -13,7 +13,6 @@ import atexit
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
 from bench.figures import record  # noqa: E402
+from bench.workers import start_workers, stop_workers  # noqa: E402
 
 
 def ms(seconds: float) -> str:
@@ -84,27 +84,8 @@ def labs(rounds: int) -> None:
     if not runtime.engine_ping():
         print("lab figures skipped: no Docker engine answers")
         return
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "--app",
-            "academy",
-            "worker",
-            "--queues",
-            ",".join(task_queues()),
-            "--concurrency",
-            "2",
-            "--loglevel",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        start_new_session=True,
-    )
+    workers = start_workers([(task_queues(), 2)], scratch, name="bench-site")
     try:
-        time.sleep(4)
         lab = Lab.objects.get(key="first-steady-state")
         ready, check, stop = [], [], []
         for number in range(rounds):
@@ -131,8 +112,7 @@ def labs(rounds: int) -> None:
         print(f"lab check (one step)                  median {ms(statistics.median(check))}")
         print(f"lab stop (destroy sandbox)            median {ms(statistics.median(stop))}")
     finally:
-        worker.terminate()
-        worker.wait(timeout=20)
+        stop_workers(workers)
 
 
 def main() -> None:
