@@ -117,6 +117,12 @@ def host_of_docker_host(value: str) -> str:
     return urlsplit(value).hostname or ""
 
 
+def announces(env: dict[str, str]) -> bool:
+    """Whether a Celery worker with this environment registers its lab host when it starts
+    (LAB_HOST_ANNOUNCE, on unless turned off; academy/celery.py)."""
+    return env.get("LAB_HOST_ANNOUNCE", "1").strip().lower() in ("1", "true", "yes", "on")
+
+
 def topology_problems(compose: dict) -> list[str]:
     services: dict[str, dict] = compose["services"]
     declared_networks: dict[str, dict] = compose.get("networks") or {}
@@ -177,7 +183,12 @@ def topology_problems(compose: dict) -> list[str]:
                 problems.append(f"{name} has a DOCKER_HOST and no LAB_TASK_QUEUE")
                 continue
             hosts.setdefault(env["LAB_TASK_QUEUE"], {})[name] = service
-        elif celery_role(service) == "worker" and any(
+            if celery_role(service) == "worker" and not announces(env):
+                problems.append(f"{name} of lab host {env['LAB_TASK_QUEUE']} does not announce it")
+            continue
+        if celery_role(service) == "worker" and announces(env):
+            problems.append(f"{name} has no engine and would announce itself as a lab host")
+        if celery_role(service) == "worker" and any(
             queue.endswith(tuple(f".{kind}" for kind in TASK_KINDS))
             for queue in served_queues(service)
         ):
@@ -496,6 +507,14 @@ def site_worker_serving_lab_queues(compose):
     ]  # fmt: skip
 
 
+def site_worker_announcing(compose):
+    set_env(compose, "worker-site", LAB_HOST_ANNOUNCE=None)
+
+
+def host_worker_silent(compose):
+    set_env(compose, "lab-b-worker-housekeeping", LAB_HOST_ANNOUNCE="0")
+
+
 BROKEN: dict[str, tuple[Callable[[dict], None], str]] = {
     "web with DOCKER_HOST": (web_with_docker, "web has a DOCKER_HOST"),
     "web mounting the socket": (web_with_the_socket, "web mounts the Docker socket"),
@@ -516,6 +535,14 @@ BROKEN: dict[str, tuple[Callable[[dict], None], str]] = {
     "a host without its fault relay": (host_without_relay, "lab-b has no fault relay"),
     "a host without its firewall": (host_without_firewall, "lab-a-engine has no lab firewall"),
     "a privileged worker": (privileged_worker, "lab-a-worker-checks is privileged"),
+    "the site worker announcing a host": (
+        site_worker_announcing,
+        "worker-site has no engine and would announce itself as a lab host",
+    ),
+    "a lab host that never announces": (
+        host_worker_silent,
+        "lab-b-worker-housekeeping of lab host lab-b does not announce it",
+    ),
     "lab work on the site worker": (
         site_worker_serving_lab_queues,
         "worker-site serves a lab host's queues without a Docker engine",
