@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.utils import timezone
 
@@ -113,9 +114,23 @@ def courses_apply(report: SyncReport, courses: list[CourseSpec], now) -> None:
     retire(report, Course.objects.all(), {c.key for c in courses}, now)
 
 
-def lesson_visit(*, user, lesson: Lesson) -> None:
-    """Records that ``user`` read ``lesson`` now: one UPDATE on every visit but the first."""
+# A reader's visits to the lesson they read last are written at most this often: reloading it,
+# or coming back to it from another page, changes nothing another page shows.
+VISIT_RESOLUTION = timedelta(minutes=5)
+
+
+def lesson_visit(*, user, lesson: Lesson, visits: dict | None = None) -> None:
+    """Records that ``user`` read ``lesson`` now: one UPDATE on every visit but the first.
+
+    ``visits``: the reader's lesson_visits in every course, when the page read them. When
+    ``lesson`` is already the one they visited last, less than VISIT_RESOLUTION ago, nothing is
+    written: which lesson they read last (where the dashboard and the course cards resume) is
+    the same either way, and the page costs no write."""
     now = timezone.now()
+    if visits:
+        latest = max(visits.values(), key=lambda visit: visit.last_visited_at)
+        if latest.lesson_id == lesson.pk and now - latest.last_visited_at < VISIT_RESOLUTION:
+            return
     if not LessonProgress.objects.filter(user=user, lesson=lesson).update(last_visited_at=now):
         LessonProgress.objects.update_or_create(
             user=user, lesson=lesson, defaults={"last_visited_at": now}

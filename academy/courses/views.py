@@ -100,15 +100,20 @@ def lesson_detail(request, course_slug: str, lesson_slug: str):
     course = lesson.course
     if (course_slug, lesson_slug) != (course.slug, lesson.slug):
         return redirect(lesson, permanent=True)
-    visits = selectors.lesson_visits(user=request.user, course=course)
-    done = {visit.lesson_id for visit in visits.values() if visit.completed_at}
+    # Every course's: lesson_visit writes nothing when this lesson is the one read last.
+    visits = selectors.lesson_visits(user=request.user)
+    done = {
+        visit.lesson_id
+        for visit in visits.values()
+        if visit.completed_at and visit.course_id == course.pk
+    }
     graded = None
     if request.method == "POST":
         graded = services.knowledge_check_grade(
             lesson=lesson, answers=_parse_answers(request.POST), user=request.user
         )
     elif request.user.is_authenticated:
-        services.lesson_visit(user=request.user, lesson=lesson)
+        services.lesson_visit(user=request.user, lesson=lesson, visits=visits)
         saved = selectors.lesson_saved_answers(lesson=lesson, user=request.user)
         if saved:
             graded = services.knowledge_check_grade(lesson=lesson, answers=saved)

@@ -1,0 +1,116 @@
+"""Work the learning pages skip, and that skipping it changes nothing a reader sees.
+
+A reload of the lesson a reader read last writes nothing (academy.courses.services
+.lesson_visit); the default language links (academy/context_processors.py) are worked out only
+for pages that have no links of their own.
+"""
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.urls import translate_url
+from django.utils import timezone
+
+from academy.courses.models import Course, Lesson, LessonProgress, Module
+from academy.courses.services import VISIT_RESOLUTION, content_sync
+from tests.factories import UserFactory
+from tests.perf.test_page_queries import counted
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def site(demo_content):
+    content_sync(root=demo_content)
+    return demo_content
+
+
+@pytest.fixture
+def learner(client):
+    user = UserFactory()
+    client.force_login(user)
+    return user
+
+
+def visited_at(user, key: str):
+    return LessonProgress.objects.get(user=user, lesson__key=key).last_visited_at
+
+
+def writes(queries: list[str]) -> list[str]:
+    return [sql for sql in queries if sql.lstrip().upper().startswith(("UPDATE", "INSERT"))]
+
+
+def test_a_reload_of_the_lesson_read_last_writes_nothing(client, site, learner):
+    url = Lesson.objects.get(key="first-lesson").get_absolute_url()
+    client.get(url)
+    first = visited_at(learner, "first-lesson")
+    with counted() as queries:
+        assert client.get(url).status_code == 200
+    assert writes(queries) == []
+    assert visited_at(learner, "first-lesson") == first
+
+
+def test_coming_back_to_an_earlier_lesson_makes_it_the_one_read_last(client, site, learner):
+    first, second = (Lesson.objects.get(key=key) for key in ("first-lesson", "second-lesson"))
+    client.get(first.get_absolute_url())
+    client.get(second.get_absolute_url())
+    with counted() as queries:
+        client.get(first.get_absolute_url())
+    assert len(writes(queries)) == 1
+    assert visited_at(learner, "first-lesson") > visited_at(learner, "second-lesson")
+    # The dashboard resumes where the reader was last: the first lesson, not done yet.
+    dashboard = client.get("/en/dashboard/").content.decode()
+    assert first.get_absolute_url() in dashboard
+
+
+def test_a_visit_older_than_the_resolution_is_written_again(client, site, learner):
+    url = Lesson.objects.get(key="first-lesson").get_absolute_url()
+    client.get(url)
+    long_ago = timezone.now() - VISIT_RESOLUTION - timedelta(seconds=1)
+    LessonProgress.objects.filter(user=learner).update(last_visited_at=long_ago)
+    client.get(url)
+    assert visited_at(learner, "first-lesson") > long_ago
+
+
+def test_a_later_visit_in_another_course_makes_the_lesson_write_again(client, site, learner):
+    """The lesson read last is the reader's latest over every course, not only this one."""
+    url = Lesson.objects.get(key="first-lesson").get_absolute_url()
+    client.get(url)
+    other = Course.objects.create(key="other", slug_en="other", title_en="Other", order=2)
+    module = Module.objects.create(course=other, key="m", title_en="M", order=1)
+    elsewhere = Lesson.objects.create(
+        course=other, module=module, key="elsewhere", slug_en="elsewhere", title_en="E", order=1
+    )
+    now = timezone.now()
+    LessonProgress.objects.filter(user=learner).update(last_visited_at=now - timedelta(seconds=60))
+    LessonProgress.objects.create(
+        user=learner, lesson=elsewhere, last_visited_at=now - timedelta(seconds=30)
+    )
+    with counted() as queries:
+        client.get(url)
+    assert len(writes(queries)) == 1
+    assert visited_at(learner, "first-lesson") > visited_at(learner, "elsewhere")
+
+
+def test_another_readers_visits_do_not_stop_this_readers_write(client, site, learner):
+    url = Lesson.objects.get(key="first-lesson").get_absolute_url()
+    client.get(url)  # the learner read it last
+    bob = UserFactory()
+    client.force_login(bob)
+    with counted() as queries:
+        client.get(url)
+    assert writes(queries)  # Bob's first visit is recorded
+    assert LessonProgress.objects.filter(user=bob, lesson__key="first-lesson").exists()
+
+
+def test_the_language_links_are_worked_out_only_for_pages_without_their_own(client, site):
+    lesson = Lesson.objects.get(key="first-lesson")
+    with mock.patch("academy.context_processors.translate_url", wraps=translate_url) as translated:
+        page = client.get(lesson.get_absolute_url()).content.decode()
+        assert translated.call_count == 0  # the lesson gives its own (translated slugs)
+        assert 'hreflang="es" href="/es/cursos/curso-demo/primera-leccion/"' in page
+        labs = client.get("/en/labs/").content.decode()
+        assert translated.call_count == 2  # one per language
+    assert 'hreflang="es" href="/es/laboratorios/"' in labs
+    assert 'hreflang="en" href="/en/labs/"' in labs
