@@ -8,6 +8,7 @@ from datetime import datetime
 from django.conf import settings
 from django.http import Http404
 
+from academy.courses import caching
 from academy.courses.models import Course, Lesson, LessonProgress, QuestionAnswer
 from academy.i18n import any_language_slug
 from labs import selectors as lab_selectors
@@ -15,10 +16,17 @@ from labs.selectors import LabProgress
 
 
 def course_get_by_slug(*, slug: str) -> Course:
-    """A published course by its slug in any language (the view redirects to the right one)."""
+    """A published course by its slug in any language (the view redirects to the right one);
+    kept by content version, so that a page finds it with the version's one small query."""
+    return caching.cached(
+        f"course-by-slug:{slug}:{caching.content_version()}", lambda: _course_by_slug(slug)
+    )
+
+
+def _course_by_slug(slug: str) -> Course:
     course = Course.objects.published().filter(any_language_slug(slug)).first()
     if course is None:
-        raise Http404
+        raise Http404  # not kept: only courses that exist take room in the cache
     return course
 
 
@@ -43,7 +51,15 @@ _LESSON_HEAVY = [
 
 def lesson_get_by_slugs(*, course_slug: str, lesson_slug: str) -> Lesson:
     """A published lesson of a published course, both by their slug in any language, with its
-    course and module, in one query (the view redirects to the right slugs)."""
+    course and module (the view redirects to the right slugs); kept by content version, so that
+    a page finds it with the version's one small query."""
+    return caching.cached(
+        f"lesson-by-slugs:{course_slug}:{lesson_slug}:{caching.content_version()}",
+        lambda: _lesson_by_slugs(course_slug, lesson_slug),
+    )
+
+
+def _lesson_by_slugs(course_slug: str, lesson_slug: str) -> Lesson:
     lesson = (
         Lesson.objects.published()
         .filter(course__retired_at__isnull=True)
@@ -53,7 +69,7 @@ def lesson_get_by_slugs(*, course_slug: str, lesson_slug: str) -> Lesson:
         .first()
     )
     if lesson is None:
-        raise Http404
+        raise Http404  # not kept: only lessons that exist take room in the cache
     return lesson
 
 

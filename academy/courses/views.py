@@ -63,12 +63,18 @@ def course_detail(request, course_slug: str):
     course = selectors.course_get_by_slug(slug=course_slug)
     if course_slug != course.slug:
         return redirect(course, permanent=True)
+    version = caching.course_version(course)
     visits = selectors.lesson_visits(user=request.user, course=course)
-    progress = selectors.course_progress(course=course, user=request.user, visits=visits)
+    # The page shows how many labs practise the course and their time, never a reader's
+    # progress in them: the catalogue as a visitor sees it, kept by content version.
+    labs = caching.cached(
+        f"lab-catalogue:{version}", lambda: lab_selectors.lab_catalogue(user=None)
+    )
+    progress = selectors.course_progress(course=course, user=request.user, visits=visits, labs=labs)
     done = {visit.lesson_id for visit in visits.values() if visit.completed_at}
     context = {
         "course": course,
-        "version": caching.course_version(course),
+        "version": version,
         "done_key": ",".join(map(str, sorted(done))),
         # Only read when the outline's cached part is not there yet.
         "outline": SimpleLazyObject(
@@ -107,6 +113,11 @@ def lesson_detail(request, course_slug: str, lesson_slug: str):
         for visit in visits.values()
         if visit.completed_at and visit.course_id == course.pk
     }
+    version = caching.course_version(course)
+    has_questions = caching.cached(
+        f"lesson-has-questions:{lesson.pk}:{version}",
+        lambda: lesson.questions.published().exists(),
+    )
     graded = None
     if request.method == "POST":
         graded = services.knowledge_check_grade(
@@ -114,10 +125,14 @@ def lesson_detail(request, course_slug: str, lesson_slug: str):
         )
     elif request.user.is_authenticated:
         services.lesson_visit(user=request.user, lesson=lesson, visits=visits)
-        saved = selectors.lesson_saved_answers(lesson=lesson, user=request.user)
+        # A lesson without a knowledge check has no answers to read.
+        saved = (
+            selectors.lesson_saved_answers(lesson=lesson, user=request.user)
+            if has_questions
+            else {}
+        )
         if saved:
             graded = services.knowledge_check_grade(lesson=lesson, answers=saved)
-    version = caching.course_version(course)
     # What every reader sees alike is cached by content version and language (the template's
     # {% cache %} parts); these are read only when a part is not there yet.
     outline = SimpleLazyObject(
@@ -136,11 +151,7 @@ def lesson_detail(request, course_slug: str, lesson_slug: str):
         "version": version,
         "done_key": ",".join(map(str, sorted(done))),
         "neighbours": neighbours,
-        "has_questions": bool(graded)
-        or caching.cached(
-            f"lesson-has-questions:{lesson.pk}:{version}",
-            lambda: lesson.questions.published().exists(),
-        ),
+        "has_questions": bool(graded) or has_questions,
         "questions": questions,
         "graded": {result.question.pk: result for result in graded} if graded else {},
         "score": sum(result.is_correct for result in graded) if graded else None,

@@ -125,7 +125,7 @@ def page_queries(client, url: str) -> tuple[int, int]:
 BUDGETS = {
     "home": (3, 9),
     "catalogue": (3, 9),
-    "course": (3, 9),
+    "course": (2, 6),
     "lesson": (1, 6),
     "lab": (3, 8),
 }

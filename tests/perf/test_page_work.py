@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from academy.courses.models import Course, Lesson, LessonProgress, Module
 from academy.courses.services import VISIT_RESOLUTION, content_sync
+from labs.models import Lab
 from tests.factories import UserFactory
-from tests.perf.test_page_queries import counted
+from tests.perf.test_page_queries import add_labs, counted
 
 pytestmark = pytest.mark.django_db
 
@@ -114,3 +115,77 @@ def test_the_language_links_are_worked_out_only_for_pages_without_their_own(clie
         assert translated.call_count == 2  # one per language
     assert 'hreflang="es" href="/es/laboratorios/"' in labs
     assert 'hreflang="en" href="/en/labs/"' in labs
+
+
+def test_a_lesson_renamed_in_the_admin_is_found_by_its_new_slug(client, site):
+    lesson = Lesson.objects.get(key="first-lesson")
+    old_url = lesson.get_absolute_url()
+    assert client.get(old_url).status_code == 200  # kept in the cache
+    lesson.slug_en = "renamed-lesson"
+    lesson.title_en = "Renamed in the admin"
+    lesson.save()
+    page = client.get("/en/courses/demo-course/renamed-lesson/")
+    assert page.status_code == 200 and "Renamed in the admin" in page.content.decode()
+    assert client.get(old_url).status_code == 404
+
+
+def test_a_retired_course_is_no_longer_found(client, site):
+    course = Course.objects.get(key="demo-course")
+    lesson_url = Lesson.objects.get(key="first-lesson").get_absolute_url()
+    assert client.get(course.get_absolute_url()).status_code == 200
+    assert client.get(lesson_url).status_code == 200
+    course.retired_at = timezone.now()
+    course.save()
+    assert client.get(course.get_absolute_url()).status_code == 404
+    assert client.get(lesson_url).status_code == 404
+
+
+def test_pages_that_do_not_exist_take_no_room_in_the_cache(client, site):
+    from django.core.cache import caches
+
+    fragments = caches["template_fragments"]
+    fragments.clear()
+    client.get(Lesson.objects.get(key="first-lesson").get_absolute_url())
+    kept = len(fragments._cache)
+    for number in range(50):
+        assert client.get(f"/en/courses/demo-course/no-such-{number}/").status_code == 404
+        assert client.get(f"/en/courses/no-such-{number}/").status_code == 404
+    assert len(fragments._cache) == kept
+
+
+def test_a_lesson_without_a_knowledge_check_reads_no_answers(client, site, learner):
+    url = Lesson.objects.get(key="second-lesson").get_absolute_url()
+    client.get(url)
+    with counted() as queries:
+        page = client.get(url).content.decode()
+    assert not [sql for sql in queries if "courses_questionanswer" in sql]
+    assert "Knowledge check" not in page
+    first = Lesson.objects.get(key="first-lesson").get_absolute_url()
+    with counted() as queries:
+        page = client.get(first).content.decode()
+    assert [sql for sql in queries if "courses_questionanswer" in sql]
+    assert "Knowledge check" in page
+
+
+def test_the_course_page_counts_the_labs_that_practise_it_after_an_admin_change(client, site):
+    url = Course.objects.get(key="demo-course").get_absolute_url()
+    add_labs(2)
+    assert "<dt>Labs</dt><dd>2</dd>" in client.get(url).content.decode()
+    retired = Lab.objects.get(key="lab-0")
+    retired.retired_at = timezone.now()
+    retired.save()
+    assert "<dt>Labs</dt><dd>1</dd>" in client.get(url).content.decode()
+
+
+def test_the_course_page_shows_no_readers_lab_progress_to_another(client, site):
+    """The labs part comes from the catalogue as a visitor sees it: a learner's passed steps
+    and live session never reach it, so another reader's page is the same."""
+    url = Course.objects.get(key="demo-course").get_absolute_url()
+    alice = UserFactory()
+    add_labs(2, user=alice)  # a live session and a passed step in each
+    client.force_login(alice)
+    alice_page = client.get(url).content.decode()
+    client.force_login(UserFactory())
+    bob_page = client.get(url).content.decode()
+    assert "<dt>Labs</dt><dd>2</dd>" in alice_page and "<dt>Labs</dt><dd>2</dd>" in bob_page
+    assert "/labs/sessions/" not in bob_page
