@@ -12,7 +12,10 @@ run: setup docker prepare images
 	@echo "  Admin: create an account with '$(MANAGE) createsuperuser', then open /admin/"
 	@echo
 	@# DEBUG is off unless set: on here, for local development (tracebacks, no cached templates).
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(VENV)/bin/honcho start --procfile Procfile
+	@# Warm pools sized from this machine (labs.services.provisioning.warm_pool_size), kept
+	@# full by the reaper in the background; LAB_WARM_POOL_SIZE=0 turns them off.
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} LAB_WARM_POOL_SIZE=$${LAB_WARM_POOL_SIZE:-auto} \
+		$(VENV)/bin/honcho start --procfile Procfile
 
 test: setup-test docker images
 	$(VENV)/bin/ruff check .

@@ -53,6 +53,9 @@ else:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# A parent domain (".academy.example") when lab hosts' terminal gateways live on sub-domains
+# (wss://lab-b.academy.example): their websockets then receive the learner's session cookie.
+SESSION_COOKIE_DOMAIN = env("SESSION_COOKIE_DOMAIN", "") or None
 # The site's public address: links in e-mails are built from it, never from the Host header.
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 if not SITE_URL.startswith(("http://", "https://")):
@@ -83,6 +86,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
+    "labs.middleware.TerminalOriginsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "academy.accounts.middleware.PreferredLanguageMiddleware",
@@ -319,9 +323,31 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
 }
 
-# Labs: capacity, timing and the warm pool (see labs/services.py).
-LAB_MAX_RUNNING_SESSIONS = int(env("LAB_MAX_RUNNING_SESSIONS", "8"))
-LAB_WARM_POOL_SIZE = int(env("LAB_WARM_POOL_SIZE", "0"))  # ready sandboxes per lab; 0: none
+# Labs: capacity, timing and the warm pool (see labs/services/). "auto" sizes the running
+# sessions a lab host holds from its own machine: LAB_SESSION_BUDGET_MIB of memory each (an idle
+# session uses about 23 MiB; the budget leaves room for what learners run) within three
+# quarters of the memory, and at most LAB_SESSIONS_PER_CPU per CPU, since starts and checks are
+# CPU-bound. The host announces what it sized as its capacity (labs.services.hosts).
+LAB_SESSION_BUDGET_MIB = int(env("LAB_SESSION_BUDGET_MIB", "128"))
+LAB_SESSIONS_PER_CPU = int(env("LAB_SESSIONS_PER_CPU", "16"))
+
+
+def _sessions_this_machine_holds() -> int:
+    memory_mib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    by_memory = memory_mib * 3 // 4 // LAB_SESSION_BUDGET_MIB
+    by_cpu = len(os.sched_getaffinity(0)) * LAB_SESSIONS_PER_CPU
+    return max(2, min(by_memory, by_cpu))
+
+
+_max_running = env("LAB_MAX_RUNNING_SESSIONS", "auto")
+LAB_MAX_RUNNING_SESSIONS = (
+    _sessions_this_machine_holds() if _max_running == "auto" else int(_max_running)
+)
+# Ready sandboxes per lab; 0: none. "auto" (what `make run` asks for): one per lab when the
+# host holds four times as many sessions as there are labs, two when eight times
+# (labs.services.provisioning.warm_pool_size). A lab's own warm_pool_size wins over both.
+_warm_pool = env("LAB_WARM_POOL_SIZE", "0")
+LAB_WARM_POOL_SIZE = None if _warm_pool == "auto" else int(_warm_pool)
 LAB_WARM_POOL_TTL_MINUTES = int(env("LAB_WARM_POOL_TTL_MINUTES", "120"))
 LAB_EXTENSION_MINUTES = int(env("LAB_EXTENSION_MINUTES", "15"))
 LAB_CHECK_TIMEOUT_SECONDS = float(env("LAB_CHECK_TIMEOUT_SECONDS", "30"))
@@ -346,34 +372,49 @@ LAB_TERMINAL_TABS = int(env("LAB_TERMINAL_TABS", "4"))
 # "<LAB_TASK_QUEUE>.provisioning" (start, stop, extend), ".checks" (checks, reading journals)
 # and ".housekeeping" (reaper, warm pools), so that a flood of checks never delays a start.
 LAB_TASK_QUEUE = env("LAB_TASK_QUEUE", "labs")
+# Lab hosts (labs/services/hosts.py, docs/scaling.md). A host's worker announces the host (its
+# name is its LAB_TASK_QUEUE, its capacity LAB_MAX_RUNNING_SESSIONS) when it starts and on every
+# reap; a host not heard from for LAB_HOST_TIMEOUT_SECONDS gets no new sessions. Until any
+# host has announced itself, sessions go to this process's own LAB_TASK_QUEUE host.
+LAB_HOST_ANNOUNCE = env_bool("LAB_HOST_ANNOUNCE", True)
+LAB_HOST_TIMEOUT_SECONDS = int(env("LAB_HOST_TIMEOUT_SECONDS", "120"))
+# A web process with hosts of its own to place on (docker-compose.yml) sets this off: then a
+# session waits, queued, until a host has announced itself, rather than going to its own.
+LAB_OWN_HOST_FALLBACK = env_bool("LAB_OWN_HOST_FALLBACK", True)
+# The public origin of this host's terminal gateway (wss://lab-b.example.org), announced with
+# the host; empty: the site's own origin serves its terminals (one host, `make run`).
+LAB_HOST_TERMINAL_URL = env("LAB_HOST_TERMINAL_URL", "")
+# Where the site-wide periodic work goes (results trimming, exam expiry, workshop ticks, the
+# fan-out of each host's reaper and watch): a worker that needs no Docker may serve it.
+LAB_SITE_QUEUE = env("LAB_SITE_QUEUE", f"{LAB_TASK_QUEUE}.housekeeping")
 CELERY_TASK_ROUTES = ("labs.services.state.route_task",)
 # Names this academy's sandboxes on a shared Docker engine; empty: derived from the database.
 LAB_INSTANCE = env("LAB_INSTANCE", "")
 CELERY_BEAT_SCHEDULE = {
+    # Each lab host reaps its own engine: the fan-out sends "reap" to every host's queue.
     "reap-lab-sessions": {
-        "task": "labs.tasks.reap",
+        "task": "labs.tasks.fan_out",
         "schedule": LAB_REAP_INTERVAL_SECONDS,
-        "options": {"queue": f"{LAB_TASK_QUEUE}.housekeeping"},
+        "args": ("reap", LAB_REAP_INTERVAL_SECONDS),
+        "options": {"queue": LAB_SITE_QUEUE, "expires": LAB_REAP_INTERVAL_SECONDS},
     },
     "trim-lab-results": {
         "task": "labs.tasks.trim_results",
         "schedule": 24 * 60 * 60,
-        "options": {"queue": f"{LAB_TASK_QUEUE}.housekeeping"},
+        "options": {"queue": LAB_SITE_QUEUE},
     },
     # Submits exams whose deadline passed, whether or not their candidate comes back.
     "expire-exam-attempts": {
         "task": "academy.certifications.tasks.expire",
         "schedule": 15,
-        "options": {"queue": f"{LAB_TASK_QUEUE}.housekeeping", "expires": 15},
+        "options": {"queue": LAB_SITE_QUEUE, "expires": 15},
     },
+    # A watch that waited longer than the next one is worth nothing: dropped, not piled up.
     "watch-lab-sessions": {
-        "task": "labs.tasks.watch",
+        "task": "labs.tasks.fan_out",
         "schedule": LAB_WATCH_INTERVAL_SECONDS,
-        # A watch that waited longer than the next one is worth nothing: dropped, not piled up.
-        "options": {
-            "queue": f"{LAB_TASK_QUEUE}.housekeeping",
-            "expires": LAB_WATCH_INTERVAL_SECONDS,
-        },
+        "args": ("watch", LAB_WATCH_INTERVAL_SECONDS),
+        "options": {"queue": LAB_SITE_QUEUE, "expires": LAB_WATCH_INTERVAL_SECONDS},
     },
 }
 # Fair use (labs/services/limits.py). Requests per window, "N/seconds", per session, user and
@@ -451,13 +492,14 @@ WORKSHOP_GUEST_RETENTION_DAYS = int(env("WORKSHOP_GUEST_RETENTION_DAYS", "30"))
 # way to the per-user ones (a room of 60 shares the venue's NAT address).
 LAB_WARM_POOL_DEMAND = "academy.workshops.prewarm.warm_pool_demand"
 LAB_ROOM_MEMBERS = "academy.workshops.selectors.room_members"
+LAB_RESERVED_HOST = "academy.workshops.selectors.reserved_lab_host"
 CELERY_BEAT_SCHEDULE["workshops-tick"] = {
     "task": "academy.workshops.tasks.tick",
     "schedule": WORKSHOP_TICK_SECONDS,
-    "options": {"queue": f"{LAB_TASK_QUEUE}.housekeeping", "expires": WORKSHOP_TICK_SECONDS},
+    "options": {"queue": LAB_SITE_QUEUE, "expires": WORKSHOP_TICK_SECONDS},
 }
 CELERY_BEAT_SCHEDULE["workshops-forget-guests"] = {
     "task": "academy.workshops.tasks.forget_guests",
     "schedule": 24 * 60 * 60,
-    "options": {"queue": f"{LAB_TASK_QUEUE}.housekeeping"},
+    "options": {"queue": LAB_SITE_QUEUE},
 }

@@ -4,7 +4,8 @@ from django.utils.translation import ngettext
 from modeltranslation.admin import TabbedTranslationAdmin, TranslationStackedInline
 
 from labs import services
-from labs.models import CheckResult, Lab, LabSession, LabStep
+from labs.models import CheckResult, Lab, LabHost, LabSession, LabStep
+from labs.services import hosts
 
 
 class LabStepInline(TranslationStackedInline):
@@ -39,10 +40,36 @@ class CheckResultInline(admin.TabularInline):
     can_delete = False
 
 
+@admin.register(LabHost)
+class LabHostAdmin(admin.ModelAdmin):
+    """Lab hosts announce themselves; staff drain and resume them (docs/scaling.md)."""
+
+    list_display = ("name", "state", "capacity", "terminal_url", "seen_at")
+    list_filter = ("state",)
+    fields = ("name", "state", "capacity", "terminal_url", "details", "seen_at", "created_at")
+    readonly_fields = fields
+    actions = ["drain_hosts", "resume_hosts"]
+
+    @admin.action(description=_("Drain the selected hosts (their sessions run out)"))
+    def drain_hosts(self, request, queryset):
+        for host in queryset:
+            hosts.host_drain(name=host.name)
+        self.message_user(request, _("Draining: no new sessions go there."), messages.SUCCESS)
+
+    @admin.action(description=_("Resume the selected hosts"))
+    def resume_hosts(self, request, queryset):
+        for host in queryset:
+            hosts.host_resume(name=host.name)
+        self.message_user(request, _("Active: new sessions may go there."), messages.SUCCESS)
+
+    def has_add_permission(self, request):
+        return False
+
+
 @admin.register(LabSession)
 class LabSessionAdmin(admin.ModelAdmin):
-    list_display = ("pk", "lab", "user", "state", "requested_at", "expires_at", "extended")
-    list_filter = ("state", "lab")
+    list_display = ("pk", "lab", "user", "state", "host", "requested_at", "expires_at", "extended")
+    list_filter = ("state", "host", "lab")
     search_fields = ("user__username", "lab__key")
     readonly_fields = [field.name for field in LabSession._meta.fields]
     inlines = [CheckResultInline]
@@ -51,8 +78,9 @@ class LabSessionAdmin(admin.ModelAdmin):
     @admin.action(description=_("Stop the selected sessions and destroy their containers"))
     def stop_sessions(self, request, queryset):
         stopped = 0
+        # The session's lab host removes the containers: the web process has no Docker.
         for session in queryset.filter(state__in=LabSession.LIVE_STATES):
-            services.lab_session_stop(session=session)
+            services.lab_session_end(session=session)
             stopped += 1
         self.message_user(
             request,

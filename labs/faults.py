@@ -4,10 +4,11 @@ sidecar and Docker.
 A lab with ``faults: true`` gets the sidecar (labs/images/faults/faultd.py) beside its own
 containers. The lab asks the sidecar over HTTP (``fault kill api`` in the toolbox, or Chaos
 Toolkit's HTTP provider); the sidecar prints the request as one JSON line on its stdout. This
-relay, one per lab host (``manage.py lab_fault_relay``), keeps a docker attach stream to every
-live sidecar, checks each request against *that* session's own containers, runs it through
-``runtime.container_action`` (which checks the container's labels once more) and writes the
-answer line back to the sidecar's stdin. The lab never gets Docker API access.
+relay, one per lab host (``manage.py lab_fault_relay`` with the host's LAB_TASK_QUEUE), keeps
+a docker attach stream to every live sidecar on its host, checks each request against *that*
+session's own containers, runs it through ``runtime.container_action`` (which checks the
+container's labels once more) and writes the answer line back to the sidecar's stdin. The lab
+never gets Docker API access.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from django.db import close_old_connections
 from labs import runtime, services
 from labs.content import FAULTS_CONTAINER
 from labs.models import LabSession
+from labs.services.hosts import on_host, this_host
 
 log = logging.getLogger(__name__)
 ACTIONS = ("kill", "pause", "unpause", "restart", "stress", "unstress")
@@ -54,9 +56,11 @@ class SessionSandbox:
 
 
 def fault_sessions() -> dict[int, SessionSandbox]:
-    """Live sessions whose sandbox has a faults sidecar, by id."""
+    """Live sessions on this relay's lab host whose sandbox has a faults sidecar, by id: the
+    relay attaches to sidecars on its own host's engine only."""
     rows = (
         LabSession.objects.running()
+        .filter(on_host(this_host()))
         .filter(lab__faults_enabled=True)
         .values_list("pk", "sandbox", "lab__shell_container")
     )

@@ -86,6 +86,36 @@ class LabStep(models.Model):
         return f"{self.number}. {self.title}"
 
 
+class LabHost(models.Model):
+    """A lab host: a Docker engine with its own Celery workers (queues "<name>.<kind>"),
+    terminal gateway and fault relay. A host announces itself when its worker starts and on
+    every reap tick (labs.services.hosts); sessions are placed on live, active hosts only."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        # No new sessions or warm sandboxes; the sessions it holds run out.
+        DRAINING = "draining", _("Draining")
+
+    name = models.SlugField(_("name"), max_length=64, unique=True)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.ACTIVE)
+    # Running sessions it holds at most, as the host sized itself (LAB_MAX_RUNNING_SESSIONS).
+    capacity = models.PositiveIntegerField(_("capacity"))
+    # The public origin of its terminal gateway (wss://…); empty: the site's own origin.
+    terminal_url = models.CharField(_("terminal gateway"), max_length=200, blank=True)
+    # What the host reported of its machine and engine: {"cpus", "memory_mib", "engine"}.
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("lab host")
+        verbose_name_plural = _("lab hosts")
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class LabSessionQuerySet(models.QuerySet):
     def live(self):
         """Sessions that hold, or are about to hold, containers."""
@@ -168,6 +198,10 @@ class LabSession(models.Model):
     # "exit_code", "seen_at", "restoring"}. Empty while all is well; a session with a problem
     # does not count as running (labs.services.access) until it is restored.
     problem = models.JSONField(_("problem"), default=dict, blank=True)
+    # The lab host (LabHost.name, its Celery queues' prefix) whose engine holds the sandbox:
+    # set when the session is placed; empty while it waits, and on rows from before hosts,
+    # which belong to the LAB_TASK_QUEUE host (labs.services.hosts.session_host).
+    host = models.CharField(_("lab host"), max_length=64, blank=True, db_index=True)
 
     objects = LabSessionQuerySet.as_manager()
 

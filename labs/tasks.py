@@ -4,6 +4,7 @@ from celery import shared_task
 
 from labs import services
 from labs.models import LabSession, LabStep
+from labs.services import hosts
 from labs.services.limits import check_in_flight_done
 
 
@@ -39,6 +40,14 @@ def reap() -> dict:
 @shared_task(acks_late=True)
 def pool_refill() -> int:
     return services.pool_refill()
+
+
+@shared_task(acks_late=True)
+def fan_out(task_name: str, expires: float | None = None) -> list[str]:
+    """Beat's per-host work (reap, watch, pool_refill): sent on to every lab host's queue."""
+    if task_name not in ("reap", "watch", "pool_refill"):
+        raise ValueError(f"not a per-host task: {task_name!r}")
+    return hosts.fan_out(task_name, expires=expires)
 
 
 @shared_task(acks_late=True)

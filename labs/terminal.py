@@ -51,6 +51,7 @@ from labs import runtime
 from labs.models import LabSession
 from labs.services import limits, session_is_running
 from labs.services.access import running_q
+from labs.services.hosts import session_host, this_host
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ class Close:
     NOT_SIGNED_IN = 4001
     FORBIDDEN = 4003
     NO_SUCH_TAB = 4004
+    OTHER_HOST = 4007
     IDLE = 4008
     NOT_RUNNING = 4009
     ENDED = 4010
@@ -377,6 +379,11 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         containers = session.sandbox.get("containers") or {}
         if not _is_running(session) or session.lab.shell_container not in containers:
             await self.end(Close.NOT_RUNNING, "This lab session is not running.")
+            return None
+        if session_host(session) != this_host():
+            # Each lab host's gateway reaches its own engine only (labs/services/hosts.py):
+            # a container id from another host's engine must never be tried here.
+            await self.end(Close.OTHER_HOST, "This lab session runs on another lab host.")
             return None
         return containers[session.lab.shell_container]
 

@@ -17,6 +17,9 @@ def _fast_passwords_and_clean_cache(settings):
     # Lab tasks go to a queue nobody reads, unless a test asks for the real worker
     # (lab_worker): a developer's own running worker must never take a test's task.
     settings.LAB_TASK_QUEUE = "test-nobody-listens"
+    # One lab host, the test's own LAB_TASK_QUEUE, unless a test announces hosts itself
+    # (tests/labs/test_lab_hosts*.py): then sessions go to the hosts it announced.
+    settings.LAB_HOST_ANNOUNCE = False
     cache.clear()
     yield
     cache.clear()
@@ -36,13 +39,15 @@ def real_content(db):
 
 
 def database_env() -> dict[str, str]:
-    """Environment that points another process (worker, server, CLI) at the test database."""
+    """Environment that points another process (worker, server, CLI) at the test database.
+    Its lab host does not announce itself: the tests that want hosts announce their own."""
     database = settings.DATABASES["default"]
     if database["ENGINE"].endswith("sqlite3"):
-        return {"DATABASE_URL": f"sqlite:///{database['NAME']}"}
+        return {"DATABASE_URL": f"sqlite:///{database['NAME']}", "LAB_HOST_ANNOUNCE": "0"}
     return {
         "DATABASE_URL": f"postgres://{database['USER']}:{database['PASSWORD']}@"
-        f"{database['HOST']}:{database['PORT'] or 5432}/{database['NAME']}"
+        f"{database['HOST']}:{database['PORT'] or 5432}/{database['NAME']}",
+        "LAB_HOST_ANNOUNCE": "0",
     }
 
 
@@ -153,9 +158,10 @@ def lab_worker(celery_worker_process, settings):
 
 
 @pytest.fixture
-def fault_relay(tmp_path):
+def fault_relay(tmp_path, lab_worker):
     """`manage.py lab_fault_relay` in a process of its own, on the test database: what carries
-    out the `fault` commands of labs with ``faults: true``."""
+    out the `fault` commands of labs with ``faults: true``; on the worker's lab host, where the
+    tests' sessions are placed."""
     import os
     import subprocess
     import sys
@@ -165,7 +171,7 @@ def fault_relay(tmp_path):
         process = subprocess.Popen(
             [sys.executable, "manage.py", "lab_fault_relay", "--poll-interval", "0.3"],
             cwd=settings.BASE_DIR,
-            env={**os.environ, **database_env()},
+            env={**os.environ, **database_env(), "LAB_TASK_QUEUE": lab_worker.queue},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

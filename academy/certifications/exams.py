@@ -221,9 +221,16 @@ def attempt_submit(
 def _enqueue_grading(attempt: Attempt) -> None:
     from celery import current_app
 
+    from labs.services.hosts import session_host
     from labs.services.state import task_queue
 
-    queue = task_queue("checks")
+    # On the checks queue of the lab host holding the tasks' sessions (they share one host,
+    # labs.services.hosts.host_choose); an attempt with no session is graded anywhere.
+    session = next(
+        (task.session for task in attempt.tasks.select_related("session") if task.session),
+        None,
+    )
+    queue = task_queue("checks", session_host(session) if session else None)
     attempt_id = attempt.pk
     transaction.on_commit(
         lambda: current_app.send_task(

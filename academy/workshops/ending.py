@@ -22,7 +22,7 @@ from django.utils import timezone
 from academy.workshops import selectors, services
 from academy.workshops.models import Attendee, Workshop
 from labs.models import LabSession
-from labs.services.state import enqueue
+from labs.services.hosts import fan_out
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,8 @@ def workshops_tick(*, now: datetime | None = None) -> dict[str, int]:
         except services.WorkshopError:  # ended meanwhile
             continue
         counts["started"] += 1
-    # The refill runs on the lab host's housekeeping queue; it reads the pre-warm plan.
-    enqueue("pool_refill", kind="housekeeping")
+    # Each lab host refills its own warm pools; the refill reads the pre-warm plan.
+    fan_out("pool_refill")
     return counts
 
 

@@ -44,6 +44,7 @@ from academy.workshops.models import (
 from labs import runtime
 from labs.content import FAULTS_CONTAINER
 from labs.models import Lab, LabSession
+from labs.services.hosts import session_host
 
 log = logging.getLogger(__name__)
 Fault = GameDay.Fault
@@ -219,7 +220,7 @@ def game_day_start(
                 detail={"game_day": game_day.pk, "fault": fault, "target": target},
             )
             for outcome in outcomes:
-                _enqueue(outcome.pk)
+                _enqueue(outcome.pk, host=session_host(outcome.session))
             board.board_changed(workshop.pk)
             board.game_day_changed(user_ids=list(attendees))
     except IntegrityError as error:
@@ -243,12 +244,13 @@ def _finish_stale(workshop: Workshop) -> None:
             board.game_day_changed(workshop_id=workshop.pk)
 
 
-def _enqueue(outcome_id: int) -> None:
+def _enqueue(outcome_id: int, *, host: str) -> None:
+    """The fault and the measurements run on the lab host holding the attendee's session."""
     from celery import current_app
 
     from labs.services.state import task_queue
 
-    queue = task_queue("checks")
+    queue = task_queue("checks", host)
     transaction.on_commit(
         lambda: current_app.send_task(
             "academy.workshops.gameday.run_outcome", args=(outcome_id,), queue=queue

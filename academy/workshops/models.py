@@ -75,6 +75,9 @@ class Workshop(models.Model):
     state = models.CharField(
         _("state"), max_length=16, choices=State.choices, default=State.SCHEDULED
     )
+    # A lab host kept for this room (labs.LabHost.name): its attendees' sessions and warm
+    # sandboxes go there. Empty: wherever there is room.
+    lab_host = models.CharField(_("reserved lab host"), max_length=64, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     went_live_at = models.DateTimeField(_("went live at"), null=True, blank=True)

@@ -25,6 +25,7 @@ from django.utils import timezone
 from academy.workshops import selectors
 from academy.workshops.models import Workshop, WorkshopLab
 from labs.models import Lab, LabSession
+from labs.services.hosts import HostRoom, hosts_open, this_host
 
 State = LabSession.State
 
@@ -36,6 +37,7 @@ class LabWarmth:
     workshop_id: int
     lab: Lab
     position: int
+    lab_host: str  # the workshop's reserved lab host, or "": wherever there is room
     wanted: int  # places not yet used: capacity less the attendees who started the lab
     target: int  # what the host can hold of it
     started: int  # attendees who started the lab since joining opened
@@ -82,11 +84,16 @@ def workshops_to_prewarm(*, now: datetime | None = None) -> QuerySet[Workshop]:
 
 
 def host_load() -> HostLoad:
-    running = LabSession.objects.running()
+    """The lab hosts open for new sessions, taken together."""
+    rooms = hosts_open()
+    names = [room.name for room in rooms]
+    learners = LabSession.objects.running().filter(user__isnull=False)
+    if this_host() in names:
+        names.append("")  # rows from before hosts
     return HostLoad(
-        running=running.count(),
-        maximum=settings.LAB_MAX_RUNNING_SESSIONS,
-        learners=running.filter(user__isnull=False).count(),
+        running=sum(room.running for room in rooms),
+        maximum=sum(room.capacity for room in rooms),
+        learners=learners.filter(host__in=names).count(),
         queued=LabSession.objects.queued().count(),
     )
 
@@ -135,6 +142,7 @@ def prewarm_plan(*, now: datetime | None = None, load: HostLoad | None = None) -
             workshop_id=item.workshop_id,
             lab=item.lab,
             position=item.position,
+            lab_host=by_workshop[item.workshop_id].lab_host,
             wanted=count,
             target=target,
             started=started,
@@ -143,12 +151,33 @@ def prewarm_plan(*, now: datetime | None = None, load: HostLoad | None = None) -
     ]
 
 
-def warm_pool_demand() -> dict[int, int]:
-    """The extra warm sandboxes per lab id the workshops ask for (LAB_WARM_POOL_DEMAND)."""
+def warm_pool_demand(*, host: str | None = None) -> dict[int, int]:
+    """The extra warm sandboxes per lab id the workshops ask for (LAB_WARM_POOL_DEMAND): of
+    all lab hosts, or of the named one: a workshop's reserved host holds all of its own, and
+    the other workshops' are shared among the open hosts by capacity."""
+    rooms = hosts_open() if host else []
     demand: dict[int, int] = defaultdict(int)
     for warmth in prewarm_plan():
-        demand[warmth.lab.pk] += warmth.target
-    return dict(demand)
+        if host is None:
+            demand[warmth.lab.pk] += warmth.target
+        elif warmth.lab_host:
+            demand[warmth.lab.pk] += warmth.target if warmth.lab_host == host else 0
+        else:
+            demand[warmth.lab.pk] += host_share(warmth.target, host=host, rooms=rooms)
+    return {lab_id: count for lab_id, count in demand.items() if count}
+
+
+def host_share(total: int, *, host: str, rooms: Sequence[HostRoom]) -> int:
+    """The named host's part of ``total`` warm sandboxes shared by capacity among the open
+    hosts; the parts add up to ``total``, the remainder going to the hosts by name."""
+    rooms = sorted(rooms, key=lambda room: room.name)
+    capacity = sum(room.capacity for room in rooms)
+    if not capacity or host not in {room.name for room in rooms}:
+        return 0
+    parts = {room.name: total * room.capacity // capacity for room in rooms}
+    for room in rooms[: total - sum(parts.values())]:
+        parts[room.name] += 1
+    return parts[host]
 
 
 @dataclass(frozen=True)

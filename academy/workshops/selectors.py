@@ -138,6 +138,19 @@ def workshops_in_session(*, now: datetime | None = None) -> QuerySet[Workshop]:
     )
 
 
+def reserved_lab_host(*, user_id: int, lab_id: int, now: datetime | None = None) -> str:
+    """The lab host kept for the learner's room when they start one of its labs (the lab
+    engine's LAB_RESERVED_HOST hook), or "": the earliest such workshop in session wins."""
+    return (
+        workshops_in_session(now=now)
+        .filter(attendees__user_id=user_id, workshop_labs__lab_id=lab_id)
+        .exclude(lab_host="")
+        .order_by("starts_at", "pk")
+        .values_list("lab_host", flat=True)
+        .first()
+    ) or ""
+
+
 def room_members(*, now: datetime | None = None) -> QuerySet:
     """The users attending a workshop in session: the lab engine's LAB_ROOM_MEMBERS hook, for
     which the per-address limits give way to the per-user ones (a room shares one NAT address).

@@ -33,7 +33,7 @@ from academy.workshops.models import (
     WorkshopLab,
 )
 from labs.models import Lab
-from labs.services import state as lab_state
+from labs.services import hosts as lab_hosts
 
 RESUME_SALT = "academy.workshops.resume-code"
 
@@ -401,8 +401,8 @@ def workshop_start(*, workshop: Workshop, by=None, now: datetime | None = None) 
             workshop.state = Workshop.State.LIVE
             workshop.went_live_at = now
             workshop.save(update_fields=["state", "went_live_at", "updated_at"])
-            # The warm pool follows at once, not at the next beat.
-            lab_state.enqueue("pool_refill", kind="housekeeping")
+            # The warm pool follows at once, not at the next beat, on every lab host.
+            lab_hosts.fan_out("pool_refill")
     return workshop
 
 
@@ -428,5 +428,5 @@ def workshop_end(*, workshop: Workshop, by=None, now: datetime | None = None) ->
         sessions = list(selectors.workshop_live_sessions(workshop=workshop).distinct())
         for session in sessions:
             lab_session_end(session=session)
-        lab_state.enqueue("pool_refill", kind="housekeeping")
+        lab_hosts.fan_out("pool_refill")
     return len(sessions)

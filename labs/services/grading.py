@@ -12,6 +12,7 @@ from django.utils import translation
 from labs import runtime
 from labs.models import CheckResult, LabSession, LabStep
 from labs.services.access import LabSessionError, session_is_running, session_refusal
+from labs.services.hosts import session_host
 from labs.services.limits import check_in_flight_take
 from labs.services.provisioning import SAFE_PATH, SCRIPTS_DIR
 from labs.services.results import journals_collect_quietly
@@ -70,7 +71,7 @@ def lab_session_check_request(*, session: LabSession, step: LabStep, language: s
             .first()
         )
         return CheckRequest(step_number=number or step.number, already_pending=True)
-    enqueue("check", session.pk, step.pk, language, kind="checks")
+    enqueue("check", session.pk, step.pk, language, kind="checks", host=session_host(session))
     return CheckRequest(step_number=step.number, already_pending=False)
 
 

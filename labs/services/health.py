@@ -26,6 +26,7 @@ from labs import runtime
 from labs.content import FAULTS_CONTAINER
 from labs.models import LabSession
 from labs.services.access import RUNNING_STATES, LabSessionError
+from labs.services.hosts import on_host, session_host, this_host
 from labs.services.provisioning import (
     container_specs,
     lab_session_stop,
@@ -95,8 +96,10 @@ def _stopped_within(state: runtime.ContainerState, now: datetime, seconds: float
 
 
 def _watched_sessions():
+    """The running sessions on this worker's lab host: its engine is the one it compares."""
     return (
         LabSession.objects.filter(state__in=WATCHED_STATES, ready_at__isnull=False)
+        .filter(on_host(this_host()))
         .exclude(sandbox={})
         .select_related("lab")
     )
@@ -108,8 +111,7 @@ def lab_sessions_watch() -> dict[str, int]:
     Cheap when nothing changed: one query, one list call to the engine, no writes. Runs from
     beat every LAB_WATCH_INTERVAL_SECONDS and when a worker starts (academy/celery.py). When the
     engine does not answer nothing is recorded: the next watch after it is back reconciles.
-    Every running session of this instance is taken to live on this worker's engine (one lab
-    host per instance today); once sessions record their lab host, filter them by it here.
+    Each lab host watches its own sessions against its own engine (beat fans the watch out).
     """
     global _engine_down_since
     counts = {"broken": 0, "healed": 0, "replaced": 0, "restore_stalled": 0}
@@ -206,7 +208,7 @@ def lab_session_restore_request(*, session: LabSession) -> None:
                 "restoring_since": timezone.now().isoformat(),
             }
             row.save(update_fields=["problem"])
-            enqueue("restore", row.pk, kind="provisioning")
+            enqueue("restore", row.pk, kind="provisioning", host=session_host(row))
     session.refresh_from_db()
 
 

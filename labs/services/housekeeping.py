@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from labs import runtime
 from labs.models import CheckResult, LabSession, SessionJournal
+from labs.services.hosts import host_announce, on_host, this_host
 from labs.services.provisioning import lab_session_stop, lab_sessions_schedule, pool_refill
 from labs.services.state import lab_instance, transition
 
@@ -17,13 +19,20 @@ State = LabSession.State
 
 
 def lab_sessions_reap() -> dict[str, int]:
-    """Expires overdue sessions, destroys what belongs to no live session, starts queued ones."""
+    """This lab host's reaper (beat fans it out to every host): says the host is still here,
+    expires its overdue sessions, destroys what on its engine belongs to no live session of
+    its own, starts queued sessions and refills its warm pools."""
     counts = {"expired": 0, "stalled": 0, "destroyed": 0, "orphans": 0}
+    host = this_host()
+    if settings.LAB_HOST_ANNOUNCE:
+        host_announce()
     now = timezone.now()
-    for session in LabSession.objects.overdue(now):
+    # Queued sessions have no host yet: whichever host's reaper comes first expires them.
+    mine = LabSession.objects.filter(on_host(host) | Q(state=State.REQUESTED))
+    for session in mine.overdue(now):
         counts["expired"] += transition(session, State.EXPIRED)
     # A worker that died mid-provision leaves its session "provisioning" for ever.
-    stalled = LabSession.objects.filter(
+    stalled = mine.filter(
         state=State.PROVISIONING,
         state_changed_at__lt=now - timedelta(seconds=settings.LAB_PROVISION_TIMEOUT_SECONDS),
     )
@@ -31,12 +40,15 @@ def lab_sessions_reap() -> dict[str, int]:
         counts["stalled"] += transition(
             session, State.FAILED, error="Provisioning did not finish in time."
         )
-    for session in LabSession.objects.filter(state__in=[State.EXPIRED, State.FAILED]):
+    for session in mine.filter(state__in=[State.EXPIRED, State.FAILED]):
         lab_session_stop(session=session)
         counts["destroyed"] += 1
     # Containers must never outlive their session: whatever is labelled for a session that is
-    # not live (a worker killed mid-provision, a row deleted by hand) is destroyed.
-    live = {str(pk) for pk in LabSession.objects.live().values_list("pk", flat=True)}
+    # not live here (a worker killed mid-provision, a row deleted by hand) is destroyed.
+    live = {
+        str(pk)
+        for pk in LabSession.objects.live().filter(on_host(host)).values_list("pk", flat=True)
+    }
     orphans = {
         resource.labels.get("academy.sandbox")
         for resource in runtime.sandbox_list(labels={"academy.instance": lab_instance()})

@@ -4,16 +4,19 @@ stopping it."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 
 from labs import runtime
 from labs.content import CONTAINER_DEFAULTS, FAULTS_CONTAINER
 from labs.models import Lab, LabSession
+from labs.services import hosts
 from labs.services.access import LabSessionError, session_is_running
 from labs.services.limits import address_key, live_sessions_limit
 from labs.services.state import enqueue, resource_labels, session_labels, transition
@@ -24,8 +27,9 @@ SCRIPTS_DIR = "/opt/lab"
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def _enqueue_provisioning(task_name: str, *args) -> None:
-    enqueue(task_name, *args, kind="provisioning")
+def _enqueue_provisioning(task_name: str, session: LabSession) -> None:
+    """Start, stop, extend: on the provisioning queue of the host holding the session."""
+    enqueue(task_name, session.pk, kind="provisioning", host=hosts.session_host(session))
 
 
 # --- Start, queue and warm pool --------------------------------------------------------------
@@ -53,6 +57,7 @@ def lab_session_start(*, user, lab: Lab, client_address: str | None = None) -> L
                 LabSession.objects.select_for_update(skip_locked=True)
                 .pooled()
                 .filter(lab=lab, state=State.READY, expires_at__gt=now + timedelta(minutes=5))
+                .filter(_warm_hosts(user=user, lab=lab))
                 .order_by("ready_at")
                 .first()
             )
@@ -62,7 +67,7 @@ def lab_session_start(*, user, lab: Lab, client_address: str | None = None) -> L
                 warm.requested_at = now
                 warm.expires_at = now + timedelta(minutes=lab.duration_minutes)
                 warm.save(update_fields=["user", "client_address", "requested_at", "expires_at"])
-                enqueue("pool_refill", kind="housekeeping")
+                enqueue("pool_refill", kind="housekeeping", host=hosts.session_host(warm))
                 return warm
             session = LabSession.objects.create(
                 user=user, lab=lab, state=State.REQUESTED, client_address=address
@@ -95,18 +100,47 @@ def lab_session_start_for_exam(*, user, lab: Lab, expires_at, language: str) -> 
     return session
 
 
+def _warm_hosts(*, user, lab: Lab):
+    """Which hosts' warm sandboxes a learner may be handed: their room's reserved host, or
+    any open one (a draining host's pool is being emptied)."""
+    probe = LabSession(user=user, lab=lab)
+    reserved = hosts.reserved_host(probe)
+    names = [room.name for room in hosts.hosts_open() if not reserved or room.name == reserved]
+    if hosts.this_host() in names:
+        names.append("")  # rows from before hosts
+    return Q(host__in=names)
+
+
 def lab_sessions_schedule() -> list[int]:
-    """Starts queued sessions while running ones are under the capacity limit, oldest first."""
-    started = []
+    """Starts queued sessions, oldest first (exam tasks before practice), each on a host with
+    room (labs.services.hosts.host_choose); a session no open host takes waits. Returns the
+    ids of the sessions started."""
+    started: list[int] = []
     with transaction.atomic():
-        free = settings.LAB_MAX_RUNNING_SESSIONS - LabSession.objects.running().count()
+        rooms = hosts.hosts_open()
+        free = sum(max(0, room.free) for room in rooms)
         if free <= 0:
             return started
-        queued = LabSession.objects.queued().select_for_update(skip_locked=True)[:free]
+        # A session waiting for its reserved host must not hold back the ones behind it.
+        queued = LabSession.objects.queued().select_for_update(skip_locked=True)[: free * 4]
         for session in queued:
-            if transition(session, State.PROVISIONING):
+            room = hosts.host_choose(session, rooms)
+            if room is None:
+                continue
+            if transition(
+                session, State.PROVISIONING, allowed_from=[State.REQUESTED], host=room.name
+            ):
                 started.append(session.pk)
-                _enqueue_provisioning("provision", session.pk)
+                _enqueue_provisioning("provision", session)
+                rooms = sorted(
+                    (
+                        replace(r, running=r.running + 1) if r.name == room.name else r
+                        for r in rooms
+                    ),
+                    key=lambda r: (-r.free, r.name),
+                )
+                if sum(max(0, r.free) for r in rooms) <= 0:
+                    break
     return started
 
 
@@ -126,34 +160,55 @@ def queue_position(session: LabSession) -> int | None:
     return exams_first + ahead + same_time.count() + 1
 
 
-def pool_demand() -> dict[int, int]:
-    """Extra warm sandboxes per lab id that the site asks for beyond each lab's own pool (the
-    workshops' pre-warming): the callable named by LAB_WARM_POOL_DEMAND, or nothing. It reads
-    rows only; a failing hook costs the extra pool, never the refill."""
+def pool_demand(*, host: str) -> dict[int, int]:
+    """Extra warm sandboxes per lab id that the site asks of this host beyond each lab's own
+    pool (the workshops' pre-warming): the callable named by LAB_WARM_POOL_DEMAND, or nothing.
+    It reads rows only; a failing hook costs the extra pool, never the refill."""
     path = getattr(settings, "LAB_WARM_POOL_DEMAND", "")
     if not path:
         return {}
     try:
-        return {int(lab_id): max(0, int(count)) for lab_id, count in import_string(path)().items()}
+        asked = import_string(path)(host=host)
+        return {int(lab_id): max(0, int(count)) for lab_id, count in asked.items()}
     except Exception:
         log.exception("The warm pool demand hook %s failed", path)
         return {}
 
 
-def pool_refill() -> int:
-    """Provisions sessions with no user until each lab has its warm pool (its own size plus
-    the demand of pool_demand()); ends the pooled sessions beyond it, the newest first, so that
-    an extra pool asked for (a workshop's) is released when nobody asks any more. Returns how
-    many sessions it started."""
+def warm_pool_size(lab: Lab, *, capacity: int, labs: int) -> int:
+    """A lab's own warm pool on a host: the lab's warm_pool_size, else LAB_WARM_POOL_SIZE, else
+    (auto) what the host's capacity allows beside its learners: one sandbox per lab when it
+    holds four sessions per lab, two when eight."""
+    if lab.warm_pool_size is not None:
+        return lab.warm_pool_size
+    if settings.LAB_WARM_POOL_SIZE is not None:
+        return settings.LAB_WARM_POOL_SIZE
+    per_lab = capacity // max(1, labs)
+    return 2 if per_lab >= 8 else 1 if per_lab >= 4 else 0
+
+
+def pool_refill(*, host: str | None = None) -> int:
+    """Provisions sessions with no user on this host until each lab has its warm pool here (its
+    own size plus this host's share of pool_demand()); ends the pooled sessions beyond it, the
+    newest first, so that an extra pool asked for (a workshop's) is released when nobody asks
+    any more. A host that takes no new sessions (draining, or not open) ends its whole pool.
+    Returns how many sessions it started."""
+    host = host or hosts.this_host()
+    room = next((room for room in hosts.hosts_open() if room.name == host), None)
+    here = LabSession.objects.live().pooled().filter(hosts.on_host(host))
+    if room is None:
+        for session in list(here):
+            lab_session_end(session=session)
+        return 0
     made = 0
-    demand = pool_demand()
-    labs = Lab.objects.published().filter(exam_only=False)
+    running = room.running
+    demand = pool_demand(host=host)
+    labs = list(Lab.objects.published().filter(exam_only=False))
     # Labs asked for first: with the host nearly full, a waiting room comes before a base pool.
     for lab in sorted(labs, key=lambda lab: (-demand.get(lab.pk, 0), lab.order, lab.key)):
-        size = lab.warm_pool_size
-        size = settings.LAB_WARM_POOL_SIZE if size is None else size
+        size = warm_pool_size(lab, capacity=room.capacity, labs=len(labs))
         size += demand.get(lab.pk, 0)
-        pooled = LabSession.objects.live().pooled().filter(lab=lab)
+        pooled = here.filter(lab=lab)
         have = pooled.count()
         if have > size:
             surplus = pooled.order_by("-state_changed_at", "-pk")[: have - size]
@@ -161,10 +216,11 @@ def pool_refill() -> int:
                 lab_session_end(session=session)
             continue
         for _ in range(size - have):
-            if LabSession.objects.running().count() >= settings.LAB_MAX_RUNNING_SESSIONS:
+            if running >= room.capacity:
                 return made  # learners come before the pool
-            session = LabSession.objects.create(lab=lab, state=State.PROVISIONING)
-            _enqueue_provisioning("provision", session.pk)
+            session = LabSession.objects.create(lab=lab, state=State.PROVISIONING, host=host)
+            _enqueue_provisioning("provision", session)
+            running += 1
             made += 1
     return made
 
@@ -354,4 +410,4 @@ def lab_session_end(*, session: LabSession) -> None:
     never get to it, the reaper destroys what belongs to no live session.
     """
     transition(session, State.DESTROYED)
-    _enqueue_provisioning("stop", session.pk)
+    _enqueue_provisioning("stop", session)

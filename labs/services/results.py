@@ -16,6 +16,7 @@ from labs import runtime
 from labs.journal import chaos_coverage, journal_compact, journal_timeline, looks_like_journal
 from labs.models import LabSession, SessionJournal
 from labs.services.access import LabSessionError, session_is_running, session_refusal
+from labs.services.hosts import session_host
 from labs.services.provisioning import SAFE_PATH
 from labs.services.state import enqueue
 
@@ -234,7 +235,7 @@ def lab_session_results_request(*, session: LabSession) -> None:
     """The learner's "Refresh results": the worker reads the journals after this commits."""
     if not session_is_running(session):
         raise LabSessionError(session_refusal(session))
-    enqueue("refresh_results", session.pk, kind="checks")
+    enqueue("refresh_results", session.pk, kind="checks", host=session_host(session))
 
 
 def lab_session_results_refresh(*, session: LabSession) -> bool:

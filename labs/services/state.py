@@ -105,11 +105,12 @@ KIND_OF_TASK = {
 }
 
 
-def task_queue(kind: str) -> str:
-    """The lab host's queue for a kind of work: provisioning, checks or housekeeping."""
+def task_queue(kind: str, host: str | None = None) -> str:
+    """A lab host's queue for a kind of work: provisioning, checks or housekeeping. The host
+    is this process's own (LAB_TASK_QUEUE) unless named."""
     if kind not in TASK_KINDS:
         raise ValueError(f"unknown kind of lab work: {kind!r}")
-    return f"{settings.LAB_TASK_QUEUE}.{kind}"
+    return f"{host or settings.LAB_TASK_QUEUE}.{kind}"
 
 
 def task_queues() -> list[str]:
@@ -126,13 +127,16 @@ def route_task(name, args, kwargs, options, task=None, **kw):
     return {"queue": task_queue(KIND_OF_TASK.get(name.removeprefix("labs.tasks."), "housekeeping"))}
 
 
-def enqueue(task_name: str, *args, kind: str | None = None) -> None:
-    """Sends ``labs.tasks.<task_name>`` to the lab host's queue for ``kind`` (by default the
-    task's own kind) once the current transaction commits. Looked up by name: services never
-    import the tasks module."""
+def enqueue(
+    task_name: str, *args, kind: str | None = None, host: str | None = None, **options
+) -> None:
+    """Sends ``labs.tasks.<task_name>`` to a lab host's queue for ``kind`` (by default the
+    task's own kind) once the current transaction commits: the named host's, else this
+    process's own. Work on a session goes to the session's host (labs.services.hosts
+    .session_host). Looked up by name: services never import the tasks module."""
     from celery import current_app
 
-    queue = task_queue(kind or KIND_OF_TASK.get(task_name, "housekeeping"))
+    queue = task_queue(kind or KIND_OF_TASK.get(task_name, "housekeeping"), host)
     transaction.on_commit(
-        lambda: current_app.send_task(f"labs.tasks.{task_name}", args=args, queue=queue)
+        lambda: current_app.send_task(f"labs.tasks.{task_name}", args=args, queue=queue, **options)
     )

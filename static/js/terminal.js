@@ -142,9 +142,11 @@
 
     function url() {
       const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+      // The session's lab host may have a terminal gateway of its own (wss://lab-b…).
+      const origin = container.dataset.terminalOrigin || scheme + "//" + location.host;
       const path = container.dataset.terminalUrl;
       const separator = path.indexOf("?") === -1 ? "?" : "&";
-      return scheme + "//" + location.host + path + separator + "tab=" + number +
+      return origin + path + separator + "tab=" + number +
         "&cols=" + term.cols + "&rows=" + term.rows + (tab.gotOutput ? "" : "&history=1");
     }
 

@@ -8,12 +8,14 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
 from channels.db import database_sync_to_async
 from django.test import Client
+from django.utils import timezone
 
 from academy.asgi import application
 from academy.courses.services import content_sync
@@ -708,3 +710,25 @@ def test_over_a_real_server(make_session, live_server_url, settings):
 
     run(scenario)
     assert tmux_clients(session) == []
+
+
+def test_a_gateway_refuses_a_session_on_another_lab_host(tiny_lab):
+    """Each host's terminal gateway reaches its own engine only: a session placed on another
+    host is refused (4007) before any container id of that host is tried here."""
+    user = UserFactory()
+    session = LabSession.objects.create(
+        lab=tiny_lab,
+        user=user,
+        state=State.READY,
+        host="another-host",
+        sandbox={"containers": {"toolbox": "0" * 64}},
+        ready_at=timezone.now(),
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    cookie = cookie_for(user)
+
+    async def scenario():
+        screen = await Screen(communicator(session, cookie)).open()
+        assert (await screen.until_closed())[0] == 4007
+
+    run(scenario)

@@ -1,4 +1,5 @@
-"""Operate labs from the command line: list, start, exec, check, restore, stop, selftest.
+"""Operate labs from the command line: list, start, exec, check, restore, stop, selftest,
+and the lab hosts (hosts: list, drain, resume, remove).
 
 Authors and operators use it, and so do the tests and benchmarks. ``start`` and ``selftest``
 need a Celery worker (``make run`` starts one): the session is provisioned there, as for a
@@ -14,6 +15,7 @@ from django.utils import translation
 
 from labs import runtime, services
 from labs.models import Lab, LabSession
+from labs.services import hosts
 
 State = LabSession.State
 SELFTEST_USER = "lab-selftest"
@@ -50,6 +52,14 @@ class Command(BaseCommand):
         stop = sub.add_parser("stop", help="Stop a session and destroy its containers.")
         stop.add_argument("session", type=int)
 
+        hosts = sub.add_parser(
+            "hosts", help="The lab hosts: list them (default), or drain, resume or remove one."
+        )
+        hosts.add_argument(
+            "operation", nargs="?", default="list", choices=["list", "drain", "resume", "remove"]
+        )
+        hosts.add_argument("name", nargs="?", help="The host (its LAB_TASK_QUEUE).")
+
         selftest = sub.add_parser("selftest", help="Prove a lab: checks fail, solves pass.")
         selftest.add_argument("slug", nargs="?")
         selftest.add_argument("--all", action="store_true", dest="all_labs")
@@ -62,6 +72,40 @@ class Command(BaseCommand):
         except runtime.RuntimeUnavailable as error:
             # One line, not a traceback: the engine is down or unreachable.
             raise CommandError(f"The Docker engine does not answer: {error}") from error
+
+    # --- hosts ----------------------------------------------------------------------------
+
+    def do_hosts(self, *, operation: str, name: str | None, **options):
+        if operation == "list":
+            rows = hosts.hosts_report()
+            if not rows:
+                self.stdout.write(
+                    f"No lab host has announced itself; sessions go to {hosts.this_host()!r}."
+                )
+            for row in rows:
+                seen = "live" if row["live"] else f"not seen since {row['seen_at']:%Y-%m-%d %H:%M}"
+                self.stdout.write(
+                    f"{row['name']}\t{row['state']}\t{row['running']}/{row['capacity']} running"
+                    f"\t{row['pooled']} warm\t{seen}\t{row['terminal_url'] or '-'}"
+                )
+            return
+        if not name:
+            raise CommandError(f"Name the host to {operation}: 'manage.py lab hosts' lists them.")
+        try:
+            if operation == "drain":
+                ended = hosts.host_drain(name=name)
+                self.stdout.write(
+                    f"{name}: draining; {ended} warm sandbox(es) ended. Its sessions run out; "
+                    f"then 'manage.py lab hosts remove {name}'."
+                )
+            elif operation == "resume":
+                hosts.host_resume(name=name)
+                self.stdout.write(f"{name}: active; new sessions may go there again.")
+            else:
+                hosts.host_remove(name=name)
+                self.stdout.write(f"{name}: removed.")
+        except hosts.LabHostError as error:
+            raise CommandError(str(error)) from error
 
     # --- list -----------------------------------------------------------------------------
 
