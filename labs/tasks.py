@@ -47,6 +47,8 @@ def fan_out(task_name: str, expires: float | None = None) -> list[str]:
     """Beat's per-host work (reap, watch, pool_refill): sent on to every lab host's queue."""
     if task_name not in ("reap", "watch", "pool_refill"):
         raise ValueError(f"not a per-host task: {task_name!r}")
+    if task_name == "reap":  # a host that is away cannot expire its own sessions
+        hosts.hosts_silent_expire()
     return hosts.fan_out(task_name, expires=expires)
 
 

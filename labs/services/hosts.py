@@ -252,6 +252,21 @@ def host_remove(*, name: str) -> None:
         host.delete()
 
 
+def hosts_silent_expire(*, now=None) -> int:
+    """Expires the overdue sessions of hosts not heard from within LAB_HOST_TIMEOUT_SECONDS:
+    their own reaper is not running, and a learner must not stay held by a session that is
+    over (live sessions count against the per-user limits). Only rows change; when the host
+    comes back, its reaper removes the containers. Returns how many it expired."""
+    from labs.services.state import transition
+
+    now = now or timezone.now()
+    silent = LabHost.objects.filter(seen_at__lt=_live_cutoff(now)).values_list("name", flat=True)
+    expired = 0
+    for session in LabSession.objects.overdue(now).filter(host__in=list(silent)):
+        expired += transition(session, LabSession.State.EXPIRED)
+    return expired
+
+
 def fan_out(task_name: str, *, expires: float | None = None) -> list[str]:
     """Sends a housekeeping task (reap, watch, pool_refill) to every known host's own queue,
     so that each host does it against its own engine. Returns the hosts it went to."""

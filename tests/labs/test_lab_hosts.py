@@ -309,3 +309,23 @@ def test_without_the_own_host_fallback_a_start_waits_for_a_host(lab, sent, setti
     assert services.lab_sessions_schedule() == [session.pk]
     session.refresh_from_db()
     assert session.host == "h1"
+
+
+def test_a_silent_hosts_overdue_sessions_expire_without_it(lab, sent):
+    host("away", seen=timedelta(minutes=10))
+    host("here")
+    past = timezone.now() - timedelta(minutes=1)
+    on_away = LabSession.objects.create(
+        lab=lab, user=UserFactory(), state=State.READY, host="away", expires_at=past
+    )
+    on_here = LabSession.objects.create(
+        lab=lab, user=UserFactory(), state=State.READY, host="here", expires_at=past
+    )
+    from labs import tasks
+
+    tasks.fan_out("reap", 30)
+    on_away.refresh_from_db()
+    on_here.refresh_from_db()
+    assert on_away.state == State.EXPIRED  # its learner may start again
+    assert on_here.state == State.READY  # its own reaper, on its own engine, does it
+    assert ("labs.tasks.reap", "away.housekeeping", ()) in sent
