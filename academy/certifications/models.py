@@ -14,7 +14,6 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-
 _ContentT = TypeVar("_ContentT", bound=models.Model)
 
 

@@ -11,7 +11,6 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-
 _ContentT = TypeVar("_ContentT", bound=models.Model)
 
 
