@@ -4,7 +4,8 @@ stopping it."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -18,20 +19,23 @@ from labs.services.access import LabSessionError, session_is_running
 from labs.services.limits import address_key, live_sessions_limit
 from labs.services.state import enqueue, resource_labels, session_labels, transition
 
+if TYPE_CHECKING:
+    from academy.accounts.models import User
+
 log = logging.getLogger(__name__)
 State = LabSession.State
 SCRIPTS_DIR = "/opt/lab"
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def _enqueue_provisioning(task_name: str, *args) -> None:
+def _enqueue_provisioning(task_name: str, *args: object) -> None:
     enqueue(task_name, *args, kind="provisioning")
 
 
 # --- Start, queue and warm pool --------------------------------------------------------------
 
 
-def lab_session_start(*, user, lab: Lab, client_address: str | None = None) -> LabSession:
+def lab_session_start(*, user: User, lab: Lab, client_address: str | None = None) -> LabSession:
     """The learner's live session of this lab: the existing one, a warm one, or a new one.
 
     A start from the web gives the client's address: then the live sessions of the user and of
@@ -74,7 +78,9 @@ def lab_session_start(*, user, lab: Lab, client_address: str | None = None) -> L
     return session
 
 
-def lab_session_start_for_exam(*, user, lab: Lab, expires_at, language: str) -> LabSession:
+def lab_session_start_for_exam(
+    *, user: User, lab: Lab, expires_at: datetime, language: str
+) -> LabSession:
     """A fresh session of a practical task (an exam-only lab) for an exam attempt, ending at
     ``expires_at`` (the attempt's deadline): never from the warm pool, never extended.
 
@@ -97,7 +103,7 @@ def lab_session_start_for_exam(*, user, lab: Lab, expires_at, language: str) -> 
 
 def lab_sessions_schedule() -> list[int]:
     """Starts queued sessions while running ones are under the capacity limit, oldest first."""
-    started = []
+    started: list[int] = []
     with transaction.atomic():
         free = settings.LAB_MAX_RUNNING_SESSIONS - LabSession.objects.running().count()
         if free <= 0:
@@ -332,6 +338,8 @@ def lab_session_extend(*, session: LabSession) -> LabSession:
         if locked.extended:
             raise LabSessionError(translation.gettext("This session has already been extended."))
         locked.extended = True
+        if locked.expires_at is None:  # still starting: its time has not begun
+            raise LabSessionError(translation.gettext("This lab session is not running."))
         locked.expires_at = locked.expires_at + timedelta(minutes=settings.LAB_EXTENSION_MINUTES)
         locked.save(update_fields=["extended", "expires_at"])
     session.refresh_from_db()
