@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from modeltranslation.admin import TabbedTranslationAdmin, TranslationStackedInline
@@ -7,7 +9,7 @@ from labs import services
 from labs.models import CheckResult, Lab, LabSession, LabStep
 
 
-class LabStepInline(TranslationStackedInline):
+class LabStepInline(TranslationStackedInline[LabStep, Lab]):
     model = LabStep
     extra = 0
     fields = ("number", "key", "title", "check_container", "messages")
@@ -15,7 +17,7 @@ class LabStepInline(TranslationStackedInline):
 
 
 @admin.register(Lab)
-class LabAdmin(TabbedTranslationAdmin):
+class LabAdmin(TabbedTranslationAdmin[Lab]):
     list_display = (
         "title",
         "key",
@@ -31,7 +33,7 @@ class LabAdmin(TabbedTranslationAdmin):
     inlines = [LabStepInline]
 
 
-class CheckResultInline(admin.TabularInline):
+class CheckResultInline(admin.TabularInline[CheckResult, LabSession]):
     model = CheckResult
     extra = 0
     fields = ("created_at", "step", "passed", "messages", "exit_code", "timed_out", "duration_ms")
@@ -40,7 +42,7 @@ class CheckResultInline(admin.TabularInline):
 
 
 @admin.register(LabSession)
-class LabSessionAdmin(admin.ModelAdmin):
+class LabSessionAdmin(admin.ModelAdmin[LabSession]):
     list_display = ("pk", "lab", "user", "state", "requested_at", "expires_at", "extended")
     list_filter = ("state", "lab")
     search_fields = ("user__username", "lab__key")
@@ -49,7 +51,7 @@ class LabSessionAdmin(admin.ModelAdmin):
     actions = ["stop_sessions"]
 
     @admin.action(description=_("Stop the selected sessions and destroy their containers"))
-    def stop_sessions(self, request, queryset):
+    def stop_sessions(self, request: HttpRequest, queryset: QuerySet[LabSession]) -> None:
         stopped = 0
         for session in queryset.filter(state__in=LabSession.LIVE_STATES):
             services.lab_session_stop(session=session)
@@ -61,5 +63,5 @@ class LabSessionAdmin(admin.ModelAdmin):
             messages.SUCCESS,
         )
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -184,14 +184,15 @@ def _read_course(reader: Reader, course_dir: Path) -> CourseSpec | None:
     _check_key_not_predictable(reader, path, lessons)
     if not header.complete:
         return None
+    key, slug, title, summary = header.identity()
     return CourseSpec(
-        header.key,
+        key,
         course_dir,
         header.order,
         level,
-        header.slug,
-        header.title,
-        header.summary,
+        slug,
+        title,
+        summary,
         modules,
         lessons,
     )

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from asgiref.typing import WebSocketScope
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
@@ -102,12 +103,12 @@ def client_address(request: HttpRequest) -> str:
     return client_ip(request)
 
 
-def scope_client_address(scope: dict[str, Any]) -> str:
+def scope_client_address(scope: WebSocketScope) -> str:
     """The same for a websocket's ASGI scope (the terminal)."""
     client = scope.get("client") or ("", 0)
     meta = {"REMOTE_ADDR": client[0] or ""}
-    for name, value in scope.get("headers") or ():
-        name = name.decode("latin-1").lower()
+    for raw_name, value in scope.get("headers") or ():
+        name = raw_name.decode("latin-1").lower()
         if name in ("x-forwarded-for", "x-real-ip"):
             meta["HTTP_" + name.upper().replace("-", "_")] = value.decode("latin-1")
     request = HttpRequest()
