@@ -249,8 +249,8 @@ def _broken(session_id: int) -> bool:
 # other apps register (academy.workshops: a workshop's instructors, its attendees' sessions),
 # and listeners (session, user, watching) told when a watcher comes and goes, so that the
 # learner can be shown they are watched. Both run in a worker thread; labs imports no app.
-WATCH_RULES: list[Callable[[object, LabSession], bool]] = []
-WATCH_LISTENERS: list[Callable[[LabSession, object, bool], None]] = []
+WATCH_RULES: list[Callable[[User, LabSession], bool]] = []
+WATCH_LISTENERS: list[Callable[[LabSession, User, bool], None]] = []
 
 
 def may_watch(user: User, session: LabSession) -> bool:

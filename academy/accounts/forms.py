@@ -1,3 +1,5 @@
+from typing import TYPE_CHECKING, Any
+
 from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -71,10 +73,17 @@ TOO_LONG = ngettext_lazy(
 )
 
 
-class SiteVoiceMixin:
+# The mixins below go before a Django form class: for the type checker they are forms.
+if TYPE_CHECKING:
+    _FormBase = forms.BaseForm
+else:
+    _FormBase = object
+
+
+class SiteVoiceMixin(_FormBase):
     """Replaces the messages Django's fields would show with ours, by error code."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             messages = {"max_length": TOO_LONG}
@@ -91,7 +100,7 @@ class SitePasswordFieldsMixin(SiteVoiceMixin):
     error_messages = {"password_mismatch": PASSWORD_MISMATCH}
     password_field_names = ("password1", "password2")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         first, second = (self.fields[name] for name in self.password_field_names)
         first.label = _("Password")
@@ -108,7 +117,7 @@ class SignUpForm(SitePasswordFieldsMixin, UserCreationForm):
 
     class Meta:
         model = User
-        fields = ("username", "email", "preferred_language")
+        fields: tuple[str, ...] = ("username", "email", "preferred_language")
         help_texts = {
             "username": _("Up to 150 characters: letters, digits and @ . + - _ only."),
         }
