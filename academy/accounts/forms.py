@@ -75,6 +75,8 @@ TOO_LONG = ngettext_lazy(
 
 # The mixins below go before a Django form class: for the type checker they are forms.
 if TYPE_CHECKING:
+    from django.db.models.fields import _ErrorMessagesDict
+
     _FormBase = forms.BaseForm
 else:
     _FormBase = object
@@ -97,7 +99,7 @@ class SiteVoiceMixin(_FormBase):
 class SitePasswordFieldsMixin(SiteVoiceMixin):
     """Labels, help texts and the mismatch message of the two new-password fields."""
 
-    error_messages = {"password_mismatch": PASSWORD_MISMATCH}
+    error_messages: "_ErrorMessagesDict" = {"password_mismatch": PASSWORD_MISMATCH}
     password_field_names = ("password1", "password2")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -143,7 +145,13 @@ class SiteSetPasswordForm(SitePasswordFieldsMixin, SetPasswordForm):
         self.fields["new_password2"].label = _("Confirm your new password")
 
 
-class ThrottledLoginMixin:
+if TYPE_CHECKING:
+    _LoginFormBase = AuthenticationForm
+else:
+    _LoginFormBase = object
+
+
+class ThrottledLoginMixin(_LoginFormBase):
     """Growing delays per (account, address), per address, and per account for browsers that
     are not the account's known devices (see throttle.py).
 
@@ -205,8 +213,9 @@ class ThrottledPasswordResetForm(SiteVoiceMixin, PasswordResetForm):
         super().__init__(*args, **kwargs)
         self.fields["email"].label = _("E-mail address")
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         email = cleaned.get("email")
         if email:
             address = client_ip(self.request) if self.request else "unknown"

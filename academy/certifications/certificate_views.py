@@ -96,7 +96,8 @@ class CredentialForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
+        super().clean()
+        cleaned = self.cleaned_data
         upload, text = cleaned.get("file"), cleaned.get("text") or ""
         if upload is not None:
             if upload.size > _max_bytes():
