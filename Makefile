@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test bench setup setup-test prepare docker images check-catalogue messages format clean
+.PHONY: run test types bench setup setup-test prepare docker images check-catalogue messages format clean
 
 run: setup docker prepare images
 	@echo
@@ -20,6 +20,7 @@ run: setup docker prepare images
 test: setup-test docker images
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) -m mypy
 	$(MANAGE) makemigrations --check --dry-run
 	$(MANAGE) compilemessages --ignore=.venv --ignore=node_modules
 	$(PY) scripts/check_catalogue.py
@@ -31,6 +32,11 @@ test: setup-test docker images
 	@# on the embedded defaults instead, as `make run` serves.
 	services="$$(scripts/test-services.sh)" && eval "$$services" && \
 		$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+
+# Types: mypy with django-stubs (pyproject.toml [tool.mypy]: strict on labs, certifications and
+# workshops, a baseline elsewhere); incremental, with its cache in .mypy_cache.
+types: setup-test
+	$(PY) -m mypy
 
 # Benchmarks: every figure beside a baseline measured in the same run, one table, and
 # var/bench/<timestamp>.json (bench/run.py; BENCH_ARGS=--quick for small counts).
@@ -72,4 +78,4 @@ format:
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf var .pytest_cache .ruff_cache
+	rm -rf var .pytest_cache .ruff_cache .mypy_cache

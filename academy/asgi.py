@@ -21,7 +21,10 @@ application = ProtocolTypeRouter(
         # Browsers send Origin with every websocket; one that is not ours is refused, so that
         # another site cannot open a learner's terminal with the learner's cookies.
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns + workshop_websockets))
+            AuthMiddlewareStack(
+                # django.urls.path() patterns: types-channels wants its own pattern type.
+                URLRouter(websocket_urlpatterns + workshop_websockets)  # type: ignore[arg-type]
+            )
         ),
     }
 )

@@ -10,6 +10,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -39,11 +40,11 @@ class ContentError(Exception):
         self.problems = problems
 
 
-class Mapping(dict):
+class Mapping(dict[str, Any]):
     """A YAML mapping that remembers the line of itself and of each key."""
 
     line: int = 0
-    key_lines: dict
+    key_lines: dict[str, int]
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -178,6 +179,12 @@ class ItemHeader:
     @property
     def complete(self) -> bool:
         return None not in (self.key, self.slug, self.title, self.summary)
+
+    def identity(self) -> tuple[str, Text, Text, Text]:
+        """Key, slug, title and summary of a complete header."""
+        if self.key is None or self.slug is None or self.title is None or self.summary is None:
+            raise ValueError(f"{self.path}: incomplete header (check `complete` first)")
+        return self.key, self.slug, self.title, self.summary
 
 
 def read_item_header(reader: Reader, folder: Path, filename: str, what: str) -> ItemHeader | None:

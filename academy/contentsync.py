@@ -117,10 +117,10 @@ def _retirable(model: type[models.Model]) -> bool:
 def upsert(report: SyncReport, model: type[models.Model], lookup: dict, values: dict):
     """Creates or updates one row; counts only rows whose values really change."""
     values = {**values, "retired_at": None} if _retirable(model) else values
-    instance = model.objects.filter(**lookup).first()
+    instance = model._default_manager.filter(**lookup).first()
     label = model._meta.verbose_name_plural
     if instance is None:
-        instance = model.objects.create(**lookup, **values)
+        instance = model._default_manager.create(**lookup, **values)
         report.created[label] += 1
         return instance
     changed = [name for name, value in values.items() if getattr(instance, name) != value]

@@ -9,6 +9,7 @@ secure defaults of ``manage.py check --deploy`` apply. ``DEBUG`` is off unless
 
 import os
 from pathlib import Path
+from typing import overload
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -20,6 +21,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("ACADEMY_VAR_DIR", BASE_DIR / "var"))
 
 
+@overload
+def env(name: str) -> str | None: ...
+@overload
+def env(name: str, default: str) -> str: ...
 def env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(name, default)
 
@@ -146,12 +151,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL")
-if REDIS_URL and env("PYTEST_XDIST_WORKER"):
+_xdist_worker = env("PYTEST_XDIST_WORKER")
+if REDIS_URL and _xdist_worker:
     # The test suite's processes (gw0, gw1, ...) and the workers they start each take their own
     # Redis database (1, 2, ...), as each has its own test database: a cache.clear() or a rate
     # limit in one never reaches another.
-    _worker = int(env("PYTEST_XDIST_WORKER").removeprefix("gw") or 0)
+    _worker = int(_xdist_worker.removeprefix("gw") or 0)
     REDIS_URL = urlsplit(REDIS_URL)._replace(path=f"/{_worker + 1}").geturl()
+CACHES: dict[str, dict[str, object]]
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
@@ -243,7 +250,7 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
-CONTENT_DIR = Path(env("ACADEMY_CONTENT_DIR", BASE_DIR / "content"))
+CONTENT_DIR = Path(env("ACADEMY_CONTENT_DIR", str(BASE_DIR / "content")))
 
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",

@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from modeltranslation.admin import TabbedTranslationAdmin, TranslationStackedInline
@@ -8,7 +10,7 @@ from labs.models import CheckResult, Lab, LabHost, LabSession, LabStep
 from labs.services import hosts
 
 
-class LabStepInline(TranslationStackedInline):
+class LabStepInline(TranslationStackedInline[LabStep, Lab]):
     model = LabStep
     extra = 0
     fields = ("number", "key", "title", "check_container", "messages")
@@ -16,7 +18,7 @@ class LabStepInline(TranslationStackedInline):
 
 
 @admin.register(Lab)
-class LabAdmin(TabbedTranslationAdmin):
+class LabAdmin(TabbedTranslationAdmin[Lab]):
     list_display = (
         "title",
         "key",
@@ -32,7 +34,7 @@ class LabAdmin(TabbedTranslationAdmin):
     inlines = [LabStepInline]
 
 
-class CheckResultInline(admin.TabularInline):
+class CheckResultInline(admin.TabularInline[CheckResult, LabSession]):
     model = CheckResult
     extra = 0
     fields = ("created_at", "step", "passed", "messages", "exit_code", "timed_out", "duration_ms")
@@ -41,7 +43,7 @@ class CheckResultInline(admin.TabularInline):
 
 
 @admin.register(LabHost)
-class LabHostAdmin(admin.ModelAdmin):
+class LabHostAdmin(admin.ModelAdmin[LabHost]):
     """Lab hosts announce themselves; staff drain and resume them (docs/scaling.md)."""
 
     list_display = ("name", "state", "capacity", "terminal_url", "seen_at")
@@ -51,23 +53,23 @@ class LabHostAdmin(admin.ModelAdmin):
     actions = ["drain_hosts", "resume_hosts"]
 
     @admin.action(description=_("Drain the selected hosts (their sessions run out)"))
-    def drain_hosts(self, request, queryset):
+    def drain_hosts(self, request: HttpRequest, queryset: QuerySet[LabHost]) -> None:
         for host in queryset:
             hosts.host_drain(name=host.name)
         self.message_user(request, _("Draining: no new sessions go there."), messages.SUCCESS)
 
     @admin.action(description=_("Resume the selected hosts"))
-    def resume_hosts(self, request, queryset):
+    def resume_hosts(self, request: HttpRequest, queryset: QuerySet[LabHost]) -> None:
         for host in queryset:
             hosts.host_resume(name=host.name)
         self.message_user(request, _("Active: new sessions may go there."), messages.SUCCESS)
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
 @admin.register(LabSession)
-class LabSessionAdmin(admin.ModelAdmin):
+class LabSessionAdmin(admin.ModelAdmin[LabSession]):
     list_display = ("pk", "lab", "user", "state", "host", "requested_at", "expires_at", "extended")
     list_filter = ("state", "host", "lab")
     search_fields = ("user__username", "lab__key")
@@ -76,7 +78,7 @@ class LabSessionAdmin(admin.ModelAdmin):
     actions = ["stop_sessions"]
 
     @admin.action(description=_("Stop the selected sessions and destroy their containers"))
-    def stop_sessions(self, request, queryset):
+    def stop_sessions(self, request: HttpRequest, queryset: QuerySet[LabSession]) -> None:
         stopped = 0
         # The session's lab host removes the containers: the web process has no Docker.
         for session in queryset.filter(state__in=LabSession.LIVE_STATES):
@@ -89,5 +91,5 @@ class LabSessionAdmin(admin.ModelAdmin):
             messages.SUCCESS,
         )
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

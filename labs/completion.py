@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, Min, Q
 from django.urls import reverse
@@ -17,6 +19,10 @@ from django.utils.translation import ngettext
 
 from labs.journal import Coverage
 from labs.models import CheckResult, Lab, LabSession, LabStep
+
+if TYPE_CHECKING:
+    from academy.accounts.models import User
+    from academy.accounts.typing import Visitor
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,7 @@ class LabCompletion:
         return self.session.get_absolute_url() + "#results" if self.session else None
 
 
-def lab_completion(*, lab: Lab, user) -> LabCompletion | None:
+def lab_completion(*, lab: Lab, user: Visitor | None) -> LabCompletion | None:
     """The signed-in ``user``'s run through ``lab``; None for an exam's task or a visitor."""
     # labs.selectors imports this module for the session status: import it when used.
     from labs.selectors import session_results
@@ -87,14 +93,16 @@ def lab_completion(*, lab: Lab, user) -> LabCompletion | None:
         .values("step_id")
         .annotate(first_pass=Min("created_at", filter=Q(passed=True)), checks=Count("pk"))
     }
-    steps = [
-        StepDone(
-            step=step,
-            first_passed_at=per_step.get(step.pk, {}).get("first_pass"),
-            checks=per_step.get(step.pk, {}).get("checks", 0),
+    steps = []
+    for step in lab.steps.order_by("number"):
+        row = per_step.get(step.pk)
+        steps.append(
+            StepDone(
+                step=step,
+                first_passed_at=row["first_pass"] if row else None,
+                checks=row["checks"] if row else 0,
+            )
         )
-        for step in lab.steps.order_by("number")
-    ]
     sessions = LabSession.objects.filter(user=user, lab=lab)
     first = sessions.order_by("requested_at", "pk").first()
     summary = LabCompletion(
@@ -108,13 +116,17 @@ def lab_completion(*, lab: Lab, user) -> LabCompletion | None:
     )
     if not summary.completed:
         return summary
-    last = max(steps, key=lambda done: done.first_passed_at)
+    last = max(
+        (done for done in steps if done.first_passed_at is not None),
+        key=attrgetter("first_passed_at"),
+    )
     finishing = (
         mine.filter(step=last.step, passed=True)
         .select_related("session__lab")
         .order_by("created_at", "pk")
         .first()
     )
+    assert finishing is not None  # its step has passed
     session = finishing.session
     results = session_results(session=session)
     newest = results["journals"][0] if results["journals"] else None
@@ -134,7 +146,7 @@ def lab_completion(*, lab: Lab, user) -> LabCompletion | None:
     )
 
 
-def passed_step_count(*, lab: Lab, user) -> int:
+def passed_step_count(*, lab: Lab, user: User) -> int:
     """How many steps of ``lab`` have passed for ``user``, in any of their sessions."""
     return (
         CheckResult.objects.filter(session__user=user, session__lab=lab, passed=True)
@@ -144,7 +156,7 @@ def passed_step_count(*, lab: Lab, user) -> int:
     )
 
 
-def lab_is_completed_by(*, lab: Lab, user) -> bool:
+def lab_is_completed_by(*, lab: Lab, user: User | None) -> bool:
     """Whether every step of ``lab`` has passed for ``user`` (in any of their sessions)."""
     if lab.exam_only or user is None:
         return False
@@ -152,7 +164,7 @@ def lab_is_completed_by(*, lab: Lab, user) -> bool:
     return steps > 0 and passed_step_count(lab=lab, user=user) >= steps
 
 
-def lab_completion_url(*, lab: Lab, user) -> str | None:
+def lab_completion_url(*, lab: Lab, user: User | None) -> str | None:
     """The completion page of ``lab``, in the active language, once ``user`` has finished it."""
     if not lab_is_completed_by(lab=lab, user=user):
         return None

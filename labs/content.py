@@ -7,7 +7,9 @@ sync applies nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from academy.contentfiles import (
     LANGUAGES,
@@ -21,6 +23,9 @@ from academy.contentfiles import (
     read_markdown,
 )
 from academy.courses.rendering import RENDERER_VERSION
+
+if TYPE_CHECKING:
+    from academy.contentsync import SyncReport
 
 IMAGES_DIR = Path(__file__).resolve().parent / "images"
 # The platform's own sidecar (labs.faults): added by the platform, never named by a lab.
@@ -75,7 +80,7 @@ class LabSpec:
     summary: Text
     lesson_refs: list[str]
     shell: str
-    containers: list[dict]
+    containers: list[dict[str, Any]]
     setup: str
     steps: list[StepSpec] = field(default_factory=list)
     source_hash: str = ""
@@ -88,7 +93,7 @@ class LabSpec:
     domain_line: int | None = None
 
 
-def _read_containers(reader: Reader, path: Path, data: Mapping) -> list[dict]:
+def _read_containers(reader: Reader, path: Path, data: Mapping) -> list[dict[str, Any]]:
     raw = reader.field(data, "containers", path, "lab")
     if raw is None:
         return []
@@ -156,7 +161,9 @@ def _read_script(reader: Reader, path: Path, where: Path, line: int | None) -> s
     return text
 
 
-def _read_steps(reader: Reader, lab_dir: Path, path: Path, data: Mapping, names: set) -> list:
+def _read_steps(
+    reader: Reader, lab_dir: Path, path: Path, data: Mapping, names: set[str]
+) -> list[StepSpec]:
     raw = reader.field(data, "steps", path, "lab")
     if raw is None:
         return []
@@ -227,8 +234,10 @@ def _read_lab(
         if "domain" in data:
             reader.problem(path, domain_line, "lab: only a certification's task has a 'domain'")
     else:
-        domain = data.get("domain")
-        if not isinstance(domain, str) or not domain.strip():
+        domain_value = data.get("domain")
+        if isinstance(domain_value, str) and domain_value.strip():
+            domain = domain_value
+        else:
             reader.problem(
                 path, domain_line or 1, "task: 'domain' must name a domain of the certification"
             )
@@ -294,16 +303,17 @@ def _read_lab(
     if not header.complete:
         return None
     files = sorted(p for p in lab_dir.rglob("*") if p.is_file())
+    key, slug, title, summary = header.identity()
     return LabSpec(
-        header.key if task_of is None else f"{task_of}--{header.key}",
+        key if task_of is None else f"{task_of}--{key}",
         lab_dir,
         # Practical tasks sort after every lab, wherever labs are listed by their order.
         header.order if task_of is None else TASK_ORDER_BASE + header.order,
         difficulty,
         duration,
-        header.slug,
-        header.title,
-        header.summary,
+        slug,
+        title,
+        summary,
         list(refs),
         shell,
         containers,
@@ -319,7 +329,7 @@ def _read_lab(
     )
 
 
-def labs_read(reader: Reader, root: Path, context: dict) -> list[LabSpec]:
+def labs_read(reader: Reader, root: Path, context: dict[str, Any]) -> list[LabSpec]:
     """The labs of content/labs/, then the certifications' practical tasks
     (content/certifications/<cert>/tasks/<task>/, the same format plus ``domain``), which it
     leaves in ``context["certification_tasks"]`` ({cert: [LabSpec]}) for the certifications'
@@ -355,7 +365,7 @@ def labs_read(reader: Reader, root: Path, context: dict) -> list[LabSpec]:
     return labs
 
 
-def _step_values(spec: StepSpec, number: int) -> dict:
+def _step_values(spec: StepSpec, number: int) -> dict[str, Any]:
     from academy.courses.rendering import render_lesson
 
     values = {
@@ -372,7 +382,7 @@ def _step_values(spec: StepSpec, number: int) -> dict:
     return values
 
 
-def labs_apply(report, labs: list[LabSpec], now) -> None:
+def labs_apply(report: SyncReport, labs: list[LabSpec], now: datetime) -> None:
     """Writes labs and their steps; called inside content_sync's transaction."""
     from academy.contentsync import localized, retire, upsert
     from labs.models import Lab, LabStep

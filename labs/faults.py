@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, TypeGuard
 
 from django.db import close_old_connections
 
@@ -47,7 +48,7 @@ class SessionSandbox:
     def sidecar_id(self) -> str:
         return self.containers[FAULTS_CONTAINER]
 
-    def is_target(self, name: object) -> bool:
+    def is_target(self, name: object) -> TypeGuard[str]:
         return (
             isinstance(name, str)
             and name in self.containers
@@ -72,7 +73,7 @@ def fault_sessions() -> dict[int, SessionSandbox]:
     return found
 
 
-def fault_request_run(*, sandbox: SessionSandbox, line: str) -> dict:
+def fault_request_run(*, sandbox: SessionSandbox, line: str) -> dict[str, Any]:
     """Runs one request line of a sidecar on that session's containers; returns the answer."""
     try:
         request = json.loads(line)
@@ -142,12 +143,12 @@ class SessionRelay(threading.Thread):
         self.sandbox = sandbox
         self._stop_event = threading.Event()
         self.attached = threading.Event()
-        self._answers: dict[str, dict] = {}  # request id -> answer, oldest first
+        self._answers: dict[str, dict[str, Any]] = {}  # request id -> answer, oldest first
 
     def stop(self) -> None:
         self._stop_event.set()
 
-    def _answer(self, line: str) -> dict:
+    def _answer(self, line: str) -> dict[str, Any]:
         """The answer to a request line; a repeated request gets its first answer again."""
         try:
             request_id = str(json.loads(line).get("id") or "")

@@ -29,6 +29,7 @@ import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 PHASES = ("before", "during", "after", "rollbacks")
@@ -90,11 +91,11 @@ def _shrink(value: object, depth: int = 0) -> object:
     return _text(value)
 
 
-def _list(value: object) -> list:
+def _list(value: object) -> list[Any]:
     return list(value) if isinstance(value, list) else []
 
 
-def _mapping(value: object) -> Mapping:
+def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
@@ -155,7 +156,7 @@ def _declared_value(value: object) -> object:
     return value
 
 
-def journal_variables(journal: Mapping) -> Variables:
+def journal_variables(journal: Mapping[str, Any]) -> Variables:
     """The names an experiment's activities may use, from its `configuration` and `secrets`.
 
     Configuration comes first, then each scope of the secrets in order (chaostoolkit-lib's
@@ -181,7 +182,7 @@ def journal_variables(journal: Mapping) -> Variables:
     return Variables(values=values, secrets=frozenset(secrets))
 
 
-def _variables(value: Variables | Mapping | None) -> Variables:
+def _variables(value: Variables | Mapping[str, Any] | None) -> Variables:
     """Variables as given, or made from a plain configuration mapping."""
     if isinstance(value, Variables):
         return value
@@ -190,7 +191,9 @@ def _variables(value: Variables | Mapping | None) -> Variables:
     return NO_VARIABLES
 
 
-def substitute(value: object, variables: Variables, *, mask: bool = True, _depth: int = 0):
+def substitute(
+    value: object, variables: Variables, *, mask: bool = True, _depth: int = 0
+) -> object:
     """The value with `$name`, `${name}` and `$$` replaced as `chaos run` replaced them.
 
     A string that is a single `${name}` becomes the value itself, of its own type; in a longer
@@ -257,7 +260,9 @@ def _plain(value: object) -> str:
     return _text(str(value), MAX_RESOLVED + 1)
 
 
-def _resolved_provider(provider: Mapping, variables: Variables, *, mask: bool) -> dict:
+def _resolved_provider(
+    provider: Mapping[str, Any], variables: Variables, *, mask: bool
+) -> dict[str, Any]:
     """The provider with what Chaos Toolkit substitutes substituted (the rest as declared)."""
     resolved = dict(provider)
     keys = ("url", "arguments", "timeout") if provider.get("type") == "http" else ("arguments",)
@@ -267,7 +272,9 @@ def _resolved_provider(provider: Mapping, variables: Variables, *, mask: bool) -
     return resolved
 
 
-def _resolved_activity(activity: Mapping, variables: Variables, *, mask: bool) -> Mapping:
+def _resolved_activity(
+    activity: Mapping[str, Any], variables: Variables, *, mask: bool
+) -> Mapping[str, Any]:
     if not variables.values:
         return activity
     resolved = dict(activity)
@@ -322,11 +329,13 @@ def _scrubbed(value: object, secrets: list[str], depth: int = 0) -> object:
 # --- Compacting --------------------------------------------------------------------------------
 
 
-def _compact_activity(activity: object, variables: Variables = NO_VARIABLES) -> dict:
+def _compact_activity(activity: object, variables: Variables = NO_VARIABLES) -> dict[str, Any]:
     original = _mapping(activity)
     activity = _resolved_activity(original, variables, mask=True)
     provider = _mapping(activity.get("provider"))
-    kept = {key: _text(activity[key], 200) for key in ("type", "name", "ref") if key in activity}
+    kept: dict[str, Any] = {
+        key: _text(activity[key], 200) for key in ("type", "name", "ref") if key in activity
+    }
     if "tolerance" in activity:
         kept["tolerance"] = _shrink(activity["tolerance"])
     if activity.get("background"):
@@ -343,7 +352,9 @@ def _compact_activity(activity: object, variables: Variables = NO_VARIABLES) -> 
     return kept
 
 
-def _hidden_hosts(activity: Mapping, variables: Variables, shown: Mapping) -> list[str]:
+def _hidden_hosts(
+    activity: Mapping[str, Any], variables: Variables, shown: Mapping[str, Any]
+) -> list[str]:
     """Digests of the hosts that a secret's value put in the provider's URLs, which the mask
     hides: the coverage still matches them, and the stored journal holds no secret's value."""
     kept = _list(_mapping(activity.get("provider")).get("hidden_hosts"))
@@ -387,9 +398,9 @@ def _exception_line(exception: object) -> str:
     return text
 
 
-def _compact_run(run: object, variables: Variables = NO_VARIABLES) -> dict:
+def _compact_run(run: object, variables: Variables = NO_VARIABLES) -> dict[str, Any]:
     run = _mapping(run)
-    kept: dict = {"activity": _compact_activity(run.get("activity"), variables)}
+    kept: dict[str, Any] = {"activity": _compact_activity(run.get("activity"), variables)}
     for key in ("status", "start", "end"):
         if key in run:
             kept[key] = _text(run[key], 40)
@@ -405,7 +416,7 @@ def _compact_run(run: object, variables: Variables = NO_VARIABLES) -> dict:
     return kept
 
 
-def _compact_state(state: object, variables: Variables = NO_VARIABLES) -> dict | None:
+def _compact_state(state: object, variables: Variables = NO_VARIABLES) -> dict[str, Any] | None:
     if not isinstance(state, Mapping):
         return None
     met = state.get("steady_state_met")
@@ -416,7 +427,7 @@ def _compact_state(state: object, variables: Variables = NO_VARIABLES) -> dict |
     }
 
 
-def journal_compact(journal: Mapping) -> dict:
+def journal_compact(journal: Mapping[str, Any]) -> dict[str, Any]:
     """A smaller journal of the same shape: enough for the timeline and the coverage.
 
     Tracebacks keep their last line, HTTP answers lose their headers, long texts are cut, and
@@ -426,7 +437,7 @@ def journal_compact(journal: Mapping) -> dict:
     named are kept as digests for the coverage).
     """
     variables = journal_variables(journal)
-    journal = _scrubbed(journal, _secret_texts(variables))
+    journal = _mapping(_scrubbed(journal, _secret_texts(variables)))
     experiment = _mapping(journal.get("experiment"))
     hypothesis = experiment.get("steady-state-hypothesis")
     configuration = {
@@ -435,13 +446,13 @@ def journal_compact(journal: Mapping) -> dict:
         if isinstance(value, str | int | float) and not isinstance(value, bool)
     }
 
-    def activities(items: object) -> list[dict]:
+    def activities(items: object) -> list[dict[str, Any]]:
         return [_compact_activity(item, variables) for item in _list(items)[:MAX_RUNS]]
 
-    def runs(items: object) -> list[dict]:
+    def runs(items: object) -> list[dict[str, Any]]:
         return [_compact_run(run, variables) for run in _list(items)[:MAX_RUNS]]
 
-    compact_experiment: dict = {
+    compact_experiment: dict[str, Any] = {
         "title": _text(experiment.get("title"), 200),
         "description": _text(experiment.get("description"), 500),
         "configuration": {key: _shrink(value) for key, value in configuration.items()},
@@ -596,7 +607,7 @@ def _value_text(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def _call(activity: Mapping, variables: Variables = NO_VARIABLES) -> str:
+def _call(activity: Mapping[str, Any], variables: Variables = NO_VARIABLES) -> str:
     """What the activity did, as Chaos Toolkit ran it: placeholders substituted (secrets
     masked), "GET http://api:8080/health" rather than "GET ${front_url}"."""
     activity = _resolved_activity(activity, variables, mask=True)
@@ -616,7 +627,7 @@ def _call(activity: Mapping, variables: Variables = NO_VARIABLES) -> str:
     return ""
 
 
-def _output(run: Mapping) -> str:
+def _output(run: Mapping[str, Any]) -> str:
     if run.get("exception"):
         return _text(_exception_line(run["exception"]), 200)
     output = run.get("output")
@@ -632,7 +643,7 @@ def _output(run: Mapping) -> str:
     return _text(_value_text(output), 200)
 
 
-def _tolerance(activity: Mapping, variables: Variables = NO_VARIABLES) -> str:
+def _tolerance(activity: Mapping[str, Any], variables: Variables = NO_VARIABLES) -> str:
     if "tolerance" not in activity:
         return ""
     tolerance = substitute(activity["tolerance"], variables, mask=True)
@@ -640,11 +651,11 @@ def _tolerance(activity: Mapping, variables: Variables = NO_VARIABLES) -> str:
 
 
 def _activities(
-    runs: Iterable,
+    runs: Iterable[object],
     phase: str,
     start: datetime | None,
     variables: Variables = NO_VARIABLES,
-    **extra,
+    **extra: Any,
 ) -> list[Activity]:
     placed = []
     for run in runs:
@@ -734,7 +745,25 @@ def _placed(activities: list[Activity], span: float) -> tuple[Activity, ...]:
     return tuple(placed)
 
 
-_STEPS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120)
+_STEPS: tuple[float, ...] = (
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.02,
+    0.05,
+    0.1,
+    0.2,
+    0.5,
+    1,
+    2,
+    5,
+    10,
+    15,
+    30,
+    60,
+    120,
+)
 _STEPS += (300, 600, 1800, 3600)
 
 
@@ -746,7 +775,7 @@ def _tick_step(span: float) -> float:
     return 3600 * math.ceil(span / 3600 / 6)
 
 
-def journal_timeline(journal: Mapping) -> Timeline:
+def journal_timeline(journal: Mapping[str, Any]) -> Timeline:
     """The run as lanes of activities on one time axis: before, during, after, rollbacks."""
     variables = journal_variables(journal)
     journal = _mapping(_scrubbed(journal, _secret_texts(variables)))
@@ -787,7 +816,7 @@ def journal_timeline(journal: Mapping) -> Timeline:
         for n in range(int(span / step + 1e-9) + 1)
     )
 
-    def met(state: Mapping) -> bool | None:
+    def met(state: Mapping[str, Any]) -> bool | None:
         value = state.get("steady_state_met")
         return value if isinstance(value, bool) else None
 
@@ -901,7 +930,7 @@ def _named_in(text: str, names: frozenset[str]) -> set[str]:
     return {host for host, _ in _addresses(text) if host in names}
 
 
-def _provider_texts(provider: Mapping) -> list[str]:
+def _provider_texts(provider: Mapping[str, Any]) -> list[str]:
     kind = provider.get("type")
     if kind == "http":
         return [provider["url"]] if isinstance(provider.get("url"), str) else []
@@ -912,7 +941,7 @@ def _provider_texts(provider: Mapping) -> list[str]:
     return []
 
 
-def _provider_hosts(provider: Mapping) -> set[str]:
+def _provider_hosts(provider: Mapping[str, Any]) -> set[str]:
     """The hosts of the URLs (and HOST:PORT words) a provider names; bare words are left out,
     so that a password is never among them."""
     if provider.get("type") == "http":
@@ -935,7 +964,7 @@ def _proxy_target(proxy: object, names: frozenset[str]) -> str | None:
     return None
 
 
-def _json_arguments(arguments: object) -> Mapping:
+def _json_arguments(arguments: object) -> Mapping[str, Any]:
     if isinstance(arguments, str):
         try:
             arguments = json.loads(arguments)
@@ -944,7 +973,7 @@ def _json_arguments(arguments: object) -> Mapping:
     return _mapping(arguments)
 
 
-def _process_words(provider: Mapping) -> list[str]:
+def _process_words(provider: Mapping[str, Any]) -> list[str]:
     arguments = provider.get("arguments")
     if isinstance(arguments, list):
         return [str(item) for item in arguments]
@@ -953,13 +982,14 @@ def _process_words(provider: Mapping) -> list[str]:
     return []
 
 
-def _curl_requests(provider: Mapping) -> list[tuple[str, str, object]]:
+def _curl_requests(provider: Mapping[str, Any]) -> list[tuple[str, str, object]]:
     """(method, URL, body) of each curl a process provider runs, itself or in `bash -c`."""
     words = _process_words(provider)
     program = str(provider.get("path") or "").rsplit("/", 1)[-1]
     if program in _SHELLS:
         words = _tokens(" ".join(word for word in words if word != "-c"))
-        commands, command = [], []
+        commands: list[list[str]] = []
+        command: list[str] = []
         for word in words:
             if word in (";", "&&", "||", "|"):
                 commands.append(command)
@@ -971,7 +1001,7 @@ def _curl_requests(provider: Mapping) -> list[tuple[str, str, object]]:
         commands = [["curl", *words]]
     else:
         return []
-    requests = []
+    requests: list[tuple[str, str, object]] = []
     for command in commands[:MAX_ITEMS]:
         if not command or command[0].rsplit("/", 1)[-1] != "curl":
             continue
@@ -1022,7 +1052,7 @@ def _toxiproxy_host(variables: Variables) -> str | None:
 
 
 def _proxies_declared(
-    activity: Mapping, variables: Variables
+    activity: Mapping[str, Any], variables: Variables
 ) -> list[tuple[str, str | None, str | None, str | None]]:
     """(name, listen, upstream, API host) of the proxies an action creates or changes through
     chaostoxi, an HTTP provider or curl; listen or upstream None when it leaves them as they
@@ -1037,9 +1067,11 @@ def _proxies_declared(
             return []
         host = _toxiproxy_host(variables)
         if provider.get("func") == "create_proxy":
-            listen = f"{arguments.get('listen_host', '0.0.0.0')}:{arguments.get('listen_port', 0)}"
-            upstream = f"{arguments.get('upstream_host')}:{arguments.get('upstream_port')}"
-            return [(name, listen, upstream, host)]
+            listen_at = (
+                f"{arguments.get('listen_host', '0.0.0.0')}:{arguments.get('listen_port', 0)}"
+            )
+            upstream_at = f"{arguments.get('upstream_host')}:{arguments.get('upstream_port')}"
+            return [(name, listen_at, upstream_at, host)]
         if provider.get("func") == "modify_proxy":
             upstream, listen = arguments.get("upstream_address"), arguments.get("listen_address")
             return [(name, _str_or_none(listen), _str_or_none(upstream), host)]
@@ -1080,7 +1112,9 @@ def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def learner_proxies(journals: Iterable[Mapping], names: Iterable[str]) -> dict[str, LearnerProxy]:
+def learner_proxies(
+    journals: Iterable[Mapping[str, Any]], names: Iterable[str]
+) -> dict[str, LearnerProxy]:
     """The proxies that the learner's experiments created (or pointed) in front of a part of the
     lab, by name: actions that ran and worked, oldest journal first, so that a later change
     wins. A proxy whose upstream is no part of the lab is left out."""
@@ -1170,9 +1204,9 @@ def _http_faults(
 
 
 def fault_targets(
-    activity: Mapping,
+    activity: Mapping[str, Any],
     names: Iterable[str],
-    configuration: Variables | Mapping | None = None,
+    configuration: Variables | Mapping[str, Any] | None = None,
     proxies: Mapping[str, LearnerProxy] | None = None,
 ) -> set[str]:
     """The containers (of ``names``) an action breaks, as far as its provider says.
@@ -1222,9 +1256,9 @@ def fault_targets(
 
 
 def probe_targets(
-    activity: Mapping,
+    activity: Mapping[str, Any],
     names: Iterable[str],
-    configuration: Variables | Mapping | None = None,
+    configuration: Variables | Mapping[str, Any] | None = None,
     proxies: Mapping[str, LearnerProxy] | None = None,
 ) -> set[str]:
     """The containers (of ``names``) a probe looks at: by URL host, or named as a whole word,
@@ -1260,7 +1294,7 @@ def probe_targets(
     return found
 
 
-def _fault_worked(run: Mapping) -> bool:
+def _fault_worked(run: Mapping[str, Any]) -> bool:
     """Whether an action that ran did what it asked: no error, exit 0, HTTP 2xx or 3xx."""
     if run.get("status") != "succeeded":
         return False
@@ -1319,7 +1353,7 @@ class Coverage:
         return sum(part.state == "not-exercised" for part in self.parts)
 
 
-def _probe_runs(journal: Mapping) -> Iterable[Mapping]:
+def _probe_runs(journal: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
     states = _mapping(journal.get("steady_states"))
     for state in [states.get("before"), states.get("after"), *_list(states.get("during"))]:
         yield from _list(_mapping(state).get("probes"))
@@ -1331,7 +1365,7 @@ def _probe_runs(journal: Mapping) -> Iterable[Mapping]:
 
 
 def chaos_coverage(
-    topology_names: Iterable[str], shell_name: str, journals: Iterable[Mapping]
+    topology_names: Iterable[str], shell_name: str, journals: Iterable[Mapping[str, Any]]
 ) -> Coverage:
     """Which parts of the lab the experiments broke and which they watched.
 
@@ -1390,7 +1424,7 @@ class JournalEntry:
     timeline: Timeline
 
 
-def journal_entries(stored: Mapping[str, Mapping]) -> list[JournalEntry]:
+def journal_entries(stored: Mapping[str, Mapping[str, Any]]) -> list[JournalEntry]:
     """The journals a session keeps ({path: {"modified", "size", "journal"}}), newest run first."""
     entries = []
     for path, item in stored.items():

@@ -4,6 +4,9 @@ Lab and LabStep rows are written only by the content sync. LabSession rows chang
 through labs.services, which checks each transition against ``LabSession.TRANSITIONS``.
 """
 
+from datetime import datetime
+from typing import Any, ClassVar, Self
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -14,11 +17,15 @@ from academy.courses.models import ContentQuerySet
 from academy.courses.models import Level as Difficulty
 
 
-class LabQuerySet(ContentQuerySet):
-    def published(self):
+class LabQuerySet(ContentQuerySet["Lab"]):
+    def published(self) -> Self:
         """The labs learners see: not retired, and not a certification's practical task (those
         open only from an exam attempt)."""
         return super().published().filter(exam_only=False)
+
+
+# Written out for django-stubs, as academy.courses.models.ContentManager says.
+LabManager = models.Manager.from_queryset(LabQuerySet)
 
 
 class Lab(models.Model):
@@ -47,7 +54,8 @@ class Lab(models.Model):
     )  # "<renderer>:<sha256>"
     retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
 
-    objects = LabQuerySet.as_manager()
+    objects: ClassVar[LabManager["Lab"]] = LabManager()
+    _default_manager: ClassVar[LabManager["Lab"]]  # see LabManager
 
     class Meta:
         ordering = ["order", "key"]
@@ -73,6 +81,9 @@ class LabStep(models.Model):
     check_container = models.CharField(_("check container"), max_length=63, blank=True)
     # FAIL: message keys -> {"en": ..., "es": ...}, so checks speak the learner's language.
     messages = models.JSONField(_("messages"), default=dict, blank=True)
+
+    objects: ClassVar[models.Manager["LabStep"]] = models.Manager()
+    _default_manager: ClassVar[models.Manager["LabStep"]]  # see LabManager
 
     class Meta:
         ordering = ["lab", "number"]
@@ -116,25 +127,25 @@ class LabHost(models.Model):
         return self.name
 
 
-class LabSessionQuerySet(models.QuerySet):
-    def live(self):
+class LabSessionQuerySet(models.QuerySet["LabSession"]):
+    def live(self) -> Self:
         """Sessions that hold, or are about to hold, containers."""
         return self.filter(state__in=LabSession.LIVE_STATES)
 
-    def running(self):
+    def running(self) -> Self:
         """Sessions that count against the capacity limit."""
         return self.filter(state__in=LabSession.RUNNING_STATES)
 
-    def queued(self):
+    def queued(self) -> Self:
         # An exam's task starts before any practice lab: its candidate's clock is running.
         return self.filter(state=LabSession.State.REQUESTED).order_by(
             "-lab__exam_only", "requested_at", "pk"
         )
 
-    def pooled(self):
+    def pooled(self) -> Self:
         return self.filter(user__isnull=True)
 
-    def overdue(self, now=None):
+    def overdue(self, now: datetime | None = None) -> Self:
         return self.live().filter(expires_at__lte=now or timezone.now())
 
 
@@ -233,7 +244,7 @@ class LabSession(models.Model):
         return self.state in self.LIVE_STATES
 
     @property
-    def journals(self) -> dict[str, dict]:
+    def journals(self) -> dict[str, dict[str, Any]]:
         """The kept journals, newest run first: {path: {"modified", "size", "journal"}}."""
         return {
             row.path: {

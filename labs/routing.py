@@ -7,7 +7,9 @@ from labs.terminal import TerminalConsumer
 websocket_urlpatterns = [
     path(
         "ws/labs/sessions/<int:session_id>/terminal/",
-        TerminalConsumer.as_asgi(),
+        # channels routes ASGI applications with django.urls.path; django-stubs types it for
+        # views only.
+        TerminalConsumer.as_asgi(),  # type: ignore[arg-type]
         name="lab-terminal",
     ),
 ]

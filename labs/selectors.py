@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db.models import Count
@@ -23,6 +24,11 @@ from labs.journal import (
 from labs.models import CheckResult, Lab, LabSession, LabStep
 from labs.topology import session_containers
 
+if TYPE_CHECKING:
+    from academy.accounts.models import User
+    from academy.accounts.typing import Visitor
+    from academy.courses.models import Course
+
 
 def lab_get_by_slug(*, slug: str) -> Lab:
     # An exam's practical task has no page of its own: it opens from its attempt.
@@ -32,7 +38,7 @@ def lab_get_by_slug(*, slug: str) -> Lab:
     return lab
 
 
-def session_get_for_user(*, session_id: int, user) -> LabSession:
+def session_get_for_user(*, session_id: int, user: User) -> LabSession:
     """A session its owner may see; staff may see anyone's. Others get a 404, not a 403."""
     # With its user: the status poll names them for the completion link (one query less).
     session = LabSession.objects.select_related("lab", "user").filter(pk=session_id).first()
@@ -54,30 +60,32 @@ class LabProgress:
         return round(100 * self.passed / self.steps) if self.steps else 0
 
 
-def lab_progress(*, lab: Lab, user) -> LabProgress:
+def lab_progress(*, lab: Lab, user: Visitor | None) -> LabProgress:
     return lab_catalogue(user=user, labs=[lab])[0]
 
 
-def lab_catalogue(*, user, labs=None) -> list[LabProgress]:
+def lab_catalogue(*, user: Visitor | None, labs: list[Lab] | None = None) -> list[LabProgress]:
     """The published labs (or ``labs``), each with ``user``'s progress, in a fixed number of
     queries whatever the number of labs: the labs with their step counts, then for a learner
     their passed steps and their live sessions."""
+    steps: dict[int, int]
     if labs is None:
-        labs = list(
+        counted = list(
             Lab.objects.published().filter(exam_only=False).annotate(step_count=Count("steps"))
         )
+        labs = list(counted)
+        # django-stubs loses annotate()'s fields behind the typed manager (models.LabManager).
+        steps = {lab.pk: lab.step_count for lab in counted}  # type: ignore[attr-defined]
     else:
-        counts = dict(
+        steps = dict(
             LabStep.objects.filter(lab__in=labs)
             .order_by()
             .values("lab_id")
             .annotate(total=Count("pk"))
             .values_list("lab_id", "total")
         )
-        for lab in labs:
-            lab.step_count = counts.get(lab.pk, 0)
     if user is None or not user.is_authenticated or not labs:
-        return [LabProgress(lab, lab.step_count, 0, False, None) for lab in labs]
+        return [LabProgress(lab, steps.get(lab.pk, 0), 0, False, None) for lab in labs]
     passed = dict(
         CheckResult.objects.filter(session__user=user, session__lab__in=labs, passed=True)
         .order_by()  # the model's ordering would split the groups
@@ -91,16 +99,16 @@ def lab_catalogue(*, user, labs=None) -> list[LabProgress]:
     return [
         LabProgress(
             lab,
-            lab.step_count,
+            steps.get(lab.pk, 0),
             passed.get(lab.pk, 0),
-            lab.step_count > 0 and passed.get(lab.pk, 0) >= lab.step_count,
+            steps.get(lab.pk, 0) > 0 and passed.get(lab.pk, 0) >= steps.get(lab.pk, 0),
             live.get(lab.pk),
         )
         for lab in labs
     ]
 
 
-def labs_for_course(*, course) -> list[Lab]:
+def labs_for_course(*, course: Course) -> list[Lab]:
     """The labs that practise a lesson of ``course``, in the labs' own order."""
     prefix = f"{course.key}/"
     labs = Lab.objects.published().order_by("order", "key")
@@ -113,7 +121,7 @@ def labs_for_lesson(*, course_key: str, lesson_key: str) -> list[Lab]:
     return [lab for lab in labs if ref in lab.lesson_refs]
 
 
-def session_status(*, session: LabSession) -> dict:
+def session_status(*, session: LabSession) -> dict[str, Any]:
     """What the lab page shows live: state, queue position, time left, each step's result."""
     from django.utils import timezone
 
@@ -125,18 +133,18 @@ def session_status(*, session: LabSession) -> dict:
     # An exam's task shows no verdict per step: its checks run when the exam is submitted.
     exam = session.lab.exam_only
     for step in [] if exam else session.lab.steps.order_by("number"):
-        result = latest.get(step.pk)
+        last = latest.get(step.pk)
         steps.append(
             {
                 "number": step.number,
                 "passed": step.pk in passed_ever,
                 "result": None
-                if result is None
+                if last is None
                 else {
-                    "id": result.pk,
-                    "passed": result.passed,
-                    "messages": result.messages,
-                    "timed_out": result.timed_out,
+                    "id": last.pk,
+                    "passed": last.passed,
+                    "messages": last.messages,
+                    "timed_out": last.timed_out,
                 },
             }
         )
@@ -183,7 +191,7 @@ def session_exam_url(*, session: LabSession) -> str | None:
         return None
 
 
-def session_problem(*, session: LabSession) -> dict | None:
+def session_problem(*, session: LabSession) -> dict[str, Any] | None:
     """What went wrong with a running session's sandbox, in the active language; None when
     nothing did (see labs.services.health)."""
     problem = session.problem or {}
@@ -214,7 +222,7 @@ class JournalListItem:
     start: datetime | None
 
 
-def session_results(*, session: LabSession, journal_path: str | None = None) -> dict:
+def session_results(*, session: LabSession, journal_path: str | None = None) -> dict[str, Any]:
     """The Results section: the list of journals, the chosen (or newest) one's timeline and the
     chaos coverage. Only the shown journal is read; the list and the coverage were worked out
     when the journals were collected (labs.services.results)."""

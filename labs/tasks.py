@@ -1,5 +1,7 @@
 """Thin Celery tasks: take ids, load rows, call a service. Each may run twice harmlessly."""
 
+from typing import Any
+
 from celery import shared_task
 
 from labs import services
@@ -33,7 +35,7 @@ def stop(session_id: int) -> None:
 
 
 @shared_task(acks_late=True)
-def reap() -> dict:
+def reap() -> dict[str, Any]:
     return services.lab_sessions_reap()
 
 
@@ -64,12 +66,12 @@ def refresh_results(session_id: int) -> bool:
 
 
 @shared_task(acks_late=True)
-def trim_results() -> dict:
+def trim_results() -> dict[str, Any]:
     return services.lab_results_trim()
 
 
 @shared_task(acks_late=True)
-def watch() -> dict:
+def watch() -> dict[str, Any]:
     return services.lab_sessions_watch()
 
 

@@ -41,6 +41,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -52,6 +53,9 @@ from labs.models import LabSession
 from labs.services import limits, session_is_running
 from labs.services.access import running_q
 from labs.services.hosts import session_host, this_host
+
+if TYPE_CHECKING:
+    from academy.accounts.models import User
 
 log = logging.getLogger(__name__)
 
@@ -247,15 +251,15 @@ def _broken(session_id: int) -> bool:
 # other apps register (academy.workshops: a workshop's instructors, its attendees' sessions),
 # and listeners (session, user, watching) told when a watcher comes and goes, so that the
 # learner can be shown they are watched. Both run in a worker thread; labs imports no app.
-WATCH_RULES: list[Callable[[object, LabSession], bool]] = []
-WATCH_LISTENERS: list[Callable[[LabSession, object, bool], None]] = []
+WATCH_RULES: list[Callable[[User, LabSession], bool]] = []
+WATCH_LISTENERS: list[Callable[[LabSession, User, bool], None]] = []
 
 
-def may_watch(user, session: LabSession) -> bool:
+def may_watch(user: User, session: LabSession) -> bool:
     return bool(user.is_staff) or any(rule(user, session) for rule in WATCH_RULES)
 
 
-def _watch_told(session: LabSession, user, watching: bool) -> None:
+def _watch_told(session: LabSession, user: User, watching: bool) -> None:
     for listener in WATCH_LISTENERS:
         try:
             listener(session, user, watching)
@@ -267,6 +271,14 @@ def _is_running(session: LabSession) -> bool:
     return session_is_running(session)
 
 
+class TerminalLease(TypedDict):
+    """The arguments of labs.services.limits' terminal_lease_* for one open terminal."""
+
+    holder: str
+    user_id: int
+    address: str
+
+
 class TerminalConsumer(AsyncWebsocketConsumer):
     terminal: runtime.Terminal | None = None
     read_only = False
@@ -275,14 +287,14 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     container_id = ""
     closing_tab = False
     ended = False
-    lease: dict | None = None  # this terminal's place among the user's and the address's
+    lease: TerminalLease | None = None  # this terminal's place among the user's and the address's
     watched_session: LabSession | None = None
     watch_told = False  # the learner was told that this watcher came: tell them it went
 
     async def connect(self) -> None:
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
         self.group = f"lab-session-{self.session_id}"
-        self.tasks: list[asyncio.Task] = []
+        self.tasks: list[asyncio.Task[None]] = []
         self.bucket = TokenBucket(rate=INPUT_RATE, burst=INPUT_BURST)
         self.last_input = time.monotonic()
         self.size: tuple[int, int] | None = None
@@ -297,9 +309,9 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             return
         self.tab, self.tmux_session = tab, tmux_session_name(tab)
         self.container_id = container_id
-        lease = {
+        lease: TerminalLease = {
             "holder": uuid.uuid4().hex,
-            "user_id": self.scope["user"].pk,
+            "user_id": self.user.pk,
             "address": limits.scope_client_address(self.scope),
         }
         if not await asyncio.to_thread(limits.terminal_lease_take, **lease):
@@ -351,9 +363,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(hello))
         if self.watched_session is not None:
             self.watch_told = True
-            await database_sync_to_async(_watch_told)(
-                self.watched_session, self.scope["user"], True
-            )
+            await database_sync_to_async(_watch_told)(self.watched_session, self.user, True)
         if history:  # sent before the pump starts: it comes before tmux's first drawing
             await self.send(bytes_data=history)
         self.tasks = [
@@ -363,10 +373,12 @@ class TerminalConsumer(AsyncWebsocketConsumer):
 
     async def _admit(self) -> str | None:
         """The id of the session's shell container; None once the connection has been refused."""
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        scope_user = self.scope.get("user")
+        if scope_user is None or not scope_user.is_authenticated:
             await self.end(Close.NOT_SIGNED_IN, "Sign in to use the terminal.")
             return None
+        # channels' AuthMiddleware: a lazy proxy of the signed-in AUTH_USER_MODEL row.
+        user = self.user = cast("User", scope_user)
         session = await _load_session(self.session_id)
         if session is None or (
             session.user_id != user.pk
@@ -385,7 +397,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             # a container id from another host's engine must never be tried here.
             await self.end(Close.OTHER_HOST, "This lab session runs on another lab host.")
             return None
-        return containers[session.lab.shell_container]
+        return str(containers[session.lab.shell_container])
 
     def _query(self) -> dict[str, list[str]]:
         return parse_qs(
@@ -572,7 +584,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                     await asyncio.to_thread(limits.terminal_lease_renew, **self.lease)
                 next_poll = time.monotonic() + poll
 
-    async def session_ended(self, event: dict) -> None:
+    async def session_ended(self, event: dict[str, Any]) -> None:
         """Sent by labs.services to the group ``lab-session-<id>`` when the session ends."""
         await self.end(Close.ENDED, "The lab session has ended.")
 
@@ -605,11 +617,9 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await asyncio.to_thread(_detach_client, self.container_id, self.mark)
         with contextlib.suppress(Exception):
             await self.channel_layer.group_discard(self.group, self.channel_name)
-        if self.watch_told:
+        if self.watch_told and self.watched_session is not None:
             self.watch_told = False
-            await database_sync_to_async(_watch_told)(
-                self.watched_session, self.scope["user"], False
-            )
+            await database_sync_to_async(_watch_told)(self.watched_session, self.user, False)
         lease, self.lease = self.lease, None
         if lease is not None:
             await asyncio.to_thread(limits.terminal_lease_give_back, **lease)

@@ -23,12 +23,16 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from labs.content import FAULTS_CONTAINER, IMAGES_DIR
 from labs.models import Lab, LabSession
+
+if TYPE_CHECKING:
+    from labs.journal import Coverage
 
 NODE_W = 176
 NODE_H = 72
@@ -251,13 +255,13 @@ def _hosts(text: str) -> list[str]:
     return [m.group("url_host") or m.group("host") for m in _ADDRESS.finditer(text)]
 
 
-def _node_kind(container: dict, shell: str) -> str:
+def _node_kind(container: dict[str, Any], shell: str) -> str:
     env = container.get("env") or {}
     image, role = container.get("image"), env.get("ROLE", "")
     if container["name"] == shell:
         return "shell"
     if image in ("lb", "proxy", "toolbox"):
-        return image
+        return str(image)
     if image == "gitops":
         return role if role in ("git-server", "reconciler") else "container"
     if image == "target":
@@ -339,7 +343,9 @@ def _curve(x1: float, y1: float, x2: float, y2: float) -> str:
     return f"M{x1:g},{y1:g} C{x1 + bend:g},{y1:g} {x2 - bend:g},{y2:g} {x2:g},{y2:g}"
 
 
-def topology_diagram(*, lab: Lab, session: LabSession | None = None, coverage=None) -> Diagram:
+def topology_diagram(
+    *, lab: Lab, session: LabSession | None = None, coverage: Coverage | None = None
+) -> Diagram:
     """The diagram of ``lab``; with ``session``, its containers' live state; with ``coverage``
     (labs.journal.Coverage), each part marked faulted, observed, both or not exercised."""
     names = [c["name"] for c in lab.topology]
@@ -382,7 +388,7 @@ def topology_diagram(*, lab: Lab, session: LabSession | None = None, coverage=No
             node.y = top + (stack_height - height) / 2 + row * (NODE_H + ROW_GAP)
     columns = max(by_column) + 1
     width = 2 * (MARGIN + PAD) + columns * NODE_W + (columns - 1) * COL_GAP
-    bottom = top + stack_height
+    bottom: float = top + stack_height
     diagram = Diagram(lab=lab, nodes=list(nodes.values()), edges=edges)
 
     for edge in edges:
@@ -432,9 +438,9 @@ def topology_diagram(*, lab: Lab, session: LabSession | None = None, coverage=No
         diagram.live = True
         states = {row["name"]: row for row in session_containers(session=session)}
         for node in diagram.nodes:
-            row = states.get(node.name)
-            if row:
-                node.state, node.fault_active = row["state"], row["fault_active"]
+            live = states.get(node.name)
+            if live:
+                node.state, node.fault_active = live["state"], live["fault_active"]
     if coverage is not None:
         diagram.coverage = True
         parts = {part.name: part for part in coverage.parts}
@@ -452,7 +458,7 @@ _STARTING = {LabSession.State.REQUESTED, LabSession.State.PROVISIONING}
 _RUNNING = {LabSession.State.READY, LabSession.State.CHECKING, LabSession.State.COMPLETED}
 
 
-def session_containers(*, session: LabSession) -> list[dict]:
+def session_containers(*, session: LabSession) -> list[dict[str, Any]]:
     """Each container of the session and its state, for the status JSON the session page polls:
     [{"name", "state" (starting, running, down, stopped), "state_label", "fault_active"}].
 

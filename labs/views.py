@@ -3,28 +3,31 @@
 Views only read rows and call services; Docker work goes to the lab host's Celery worker.
 """
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from academy.accounts.typing import AuthenticatedRequest
 from academy.i18n import alternate_urls
 from labs import completion, selectors, services
-from labs.models import LabSession
+from labs.models import Lab, LabSession
 from labs.services import limits
 
 
-def catalogue(request):
+def catalogue(request: HttpRequest) -> HttpResponse:
     return render(
         request, "labs/catalogue.html", {"labs": selectors.lab_catalogue(user=request.user)}
     )
 
 
-def lab_detail(request, lab_slug: str):
+def lab_detail(request: HttpRequest, lab_slug: str) -> HttpResponse:
     lab = selectors.lab_get_by_slug(slug=lab_slug)
     if lab_slug != lab.slug:
         return redirect(lab, permanent=True)
@@ -37,7 +40,13 @@ def lab_detail(request, lab_slug: str):
     return render(request, "labs/lab_detail.html", context)
 
 
-def _too_many(request, error: services.LabRateLimited, *, wants_json: bool, back):
+def _too_many(
+    request: HttpRequest,
+    error: services.LabRateLimited,
+    *,
+    wants_json: bool,
+    back: Lab | LabSession,
+) -> HttpResponse:
     """429 with Retry-After for fetch() callers; a message on the page for form posts."""
     if wants_json:
         response = JsonResponse({"error": str(error), "retry_after": error.retry_after}, status=429)
@@ -47,13 +56,13 @@ def _too_many(request, error: services.LabRateLimited, *, wants_json: bool, back
     return redirect(back)
 
 
-def _wants_json(request) -> bool:
+def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
 @login_required
 @require_POST
-def lab_start(request, lab_slug: str):
+def lab_start(request: AuthenticatedRequest, lab_slug: str) -> HttpResponse:
     lab = selectors.lab_get_by_slug(slug=lab_slug)
     address = limits.client_address(request)
     try:
@@ -64,7 +73,7 @@ def lab_start(request, lab_slug: str):
     return redirect(session)
 
 
-def _results_context(request, session: LabSession) -> dict:
+def _results_context(request: HttpRequest, session: LabSession) -> dict[str, Any]:
     return {
         "session": session,
         "is_owner": session.user_id == request.user.pk,
@@ -80,7 +89,7 @@ def _not_for_exam(session: LabSession) -> None:
 
 
 @login_required
-def session_detail(request, session_id: int):
+def session_detail(request: AuthenticatedRequest, session_id: int) -> HttpResponse:
     session = selectors.session_get_for_user(session_id=session_id, user=request.user)
     if session.lab.exam_only:
         context = {
@@ -104,20 +113,20 @@ def session_detail(request, session_id: int):
 
 
 @login_required
-def session_status(request, session_id: int):
+def session_status(request: AuthenticatedRequest, session_id: int) -> HttpResponse:
     session = selectors.session_get_for_user(session_id=session_id, user=request.user)
     return JsonResponse(selectors.session_status(session=session))
 
 
 @login_required
-def session_results(request, session_id: int):
+def session_results(request: AuthenticatedRequest, session_id: int) -> HttpResponse:
     """The Results section alone, for the page to swap in when new journals arrive."""
     session = selectors.session_get_for_user(session_id=session_id, user=request.user)
     _not_for_exam(session)
     return render(request, "labs/_results.html", _results_context(request, session))
 
 
-def _owned(request, session_id: int) -> LabSession:
+def _owned(request: AuthenticatedRequest, session_id: int) -> LabSession:
     """Only the owner acts on a session; staff who watch get a 404 here, like strangers."""
     session = selectors.session_get_for_user(session_id=session_id, user=request.user)
     if not services.session_may_act(session, request.user):
@@ -127,7 +136,7 @@ def _owned(request, session_id: int) -> LabSession:
 
 @login_required
 @require_POST
-def session_check(request, session_id: int, number: int):
+def session_check(request: AuthenticatedRequest, session_id: int, number: int) -> HttpResponse:
     session = _owned(request, session_id)
     _not_for_exam(session)
     step = get_object_or_404(session.lab.steps, number=number)
@@ -142,7 +151,11 @@ def session_check(request, session_id: int, number: int):
         return _too_many(request, error, wants_json=True, back=session)
     except services.LabSessionError as error:
         return JsonResponse({"error": str(error)}, status=409)
-    body = {"queued": True, "step": asked.step_number, "pending": asked.already_pending}
+    body: dict[str, object] = {
+        "queued": True,
+        "step": asked.step_number,
+        "pending": asked.already_pending,
+    }
     if asked.step_number != step.number:
         body["message"] = _(
             "Another step's check is still running. Wait for its result, then check this step."
@@ -152,7 +165,7 @@ def session_check(request, session_id: int, number: int):
 
 @login_required
 @require_POST
-def session_results_refresh(request, session_id: int):
+def session_results_refresh(request: AuthenticatedRequest, session_id: int) -> HttpResponse:
     """Reads the learner's journals again, on the lab host's worker."""
     session = _owned(request, session_id)
     _not_for_exam(session)
@@ -177,7 +190,7 @@ def session_results_refresh(request, session_id: int):
 
 @login_required
 @require_POST
-def session_extend(request, session_id: int):
+def session_extend(request: AuthenticatedRequest, session_id: int) -> HttpResponse:
     session = _owned(request, session_id)
     _not_for_exam(session)
     try:
@@ -195,7 +208,7 @@ def session_extend(request, session_id: int):
 
 @login_required
 @require_POST
-def session_stop(request, session_id: int):
+def session_stop(request: AuthenticatedRequest, session_id: int) -> HttpResponse:
     session = _owned(request, session_id)
     _not_for_exam(session)
     services.lab_session_end(session=session)
@@ -205,7 +218,7 @@ def session_stop(request, session_id: int):
 
 @login_required
 @require_POST
-def session_reset(request, session_id: int):
+def session_reset(request: AuthenticatedRequest, session_id: int) -> HttpResponse:
     """A fresh session of the same lab: the old one is stopped, its containers removed."""
     session = _owned(request, session_id)
     _not_for_exam(session)
@@ -227,7 +240,7 @@ def session_reset(request, session_id: int):
 
 @login_required
 @require_POST
-def session_restore(request, session_id: int):
+def session_restore(request: AuthenticatedRequest, session_id: int) -> HttpResponse:
     """Brings a broken session's containers back, on the lab host's worker (the owner only)."""
     session = _owned(request, session_id)
     try:
@@ -244,7 +257,7 @@ def session_restore(request, session_id: int):
 
 @login_required
 @require_safe
-def lab_complete(request, lab_slug: str):
+def lab_complete(request: AuthenticatedRequest, lab_slug: str) -> HttpResponse:
     """The signed-in learner's summary of a lab they finished, or what remains when they have
     not. Only ever their own work: the URL names the lab, never a session or a learner."""
     # The course side (next lab, lessons, certification) lives with the courses; the lab engine
@@ -259,7 +272,9 @@ def lab_complete(request, lab_slug: str):
         "lab": lab,
         "summary": summary,
         "progress": selectors.lab_progress(lab=lab, user=request.user),
-        "places": lab_next_steps(lab=lab, user=request.user) if summary.completed else [],
+        "places": lab_next_steps(lab=lab, user=request.user)
+        if summary is not None and summary.completed
+        else [],
         "alternate_urls": alternate_urls(
             lambda: reverse("labs:complete", kwargs={"lab_slug": lab.slug})
         ),

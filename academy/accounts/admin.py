@@ -7,5 +7,5 @@ from academy.accounts.models import User
 
 @admin.register(User)
 class AcademyUserAdmin(UserAdmin):
-    fieldsets = (*UserAdmin.fieldsets, (_("Academy"), {"fields": ("preferred_language",)}))
+    fieldsets = (*(UserAdmin.fieldsets or ()), (_("Academy"), {"fields": ("preferred_language",)}))
     list_display = ("username", "email", "preferred_language", "is_staff", "date_joined")

@@ -1,3 +1,5 @@
+from typing import TYPE_CHECKING, Any
+
 from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -71,10 +73,19 @@ TOO_LONG = ngettext_lazy(
 )
 
 
-class SiteVoiceMixin:
+# The mixins below go before a Django form class: for the type checker they are forms.
+if TYPE_CHECKING:
+    from django.db.models.fields import _ErrorMessagesDict
+
+    _FormBase = forms.BaseForm
+else:
+    _FormBase = object
+
+
+class SiteVoiceMixin(_FormBase):
     """Replaces the messages Django's fields would show with ours, by error code."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             messages = {"max_length": TOO_LONG}
@@ -88,10 +99,10 @@ class SiteVoiceMixin:
 class SitePasswordFieldsMixin(SiteVoiceMixin):
     """Labels, help texts and the mismatch message of the two new-password fields."""
 
-    error_messages = {"password_mismatch": PASSWORD_MISMATCH}
+    error_messages: "_ErrorMessagesDict" = {"password_mismatch": PASSWORD_MISMATCH}
     password_field_names = ("password1", "password2")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         first, second = (self.fields[name] for name in self.password_field_names)
         first.label = _("Password")
@@ -108,7 +119,7 @@ class SignUpForm(SitePasswordFieldsMixin, UserCreationForm):
 
     class Meta:
         model = User
-        fields = ("username", "email", "preferred_language")
+        fields: tuple[str, ...] = ("username", "email", "preferred_language")
         help_texts = {
             "username": _("Up to 150 characters: letters, digits and @ . + - _ only."),
         }
@@ -134,7 +145,13 @@ class SiteSetPasswordForm(SitePasswordFieldsMixin, SetPasswordForm):
         self.fields["new_password2"].label = _("Confirm your new password")
 
 
-class ThrottledLoginMixin:
+if TYPE_CHECKING:
+    _LoginFormBase = AuthenticationForm
+else:
+    _LoginFormBase = object
+
+
+class ThrottledLoginMixin(_LoginFormBase):
     """Growing delays per (account, address), per address, and per account for browsers that
     are not the account's known devices (see throttle.py).
 
@@ -196,8 +213,9 @@ class ThrottledPasswordResetForm(SiteVoiceMixin, PasswordResetForm):
         super().__init__(*args, **kwargs)
         self.fields["email"].label = _("E-mail address")
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         email = cleaned.get("email")
         if email:
             address = client_ip(self.request) if self.request else "unknown"

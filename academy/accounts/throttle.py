@@ -157,7 +157,7 @@ def throttle_claim(keys: Keys) -> int:
             wait = max(wait, math.ceil(until - now))
     if wait:
         return wait
-    claimed = []
+    claimed: list[str] = []
     for rule, identity in keys:
         key = _cache_key(rule, identity)
         if cache.get(key, 0) < rule.free:

@@ -108,7 +108,7 @@ def language_prompt(request):
         return response
     form = LanguagePromptForm(request.POST)
     if not form.is_valid():
-        return _prompt_refusal(request, next(iter(form.errors.values()))[0], 400)
+        return _prompt_refusal(request, str(next(iter(form.errors.values()))[0]), 400)
     language = form.cleaned_data["language"]
     message = ""
     if form.cleaned_data["answer"] == "yes":

@@ -5,13 +5,19 @@ Attempts are read only. Certificates are read only too, except for one action: r
 with a reason, by staff who may change certificates (certificates.certificate_revoke).
 """
 
+from typing import TypeVar
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TabbedTranslationAdmin, TranslationTabularInline
 
+from academy.accounts.typing import signed_in
 from academy.certifications import certificates
 from academy.certifications.models import (
     Attempt,
@@ -23,7 +29,7 @@ from academy.certifications.models import (
 )
 
 
-class DomainInline(TranslationTabularInline):
+class DomainInline(TranslationTabularInline[Domain, Certification]):
     model = Domain
     fields = ("key", "title", "weight", "order", "retired_at")
     readonly_fields = ("key", "weight", "order", "retired_at")
@@ -32,7 +38,7 @@ class DomainInline(TranslationTabularInline):
 
 
 @admin.register(Certification)
-class CertificationAdmin(TabbedTranslationAdmin):
+class CertificationAdmin(TabbedTranslationAdmin[Certification]):
     list_display = ("title", "key", "questions", "minutes", "pass_mark", "order", "retired_at")
     list_filter = ("retired_at",)
     search_fields = ("key", "title_en", "title_es")
@@ -40,7 +46,7 @@ class CertificationAdmin(TabbedTranslationAdmin):
     inlines = [DomainInline]
 
 
-class OptionInline(TranslationTabularInline):
+class OptionInline(TranslationTabularInline[Option, Item]):
     model = Option
     fields = ("key", "text", "is_correct", "order")
     readonly_fields = ("key", "is_correct", "order")
@@ -49,7 +55,7 @@ class OptionInline(TranslationTabularInline):
 
 
 @admin.register(Item)
-class ItemAdmin(TabbedTranslationAdmin):
+class ItemAdmin(TabbedTranslationAdmin[Item]):
     list_display = ("key", "certification", "domain", "kind", "lesson_ref", "retired_at")
     list_filter = ("certification", "domain", "kind", "retired_at")
     search_fields = ("key", "prompt_en", "prompt_es")
@@ -57,27 +63,30 @@ class ItemAdmin(TabbedTranslationAdmin):
     inlines = [OptionInline]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+_Row = TypeVar("_Row", bound=Model)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin[_Row]):
     """Rows written by services only: viewable, never added, edited or deleted here."""
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: _Row | None = None) -> bool:
         return False
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: _Row | None = None) -> list[str]:
         return [field.name for field in self.model._meta.fields]
 
 
 @admin.register(Attempt)
-class AttemptAdmin(ReadOnlyAdmin):
+class AttemptAdmin(ReadOnlyAdmin[Attempt]):
     list_display = ("certification", "user", "state", "score", "passed", "started_at")
     list_filter = ("certification", "state", "passed")
     search_fields = ("user__username", "public_id")
     date_hierarchy = "started_at"
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Attempt | None = None) -> bool:
         return False
 
 
@@ -91,7 +100,7 @@ class RevocationForm(forms.Form):
 
 
 @admin.register(Certificate)
-class CertificateAdmin(ReadOnlyAdmin):
+class CertificateAdmin(ReadOnlyAdmin[Certificate]):
     list_display = (
         "public_id",
         "certification",
@@ -107,8 +116,11 @@ class CertificateAdmin(ReadOnlyAdmin):
     actions = ["revoke"]
 
     @admin.action(description=_("Revoke the selected certificates"), permissions=["change"])
-    def revoke(self, request, queryset):
-        if not self.has_change_permission(request):
+    def revoke(
+        self, request: HttpRequest, queryset: QuerySet[Certificate]
+    ) -> TemplateResponse | None:
+        staff = signed_in(request.user)
+        if staff is None or not self.has_change_permission(request):
             raise PermissionDenied
         form = RevocationForm(request.POST if "reason" in request.POST else None)
         if form.is_valid():
@@ -116,7 +128,7 @@ class CertificateAdmin(ReadOnlyAdmin):
             for certificate in queryset:
                 try:
                     certificates.certificate_revoke(
-                        certificate=certificate, by=request.user, reason=form.cleaned_data["reason"]
+                        certificate=certificate, by=staff, reason=form.cleaned_data["reason"]
                     )
                 except certificates.CertificateError as error:
                     self.message_user(request, f"{certificate}: {error.message}", messages.ERROR)
@@ -135,6 +147,6 @@ class CertificateAdmin(ReadOnlyAdmin):
             "opts": self.model._meta,
             "certificates": queryset,
             "form": form,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "certifications/certificate_admin_revoke.html", context)

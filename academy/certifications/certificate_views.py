@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec
+from uuid import UUID
 
 from django import forms
 from django.conf import settings
@@ -13,13 +16,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.files.uploadedfile import InMemoryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
+from academy.accounts.typing import AuthenticatedRequest
 from academy.certifications import certificates
 from academy.certifications.credentials.verify import Failure
 from academy.certifications.models import Certificate, Certification
@@ -43,22 +47,34 @@ def _too_large_message() -> str:
     }
 
 
+# The upload was refused as too large: a flag on the request, read by the view.
+_TOO_LARGE = "_academy_credential_upload_too_large"
+
+
+def _mark_too_large(request: HttpRequest | None) -> None:
+    setattr(request, _TOO_LARGE, True)
+
+
+def _too_large(request: HttpRequest) -> bool:
+    return bool(getattr(request, _TOO_LARGE, False))
+
+
 class _BoundedUploadHandler(FileUploadHandler):
     """Keeps an uploaded file in memory up to the limit, and stops reading the upload past it
     (the rest of the request is drained, never stored)."""
 
-    def new_file(self, *args, **kwargs) -> None:
+    def new_file(self, *args: Any, **kwargs: Any) -> None:
         super().new_file(*args, **kwargs)
         self.buffer = io.BytesIO()
 
-    def receive_data_chunk(self, raw_data: bytes, start: int):
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
         if start + len(raw_data) > _max_bytes():
-            self.request.credential_upload_too_large = True
+            _mark_too_large(self.request)
             raise StopUpload(connection_reset=False)
         self.buffer.write(raw_data)
         return None
 
-    def file_complete(self, file_size: int):
+    def file_complete(self, file_size: int) -> InMemoryUploadedFile:
         self.buffer.seek(0)
         return InMemoryUploadedFile(
             self.buffer,
@@ -79,8 +95,9 @@ class CredentialForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
     )
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         upload, text = cleaned.get("file"), cleaned.get("text") or ""
         if upload is not None:
             if upload.size > _max_bytes():
@@ -114,14 +131,14 @@ FAILURE_MESSAGES = {
 }
 
 
-def _verification(request) -> dict:
+def _verification(request: HttpRequest) -> dict[str, Any]:
     """The form and, on a POST, what verifying the credential in it says."""
     base = {"max_kb": _max_bytes() // 1024}
     if request.method != "POST":
         return {**base, "form": CredentialForm()}
-    if not getattr(request, "credential_upload_too_large", False):
+    if not _too_large(request):
         request.FILES  # noqa: B018 - parses the upload, which may find it too large
-    if getattr(request, "credential_upload_too_large", False):
+    if _too_large(request):
         return {**base, "form": CredentialForm(), "form_error": _too_large_message(), "status": 413}
     form = CredentialForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -141,7 +158,8 @@ def _verification(request) -> dict:
             "this academy did not issue it."
         )
     elif not result.valid:
-        headline = FAILURE_MESSAGES[result.failure]
+        # An invalid result names its failure (verify.VerificationResult).
+        headline = FAILURE_MESSAGES[result.failure or Failure.STRUCTURE]
     else:
         headline = _(
             "The credential is valid: signed by this academy, unchanged since, and current."
@@ -157,13 +175,17 @@ def _verification(request) -> dict:
     }
 
 
-def _bounded(view):
+_P = ParamSpec("_P")
+_View = Callable[Concatenate[HttpRequest, _P], HttpResponse]
+
+
+def _bounded(view: _View[_P]) -> _View[_P]:
     """Upload limits apply before anything reads the body, and so before the CSRF check."""
 
     protected = csrf_protect(view)
 
     @csrf_exempt
-    def wrapper(request, *args, **kwargs):
+    def wrapper(request: HttpRequest, /, *args: _P.args, **kwargs: _P.kwargs) -> HttpResponse:
         if request.method == "POST":
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -171,7 +193,7 @@ def _bounded(view):
                 length = 0
             if length > _max_bytes() + UPLOAD_OVERHEAD:
                 # Refused unread: the view answers from this flag alone.
-                request.credential_upload_too_large = True
+                _mark_too_large(request)
                 return view(request, *args, **kwargs)
             request.upload_handlers = [_BoundedUploadHandler(request)]
         return protected(request, *args, **kwargs)
@@ -180,7 +202,7 @@ def _bounded(view):
 
 
 @login_required
-def my_certificates(request):
+def my_certificates(request: AuthenticatedRequest) -> HttpResponse:
     now = timezone.now()
     rows = [
         {"certificate": c, "status": certificates.certificate_status(c, now)}
@@ -190,13 +212,13 @@ def my_certificates(request):
 
 
 @_bounded
-def verify_file(request):
+def verify_file(request: HttpRequest) -> HttpResponse:
     context = _verification(request)
     status = context.pop("status", 200)
     return render(request, "certifications/certificate_verify.html", context, status=status)
 
 
-def _certificate_or_404(public_id) -> Certificate:
+def _certificate_or_404(public_id: UUID) -> Certificate:
     try:
         return certificates.certificate_get(public_id=public_id)
     except Certificate.DoesNotExist as error:
@@ -204,7 +226,7 @@ def _certificate_or_404(public_id) -> Certificate:
 
 
 @_bounded
-def certificate_detail(request, public_id):
+def certificate_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
     certificate = _certificate_or_404(public_id)
     context = _verification(request)
     status = context.pop("status", 200)
@@ -225,7 +247,7 @@ def certificate_detail(request, public_id):
     return render(request, "certifications/certificate_detail.html", context, status=status)
 
 
-def certificate_credential(request, public_id):
+def certificate_credential(request: HttpRequest, public_id: UUID) -> HttpResponse:
     certificate = _certificate_or_404(public_id)
     response = HttpResponse(
         certificates.certificate_credential_bytes(certificate),
@@ -238,7 +260,7 @@ def certificate_credential(request, public_id):
     return response
 
 
-def certificate_pdf(request, public_id):
+def certificate_pdf(request: HttpRequest, public_id: UUID) -> HttpResponse:
     certificate = _certificate_or_404(public_id)
     # Rendering takes a while: once per certificate and state, not once per download.
     cache_key = f"certificates:pdf:{certificate.public_id}:{certificate.revoked_at}"
@@ -258,7 +280,7 @@ def certificate_pdf(request, public_id):
     return response
 
 
-def status_list(request, key: str):
+def status_list(request: HttpRequest, key: str) -> HttpResponse:
     if not key.startswith("z") or len(key) > 100:
         raise Http404
     try:
@@ -275,14 +297,14 @@ def status_list(request, key: str):
     return response
 
 
-def _profile_or_none():
+def _profile_or_none() -> dict[str, Any] | None:
     try:
         return certificates.issuer_profile()
     except certificates.IssuerKeyMissing:
         return None
 
 
-def issuer(request):
+def issuer(request: HttpRequest) -> HttpResponse:
     profile = _profile_or_none()
     status = 200 if profile else 503
     return render(
@@ -296,7 +318,7 @@ def issuer(request):
     )
 
 
-def issuer_profile_json(request):
+def issuer_profile_json(request: HttpRequest) -> HttpResponse:
     profile = _profile_or_none()
     if profile is None:
         return JsonResponse({"error": "no issuer key"}, status=503)
@@ -305,7 +327,7 @@ def issuer_profile_json(request):
     return response
 
 
-def issuer_certification(request, key: str):
+def issuer_certification(request: HttpRequest, key: str) -> HttpResponse:
     """The permanent URL of a certification in credentials: on to its current page."""
     certification = get_object_or_404(Certification, key=key)
     return redirect("certifications:detail", slug=certification.slug)

@@ -27,19 +27,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from django.conf import settings
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.core.cache import cache
 from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrPromise
 
 from academy.certifications.credentials import badges, keys, verify
 from academy.certifications.models import Attempt, Certificate, Certification
+
+if TYPE_CHECKING:
+    from academy.accounts.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +63,7 @@ INDEX_ATTEMPTS = 20
 class CertificateError(Exception):
     """A certificate action the rules refuse; ``message`` is in the user's language."""
 
-    def __init__(self, message) -> None:
+    def __init__(self, message: str | StrPromise) -> None:
         super().__init__(str(message))
         self.message = message
 
@@ -196,7 +201,7 @@ def certificate_page_url(certificate: Certificate, language: str | None = None) 
     return f"{site_url()}/{language}/certificates/{certificate.public_id}/"
 
 
-def _audit(user, certificate: Certificate, flag: int, message: str) -> None:
+def _audit(user: User, certificate: Certificate, flag: int, message: str) -> None:
     """An entry in the admin's history of the certificate: who did what, and why."""
     LogEntry.objects.log_actions(
         user_id=user.pk, queryset=[certificate], action_flag=flag, change_message=message
@@ -230,8 +235,8 @@ def _criteria_narrative(certification: Certification, language: str, pass_mark: 
         }
 
 
-def _recipient_name(user) -> str:
-    return (user.get_full_name() or user.get_username()).strip()[:200]
+def _recipient_name(user: User) -> str:
+    return str(user.get_full_name() or user.get_username()).strip()[:200]
 
 
 def _taken_indices() -> set[int]:
@@ -251,11 +256,11 @@ def _free_index() -> int:
 
 def certificate_issue(
     *,
-    user,
+    user: User,
     certification: Certification,
     language: str,
     attempt: Attempt | None = None,
-    awarded_by=None,
+    awarded_by: User | None = None,
     reason: str = "",
     now: datetime | None = None,
 ) -> Certificate:
@@ -364,7 +369,9 @@ def certificate_list_did(certificate: Certificate) -> str:
     return issuer.get("id", "") if isinstance(issuer, dict) else str(issuer or "")
 
 
-def certificate_revoke(*, certificate: Certificate, by, reason: str, now: datetime | None = None):
+def certificate_revoke(
+    *, certificate: Certificate, by: User, reason: str, now: datetime | None = None
+) -> Certificate:
     """Revoke: record who and why, and publish it in the status list of the certificate's key.
 
     Refused when the reason is empty or too long, when it is revoked already, and when the key
@@ -406,7 +413,7 @@ def certificate_revoke(*, certificate: Certificate, by, reason: str, now: dateti
 # --- Status lists ----------------------------------------------------------------------------
 
 
-def _list_certificates(did: str):
+def _list_certificates(did: str) -> QuerySet[Certificate]:
     return Certificate.objects.filter(
         credential__credentialStatus__statusListCredential=status_list_url(did)
     )
@@ -423,7 +430,7 @@ def status_list_credential(*, did: str | None = None) -> dict[str, Any] | None:
     rows = _list_certificates(did)
     revoked = dict(rows.filter(revoked_at__isnull=False).values_list("status_index", "revoked_at"))
     first_issue = rows.order_by("issued_at").values_list("issued_at", flat=True).first()
-    changed = max(revoked.values(), default=None) or first_issue
+    changed = max((at for at in revoked.values() if at is not None), default=None) or first_issue
     if changed is None:
         # An empty list: dated today, so that it is the same document all day.
         changed = timezone.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -431,7 +438,8 @@ def status_list_credential(*, did: str | None = None) -> dict[str, Any] | None:
     cache_key = "certificates:status-list:" + hashlib.sha256(state.encode()).hexdigest()
     cached = cache.get(cache_key)
     if cached is not None:
-        return json.loads(cached)
+        status_list: dict[str, Any] = json.loads(cached)
+        return status_list
     url = status_list_url(did)
     signed = badges.sign(
         badges.build_status_list_credential(
@@ -477,7 +485,7 @@ def certificate_credential_bytes(certificate: Certificate) -> bytes:
     return text.encode("utf-8") + b"\n"
 
 
-def certificates_of_user(*, user):
+def certificates_of_user(*, user: User) -> QuerySet[Certificate]:
     return (
         Certificate.objects.filter(user=user).select_related("certification").order_by("-issued_at")
     )
@@ -510,7 +518,9 @@ class CredentialCheck:
         return signed and not self.known_issuer
 
 
-def credential_check(credential: Any, *, status_list: dict | None = None, now=None):
+def credential_check(
+    credential: Any, *, status_list: dict[str, Any] | None = None, now: datetime | None = None
+) -> CredentialCheck:
     """Verify ``credential`` (parsed JSON, untrusted) offline, with this site's status list when
     the credential names one of them, and say whether its issuer is this academy."""
     if status_list is None and isinstance(credential, dict):

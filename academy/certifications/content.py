@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from academy.contentfiles import LANGUAGES, Mapping, Reader, Text, hash_files, read_item_header
 
@@ -115,7 +117,7 @@ class CertificationSpec:
     attempts_count: int
     attempts_days: int
     validity_months: int
-    prerequisites: dict
+    prerequisites: dict[str, Any]
     domains: list[DomainSpec]
     items: list[ItemSpec] = field(default_factory=list)
     content_hash: str = ""
@@ -148,12 +150,16 @@ def position_limit(items: int, positions: int) -> int:
     return max(bound, even)
 
 
-def _unknown_fields(reader: Reader, data: Mapping, known: set, path: Path, what: str) -> None:
-    for name in sorted(set(data) - known, key=str):
+def _unknown_fields(
+    reader: Reader, data: Mapping, known: Collection[str], path: Path, what: str
+) -> None:
+    for name in sorted(set(data) - set(known), key=str):
         reader.problem(path, reader.line_of(data, name), f"{what}: unknown field {name!r}")
 
 
-def _number(reader: Reader, data: Mapping, key: str, bounds, path: Path, what: str) -> int | None:
+def _number(
+    reader: Reader, data: Mapping, key: str, bounds: tuple[int, int], path: Path, what: str
+) -> int | None:
     value = reader.field(data, key, path, what)
     if value is None:
         return None
@@ -163,6 +169,14 @@ def _number(reader: Reader, data: Mapping, key: str, bounds, path: Path, what: s
             path, reader.line_of(data, key), f"{what}: '{key}' must be a whole number {low}-{high}"
         )
         return None
+    return value
+
+
+def _read(numbers: dict[str, int | None], name: str) -> int:
+    """A number read without a problem (a missing or wrong one made the reader note one)."""
+    value = numbers.get(name)
+    if value is None:
+        raise ValueError(f"{name} was not read")
     return value
 
 
@@ -190,7 +204,7 @@ def _read_domains(reader: Reader, path: Path, data: Mapping) -> list[DomainSpec]
             seen.add(key)
         weight = _number(reader, raw, "weight", (1, 100), path, what)
         title = reader.text(raw, "title", path, what)
-        if None not in (key, weight, title):
+        if key is not None and weight is not None and title is not None:
             domains.append(DomainSpec(key, weight, title, raw.line))
     if domains and len(domains) == len(raw_domains):
         total = sum(domain.weight for domain in domains)
@@ -201,7 +215,9 @@ def _read_domains(reader: Reader, path: Path, data: Mapping) -> list[DomainSpec]
     return domains
 
 
-def _read_prerequisites(reader: Reader, path: Path, data: Mapping, course_keys: set) -> dict:
+def _read_prerequisites(
+    reader: Reader, path: Path, data: Mapping, course_keys: set[str]
+) -> dict[str, Any]:
     raw = data.get("prerequisites")
     if raw is None:
         return {"courses": []}
@@ -262,7 +278,9 @@ def _read_options(reader: Reader, path: Path, raw_item: Mapping, what: str) -> l
     return options if len(options) == len(raw_options) else []
 
 
-def _check_correct_count(reader: Reader, path: Path, line: int, what: str, kind, options) -> None:
+def _check_correct_count(
+    reader: Reader, path: Path, line: int, what: str, kind: object, options: list[OptionSpec]
+) -> None:
     if not options or kind not in KINDS:
         return
     correct = sum(option.is_correct for option in options)
@@ -277,7 +295,7 @@ def _check_correct_count(reader: Reader, path: Path, line: int, what: str, kind,
 
 
 def _read_items(
-    reader: Reader, path: Path, domain: str, lesson_keys: set, seen: dict[str, Path]
+    reader: Reader, path: Path, domain: str, lesson_keys: set[str], seen: dict[str, Path]
 ) -> list[ItemSpec]:
     known = len(reader.problems)
     data = reader.load_yaml(path)
@@ -332,8 +350,15 @@ def _read_items(
         explanation = reader.text(raw, "explanation", path, what)
         options = _read_options(reader, path, raw, what)
         _check_correct_count(reader, path, reader.line_of(raw, "options"), what, kind, options)
-        complete = None not in (key, kind, lesson, prompt, explanation)
-        if complete and options and (kind != "scenario" or scenario is not None):
+        if (
+            key is not None
+            and kind is not None
+            and lesson is not None
+            and prompt is not None
+            and explanation is not None
+            and options
+            and (kind != "scenario" or scenario is not None)
+        ):
             items.append(
                 ItemSpec(
                     key,
@@ -414,7 +439,7 @@ def _check_key_not_predictable(reader: Reader, spec: CertificationSpec) -> None:
                 )
 
 
-def _read_tasks(reader: Reader, domain_keys: list[str], tasks: list) -> list[TaskSpec]:
+def _read_tasks(reader: Reader, domain_keys: list[str], tasks: list[Any]) -> list[TaskSpec]:
     """The practical tasks of one certification, as the labs' reader left them in the context
     (each with ``key``, ``path``, ``domain`` and ``domain_line``): each must name a domain."""
     found = []
@@ -433,7 +458,11 @@ def _read_tasks(reader: Reader, domain_keys: list[str], tasks: list) -> list[Tas
 
 
 def _read_certification(
-    reader: Reader, folder: Path, lesson_keys: set, course_keys: set, tasks: list | None = None
+    reader: Reader,
+    folder: Path,
+    lesson_keys: set[str],
+    course_keys: set[str],
+    tasks: list[Any] | None = None,
 ) -> CertificationSpec | None:
     missing_known = len(reader.missing)
     header = read_item_header(reader, folder, "certification.yaml", "certification")
@@ -447,7 +476,7 @@ def _read_certification(
         name: _number(reader, data, name, bounds, path, "certification")
         for name, bounds in NUMBERS.items()
     }
-    attempts = {}
+    attempts: dict[str, int | None] = {}
     raw_attempts = reader.field(data, "attempts", path, "certification")
     if raw_attempts is not None:
         raw_attempts = reader.mapping(
@@ -486,20 +515,21 @@ def _read_certification(
     task_specs = _read_tasks(reader, domain_keys, tasks or [])
     if not header_complete or len(reader.problems) > known:
         return None
+    key, slug, title, summary = header.identity()
     spec = CertificationSpec(
-        key=header.key,
+        key=key,
         path=folder,
         order=header.order,
-        slug=header.slug,
-        title=header.title,
-        summary=header.summary,
-        questions=numbers["questions"],
-        minutes=numbers["minutes"],
-        pass_mark=numbers["pass_mark"],
-        cooldown_hours=numbers["cooldown_hours"],
-        attempts_count=attempts["count"],
-        attempts_days=attempts["days"],
-        validity_months=numbers["validity_months"],
+        slug=slug,
+        title=title,
+        summary=summary,
+        questions=_read(numbers, "questions"),
+        minutes=_read(numbers, "minutes"),
+        pass_mark=_read(numbers, "pass_mark"),
+        cooldown_hours=_read(numbers, "cooldown_hours"),
+        attempts_count=_read(attempts, "count"),
+        attempts_days=_read(attempts, "days"),
+        validity_months=_read(numbers, "validity_months"),
         prerequisites=prerequisites,
         domains=domains,
         items=items,
@@ -512,7 +542,9 @@ def _read_certification(
     return spec
 
 
-def certifications_read(reader: Reader, root: Path, context: dict) -> list[CertificationSpec]:
+def certifications_read(
+    reader: Reader, root: Path, context: dict[str, Any]
+) -> list[CertificationSpec]:
     """Reads and validates every certification under ``root``/certifications. Needs the
     courses read first (``context["lesson_keys"]``: course-key/lesson-key) and the labs
     (``context["certification_tasks"]``: the practical tasks in tasks/, read as labs)."""

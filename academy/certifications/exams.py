@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 import random
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrPromise
 
 from academy.certifications.content import domain_shares
 from academy.certifications.models import (
@@ -24,10 +26,14 @@ from academy.certifications.models import (
     AttemptQuestion,
     AttemptTask,
     Certification,
+    Item,
     ItemKind,
 )
 from academy.certifications.selectors import certification_eligibility
 from labs.models import LabSession
+
+if TYPE_CHECKING:
+    from academy.accounts.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +48,7 @@ _random = random.SystemRandom()
 class ExamError(Exception):
     """An exam action the rules refuse; ``message`` is for the candidate, in their language."""
 
-    def __init__(self, message) -> None:
+    def __init__(self, message: str | StrPromise) -> None:
         super().__init__(str(message))
         self.message = message
 
@@ -50,13 +56,13 @@ class ExamError(Exception):
 # --- Starting --------------------------------------------------------------------------------
 
 
-def _draw(certification: Certification) -> list:
+def _draw(certification: Certification) -> list[Item]:
     """Items for one attempt: each domain's share of the blueprint, drawn at random from its
     published items, then shuffled together so the domains do not come in blocks."""
     domains = list(certification.domains.published().order_by("order"))
     shares = domain_shares(certification.questions, [d.weight for d in domains])
     items = list(certification.items.published().prefetch_related("options"))
-    drawn = []
+    drawn: list[Item] = []
     for domain, share in zip(domains, shares, strict=True):
         pool = [item for item in items if item.domain_id == domain.pk]
         if len(pool) < share:
@@ -67,7 +73,7 @@ def _draw(certification: Certification) -> list:
 
 
 def attempt_start(
-    *, user, certification: Certification, language: str, now: datetime | None = None
+    *, user: User, certification: Certification, language: str, now: datetime | None = None
 ) -> Attempt:
     """A new attempt for ``user``, or their attempt in progress if they have one.
 
@@ -116,7 +122,7 @@ def attempt_start(
     return attempt
 
 
-def _question(attempt: Attempt, position: int, item) -> AttemptQuestion:
+def _question(attempt: Attempt, position: int, item: Item) -> AttemptQuestion:
     options = list(item.options.all())
     _random.shuffle(options)
     return AttemptQuestion(
@@ -131,7 +137,7 @@ def _question(attempt: Attempt, position: int, item) -> AttemptQuestion:
 # --- Answering -------------------------------------------------------------------------------
 
 
-def _refusal(attempt: Attempt, now: datetime):
+def _refusal(attempt: Attempt, now: datetime) -> StrPromise | None:
     if attempt.state != Attempt.State.IN_PROGRESS:
         return _("This attempt has been submitted; its answers can no longer change.")
     if now >= attempt.deadline:
@@ -167,7 +173,7 @@ def attempt_answer(
     return question
 
 
-def _valid_selection(question: AttemptQuestion, option_ids) -> list[int]:
+def _valid_selection(question: AttemptQuestion, option_ids: object) -> list[int]:
     if not isinstance(option_ids, list | tuple) or len(option_ids) > MAX_SELECTED:
         raise ExamError(_("That answer is not one of this question's options."))
     offered = set(question.option_order)
@@ -246,7 +252,7 @@ def attempt_grade(*, attempt: Attempt, now: datetime | None = None) -> Attempt:
     from labs.services.grading import lab_session_grade_all
 
     for task in attempt.tasks.select_related("session").filter(graded_at__isnull=True):
-        verdicts: list[dict] = []
+        verdicts: list[dict[str, Any]] = []
         session = task.session
         if session is not None:
             try:
@@ -286,8 +292,9 @@ def _finalize(attempt: Attempt, now: datetime) -> None:
     attempt.domain_scores = [
         {
             "domain": domains[pk].key,
-            "title_en": domains[pk].title_en,
-            "title_es": domains[pk].title_es or domains[pk].title_en,
+            # django-modeltranslation's fields, made at run time.
+            "title_en": domains[pk].title_en,  # type: ignore[attr-defined]
+            "title_es": domains[pk].title_es or domains[pk].title_en,  # type: ignore[attr-defined]
             "points": earned,
             "possible": possible,
         }
@@ -364,7 +371,9 @@ def attempts_expire(*, now: datetime | None = None) -> dict[str, int]:
 # --- Practical tasks -------------------------------------------------------------------------
 
 
-def attempt_task_start(*, attempt: Attempt, task: AttemptTask, now: datetime | None = None):
+def attempt_task_start(
+    *, attempt: Attempt, task: AttemptTask, now: datetime | None = None
+) -> LabSession:
     """The lab session of one practical task, started on demand inside the attempt's time and
     ending at its deadline."""
     from labs.services.provisioning import lab_session_start_for_exam

@@ -6,16 +6,26 @@ at it keep their meaning.
 """
 
 import uuid
+from datetime import datetime
+from typing import ClassVar, Self, TypeVar
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+_ContentT = TypeVar("_ContentT", bound=models.Model)
 
-class ContentQuerySet(models.QuerySet):
-    def published(self):
+
+class ContentQuerySet(models.QuerySet[_ContentT]):
+    def published(self) -> Self:
         return self.filter(retired_at__isnull=True)
+
+
+# The translated models' managers have their types written out (objects, _default_manager):
+# django-modeltranslation replaces each with a class of its own, made at run time, that
+# django-stubs cannot see.
+ContentManager = models.Manager.from_queryset(ContentQuerySet)
 
 
 class Certification(models.Model):
@@ -37,7 +47,8 @@ class Certification(models.Model):
     retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    objects = ContentQuerySet.as_manager()
+    objects: ClassVar[ContentManager["Certification"]] = ContentManager()
+    _default_manager: ClassVar[ContentManager["Certification"]]  # see ContentManager
 
     class Meta:
         ordering = ["order", "key"]
@@ -58,7 +69,8 @@ class Domain(models.Model):
     order = models.PositiveIntegerField(_("order"), default=0)
     retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
 
-    objects = ContentQuerySet.as_manager()
+    objects: ClassVar[ContentManager["Domain"]] = ContentManager()
+    _default_manager: ClassVar[ContentManager["Domain"]]  # see ContentManager
 
     class Meta:
         ordering = ["certification", "order"]
@@ -94,7 +106,8 @@ class Item(models.Model):
     order = models.PositiveIntegerField(_("order"), default=0)
     retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
 
-    objects = ContentQuerySet.as_manager()
+    objects: ClassVar[ContentManager["Item"]] = ContentManager()
+    _default_manager: ClassVar[ContentManager["Item"]]  # see ContentManager
 
     class Meta:
         ordering = ["certification", "domain__order", "order"]
@@ -116,6 +129,9 @@ class Option(models.Model):
     text = models.TextField(_("text"))
     is_correct = models.BooleanField(_("correct"), default=False)
     order = models.PositiveIntegerField(_("order"), default=0)
+
+    objects: ClassVar[models.Manager["Option"]] = models.Manager()
+    _default_manager: ClassVar[models.Manager["Option"]]  # see ContentManager
 
     class Meta:
         ordering = ["item", "order"]
@@ -160,11 +176,11 @@ class CertificationTask(models.Model):
 # --- Attempts --------------------------------------------------------------------------------
 
 
-class AttemptQuerySet(models.QuerySet):
-    def in_progress(self):
+class AttemptQuerySet(models.QuerySet["Attempt"]):
+    def in_progress(self) -> Self:
         return self.filter(state=Attempt.State.IN_PROGRESS)
 
-    def finished(self):
+    def finished(self) -> Self:
         return self.filter(state=Attempt.State.GRADED)
 
 
@@ -299,8 +315,8 @@ class AttemptTask(models.Model):
 # --- Certificates ----------------------------------------------------------------------------
 
 
-class CertificateQuerySet(models.QuerySet):
-    def valid(self, now=None):
+class CertificateQuerySet(models.QuerySet["Certificate"]):
+    def valid(self, now: datetime | None = None) -> Self:
         now = now or timezone.now()
         return self.filter(revoked_at__isnull=True, valid_from__lte=now, valid_until__gt=now)
 

@@ -12,7 +12,7 @@ certificate still renders, marked as revoked on its face, and carries no credent
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import segno
 from django.template.loader import render_to_string
@@ -57,11 +57,11 @@ LOGO_SVG = (
 )
 
 
-class ExternalResourceRefused(FatalURLFetchingError):
+class ExternalResourceRefused(FatalURLFetchingError):  # type: ignore[misc]  # weasyprint: no types
     """The certificate template asked for a URL; the PDF is made from the template alone."""
 
 
-class OfflineURLFetcher(URLFetcher):
+class OfflineURLFetcher(URLFetcher):  # type: ignore[misc]  # weasyprint has no types
     """A WeasyPrint URL fetcher that fetches nothing: no network, no file, no data URL.
 
     It raises a fatal error (WeasyPrint only logs ordinary fetch errors and goes on), so a
@@ -71,7 +71,7 @@ class OfflineURLFetcher(URLFetcher):
     def __init__(self) -> None:
         super().__init__(allowed_protocols=(), allow_redirects=False, fail_on_errors=True)
 
-    def fetch(self, url: str, headers: dict[str, str] | None = None):
+    def fetch(self, url: str, headers: dict[str, str] | None = None) -> NoReturn:
         raise ExternalResourceRefused(f"the certificate PDF fetches no URL (asked for {url[:200]})")
 
 
@@ -202,10 +202,11 @@ def certificate_pdf(*, certificate: Certificate, verification_url: str) -> bytes
                 url_fetcher=fetcher,
             )
         )
-    return html.write_pdf(
+    pdf: bytes = html.write_pdf(
         attachments=attachments,
         custom_metadata=True,
         pdf_tags=True,
         # The same certificate gives the same file identifier, whoever downloads it.
         pdf_identifier=certificate.public_id.hex.encode(),
     )
+    return pdf

@@ -6,17 +6,24 @@ in the candidate's order and what they chose; the result page gets scores per do
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.http import Http404
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
+from academy.accounts.typing import signed_in
 from academy.certifications.models import Attempt, Certificate, Certification, Option
 from academy.courses.models import Course, LessonProgress
 from academy.i18n import any_language_slug
+
+if TYPE_CHECKING:
+    from academy.accounts.models import User
+    from academy.accounts.typing import Visitor
 
 
 def certification_get_by_slug(*, slug: str) -> Certification:
@@ -45,7 +52,7 @@ def _date(value: datetime) -> str:
     return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
 
 
-def _course_completed(course: Course, user) -> bool:
+def _course_completed(course: Course, user: User) -> bool:
     lessons = course.lessons.published()
     total = lessons.count()
     done = LessonProgress.objects.filter(
@@ -55,26 +62,27 @@ def _course_completed(course: Course, user) -> bool:
 
 
 def certification_eligibility(
-    *, certification: Certification, user, now: datetime | None = None
+    *, certification: Certification, user: Visitor | None, now: datetime | None = None
 ) -> Eligibility:
     """Whether ``user`` may start an attempt now, and if not, every reason why."""
     now = now or timezone.now()
     result = Eligibility(certification=certification)
     keys = (certification.prerequisites or {}).get("courses", [])
     courses = {c.key: c for c in Course.objects.published().filter(key__in=keys)}
-    authenticated = user is not None and user.is_authenticated
+    learner = signed_in(user)
     for key in keys:
         if key in courses:
             course = courses[key]
-            result.courses.append((course, authenticated and _course_completed(course, user)))
-    if not authenticated:
+            done = learner is not None and _course_completed(course, learner)
+            result.courses.append((course, done))
+    if learner is None:
         result.reasons.append(_("Sign in to take this exam."))
         return result
     result.in_progress = (
-        Attempt.objects.in_progress().filter(user=user, certification=certification).first()
+        Attempt.objects.in_progress().filter(user=learner, certification=certification).first()
     )
     result.certificate = (
-        Certificate.objects.valid(now).filter(user=user, certification=certification).first()
+        Certificate.objects.valid(now).filter(user=learner, certification=certification).first()
     )
     if result.certificate is not None:
         result.reasons.append(
@@ -86,7 +94,7 @@ def certification_eligibility(
             result.reasons.append(
                 _("Complete the course “%(course)s” first.") % {"course": course.title}
             )
-    finished = Attempt.objects.filter(user=user, certification=certification).exclude(
+    finished = Attempt.objects.filter(user=learner, certification=certification).exclude(
         state=Attempt.State.IN_PROGRESS
     )
     last = finished.order_by("-submitted_at").first()
@@ -100,7 +108,7 @@ def certification_eligibility(
     window = now - timedelta(days=certification.attempts_days)
     recent = list(
         Attempt.objects.filter(
-            user=user, certification=certification, started_at__gt=window
+            user=learner, certification=certification, started_at__gt=window
         ).values_list("started_at", flat=True)
     )
     result.attempts_used = len(recent)
@@ -127,14 +135,14 @@ def certifications_published() -> list[Certification]:
     return list(Certification.objects.published())
 
 
-def certifications_catalogue(*, user) -> list[Eligibility]:
+def certifications_catalogue(*, user: Visitor | None) -> list[Eligibility]:
     return [
         certification_eligibility(certification=c, user=user)
         for c in Certification.objects.published().prefetch_related("domains")
     ]
 
 
-def attempt_get_for_user(*, public_id, user) -> Attempt:
+def attempt_get_for_user(*, public_id: uuid.UUID | str, user: User) -> Attempt:
     """The candidate's own attempt; anybody else's is a 404, not a 403."""
     attempt = (
         Attempt.objects.select_related("certification")
@@ -223,7 +231,7 @@ def certifications_for_course(*, course: Course) -> list[Certification]:
     ]
 
 
-def certificates_of_user(*, user) -> list[Certificate]:
+def certificates_of_user(*, user: Visitor | None) -> list[Certificate]:
     if user is None or not user.is_authenticated:
         return []
     return list(Certificate.objects.filter(user=user).select_related("certification"))

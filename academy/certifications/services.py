@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
 
-from academy.certifications.content import LANGUAGES, CertificationSpec
+from academy.certifications.content import CertificationSpec
 from academy.certifications.models import (
     Certification,
     CertificationTask,
@@ -12,7 +13,11 @@ from academy.certifications.models import (
     Item,
     Option,
 )
+from academy.contentfiles import LANGUAGES
 from academy.contentsync import SyncReport, localized, retire, upsert
+
+if TYPE_CHECKING:
+    from labs.models import Lab
 
 
 def _apply_certification(report: SyncReport, spec: CertificationSpec, now: datetime) -> None:
@@ -85,12 +90,20 @@ def _apply_certification(report: SyncReport, spec: CertificationSpec, now: datet
     retire(report, certification.domains.all(), {d.key for d in spec.domains}, now)
 
 
-def _apply_tasks(report: SyncReport, certification, spec, domains: dict, now: datetime) -> None:
+def _apply_tasks(
+    report: SyncReport,
+    certification: Certification,
+    spec: CertificationSpec,
+    domains: dict[str, Any],
+    now: datetime,
+) -> None:
     """The practical tasks: their labs were written by the labs' sync (it runs first, exam-only
     labs keyed ``<certification>--<task>``); a task no longer in tasks/ is retired."""
-    lab_model = CertificationTask._meta.get_field("lab").related_model  # no import of labs
+    # No import of labs at run time: the model through the relation.
+    lab_model = cast("type[Lab]", CertificationTask._meta.get_field("lab").related_model)
     labs = {
-        lab.key: lab for lab in lab_model.objects.filter(key__in=[t.lab_key for t in spec.tasks])
+        lab.key: lab
+        for lab in lab_model._default_manager.filter(key__in=[t.lab_key for t in spec.tasks])
     }
     for order, task_spec in enumerate(spec.tasks):
         upsert(

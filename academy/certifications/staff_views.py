@@ -7,30 +7,38 @@ staff gets a 404, so the pages do not even admit that they exist.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, time
-from functools import wraps
+from functools import update_wrapper
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from django import forms
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from academy.accounts.typing import AuthenticatedRequest, authenticated, signed_in
 from academy.certifications import statistics as stats
 from academy.certifications.models import Certification
 
+_P = ParamSpec("_P")
 
-def staff_required(view: Callable) -> Callable:
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated:
+
+def staff_required(
+    view: Callable[Concatenate[AuthenticatedRequest, _P], HttpResponseBase],
+) -> Callable[Concatenate[HttpRequest, _P], HttpResponseBase]:
+    def wrapper(request: HttpRequest, /, *args: _P.args, **kwargs: _P.kwargs) -> HttpResponseBase:
+        user = signed_in(request.user)
+        if user is None:
             return redirect_to_login(request.get_full_path())
-        if not (request.user.is_active and request.user.is_staff):
+        if not (user.is_active and user.is_staff):
             raise Http404
-        return view(request, *args, **kwargs)
+        return view(authenticated(request), *args, **kwargs)
 
+    update_wrapper(wrapper, view)  # not @wraps: typeshed's _Wrapped loses the signature
     return wrapper
 
 
@@ -42,7 +50,7 @@ class SinceForm(forms.Form):
     )
 
 
-def _since(request) -> tuple[SinceForm, datetime | None]:
+def _since(request: HttpRequest) -> tuple[SinceForm, datetime | None]:
     """The ?since= date as the start of that day in the site's time zone; an invalid one is
     shown as an error on the form and ignored."""
     form = SinceForm(request.GET or None)
@@ -62,7 +70,10 @@ def _certification(key: str) -> Certification:
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def csv_cell(value):
+_Cell = TypeVar("_Cell")
+
+
+def csv_cell(value: _Cell) -> _Cell | str:
     """Neutralise a text cell a spreadsheet would run as a formula: prefix an apostrophe."""
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
@@ -77,7 +88,7 @@ class _Echo:
         return value
 
 
-def _csv_response(*, rows: Iterable[list], filename: str) -> StreamingHttpResponse:
+def _csv_response(*, rows: Iterable[Sequence[object]], filename: str) -> StreamingHttpResponse:
     writer = csv.writer(_Echo())
     # The generator runs after the view has returned: keep the request's language for it.
     language = translation.get_language()
@@ -101,12 +112,13 @@ def _filename(certification: Certification, what: str) -> str:
 # --- Sorting ---------------------------------------------------------------------------------
 
 
-def _domain_order(statistic: stats.ItemStatistic):
+def _domain_order(statistic: stats.ItemStatistic) -> tuple[int, int, int, int]:
     return (statistic.domain.order, statistic.domain.pk, statistic.item.order, statistic.item.pk)
 
 
 # The only sort keys accepted; "-key" sorts the other way. Missing figures always go last.
-SORTS: dict[str, Callable[[stats.ItemStatistic], object]] = {
+# Each column's own kind of value (a tuple, a text, a count, a figure or None).
+SORTS: dict[str, Callable[[stats.ItemStatistic], Any]] = {
     "domain": _domain_order,
     "item": lambda statistic: statistic.item.key,
     "drawn": lambda statistic: statistic.drawn,
@@ -138,7 +150,7 @@ def _sorted(
 
 
 @staff_required
-def index(request):
+def index(request: AuthenticatedRequest) -> HttpResponse:
     return render(
         request,
         "certifications/staff/index.html",
@@ -147,7 +159,7 @@ def index(request):
 
 
 @staff_required
-def statistics(request, key: str):
+def statistics(request: AuthenticatedRequest, key: str) -> HttpResponse:
     certification = _certification(key)
     form, since = _since(request)
     items, sort = _sorted(
@@ -194,7 +206,7 @@ def statistics(request, key: str):
 
 
 @staff_required
-def attempts_csv(request, key: str):
+def attempts_csv(request: AuthenticatedRequest, key: str) -> StreamingHttpResponse:
     certification = _certification(key)
     _form, since = _since(request)
     return _csv_response(
@@ -204,7 +216,7 @@ def attempts_csv(request, key: str):
 
 
 @staff_required
-def statistics_csv(request, key: str):
+def statistics_csv(request: AuthenticatedRequest, key: str) -> StreamingHttpResponse:
     certification = _certification(key)
     _form, since = _since(request)
     items = stats.item_statistics(certification=certification, since=since)

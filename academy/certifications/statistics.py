@@ -39,9 +39,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -111,7 +112,7 @@ class ItemStatistic:
         return self.item.domain
 
 
-def _graded_attempts(*, certification: Certification, since: datetime | None):
+def _graded_attempts(*, certification: Certification, since: datetime | None) -> QuerySet[Attempt]:
     attempts = Attempt.objects.finished().filter(certification=certification)
     if since is not None:
         attempts = attempts.filter(started_at__gte=since)
@@ -172,7 +173,7 @@ def item_statistics(
 
     # attempt id -> [questions, correct]; item id -> its draws.
     totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    draws: dict[int, list[tuple[int, bool, list, list]]] = defaultdict(list)
+    draws: dict[int, list[tuple[int, bool, list[Any], list[Any]]]] = defaultdict(list)
     for attempt_id, item_id, option_order, selected, correct in rows.iterator(chunk_size=2000):
         ok = bool(correct)
         totals[attempt_id][0] += 1
@@ -193,7 +194,7 @@ def item_statistics(
 def _item_statistic(
     *,
     item: Item,
-    draws: list[tuple[int, bool, list, list]],
+    draws: list[tuple[int, bool, list[Any], list[Any]]],
     totals: dict[int, list[int]],
     min_draws: int,
 ) -> ItemStatistic:
@@ -279,7 +280,7 @@ class CertificationOverview:
 
     @property
     def pass_percent(self) -> int | None:
-        return _percent(self.passed, self.graded) if self.graded else None
+        return round(100 * self.passed / self.graded) if self.graded else None
 
 
 def certifications_overview() -> list[CertificationOverview]:
@@ -315,7 +316,7 @@ def _when(value: datetime | None) -> str:
     return timezone.localtime(value).isoformat(timespec="seconds") if value else ""
 
 
-def _percent(points, possible) -> int | str:
+def _percent(points: object, possible: object) -> int | str:
     """A whole percentage, rounded as the candidate's result page rounds it (and a whole number
     because "66.7" reads as text in a Spanish Excel)."""
     if not isinstance(points, int | float) or not isinstance(possible, int | float):
@@ -394,7 +395,9 @@ def _figure(value: float | None) -> float | str:
     return "" if value is None else round(value, 3)
 
 
-def item_statistics_csv_rows(*, statistics: list[ItemStatistic]) -> Iterator[list[str | int]]:
+def item_statistics_csv_rows(
+    *, statistics: list[ItemStatistic]
+) -> Iterator[list[str | int | float]]:
     """The header, then one row per item of ``item_statistics``' result.
 
     Options go in one cell, as "key: picked/offered", the correct ones marked with an asterisk.

@@ -1,5 +1,7 @@
 """Thin Celery tasks of the exams: take ids, load rows, call a service. Each may run twice."""
 
+from typing import Any
+
 from celery import shared_task
 
 from academy.certifications import exams
@@ -17,5 +19,5 @@ def grade(attempt_id: int) -> bool:
 
 
 @shared_task(acks_late=True)
-def expire() -> dict:
+def expire() -> dict[str, Any]:
     return exams.attempts_expire()

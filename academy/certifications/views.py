@@ -4,16 +4,18 @@ its result. Views parse input and call academy.certifications.exams; nothing her
 from __future__ import annotations
 
 import json
+from uuid import UUID
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, translate_url
 from django.utils import timezone, translation
 from django.views.decorators.http import require_POST
 
+from academy.accounts.typing import AuthenticatedRequest
 from academy.certifications import exams, selectors
 from academy.certifications.models import Attempt
 from academy.i18n import alternate_urls
@@ -23,7 +25,7 @@ from labs.services import limits
 MAX_ANSWER_BODY = 2048
 
 
-def catalogue(request):
+def catalogue(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "certifications/catalogue.html",
@@ -31,7 +33,7 @@ def catalogue(request):
     )
 
 
-def detail(request, slug: str):
+def detail(request: HttpRequest, slug: str) -> HttpResponse:
     certification = selectors.certification_get_by_slug(slug=slug)
     if slug != certification.slug:
         return redirect("certifications:detail", slug=certification.slug, permanent=True)
@@ -64,7 +66,7 @@ def _attempt_url(name: str, attempt: Attempt) -> str:
         return reverse(name, kwargs={"public_id": attempt.public_id})
 
 
-def _limited(request, action: str):
+def _limited(request: HttpRequest, action: str) -> limits.LabRateLimited | None:
     try:
         limits.rate_limit(action, user=request.user, address=limits.client_address(request))
     except limits.LabRateLimited as error:
@@ -74,7 +76,7 @@ def _limited(request, action: str):
 
 @login_required
 @require_POST
-def start(request, slug: str):
+def start(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     certification = selectors.certification_get_by_slug(slug=slug)
     language = request.POST.get("language", translation.get_language())
     if language not in dict(settings.LANGUAGES):
@@ -93,18 +95,18 @@ def start(request, slug: str):
     return HttpResponseRedirect(_attempt_url("certifications:attempt", attempt))
 
 
-def _own_attempt(request, public_id) -> Attempt:
+def _own_attempt(request: AuthenticatedRequest, public_id: UUID) -> Attempt:
     return selectors.attempt_get_for_user(public_id=public_id, user=request.user)
 
 
-def _in_attempt_language(request, attempt: Attempt):
+def _in_attempt_language(request: HttpRequest, attempt: Attempt) -> HttpResponse | None:
     if translation.get_language() != attempt.language:
         return HttpResponseRedirect(translate_url(request.get_full_path(), attempt.language))
     return None
 
 
 @login_required
-def attempt(request, public_id):
+def attempt(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
     attempt = _own_attempt(request, public_id)
     if attempt.state != Attempt.State.IN_PROGRESS:
         return HttpResponseRedirect(_attempt_url("certifications:result", attempt))
@@ -129,7 +131,7 @@ def attempt(request, public_id):
     return response
 
 
-def _posted_answers(post) -> dict[int, list[int]]:
+def _posted_answers(post: QueryDict) -> dict[int, list[int]]:
     """``q-<position>`` fields of the no-script form; tampered values are dropped here and
     refused by the service if they reach it."""
     answers: dict[int, list[int]] = {}
@@ -146,7 +148,7 @@ def _posted_answers(post) -> dict[int, list[int]]:
     return answers
 
 
-def _save_posted(request, attempt: Attempt) -> list[str]:
+def _save_posted(request: HttpRequest, attempt: Attempt) -> list[str]:
     problems = []
     for position, option_ids in _posted_answers(request.POST).items():
         try:
@@ -158,7 +160,7 @@ def _save_posted(request, attempt: Attempt) -> list[str]:
 
 @login_required
 @require_POST
-def answer(request, public_id):
+def answer(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
     """Saves one answer as it is given (the page's script), JSON in and out."""
     attempt = _own_attempt(request, public_id)
     refusal = _limited(request, "exam_answer")
@@ -191,7 +193,7 @@ def answer(request, public_id):
 
 @login_required
 @require_POST
-def save(request, public_id):
+def save(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
     """The no-script path: the whole form saved at once, then back to the exam."""
     attempt = _own_attempt(request, public_id)
     refusal = _limited(request, "exam_answer")
@@ -208,7 +210,7 @@ def save(request, public_id):
 
 @login_required
 @require_POST
-def submit(request, public_id):
+def submit(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
     attempt = _own_attempt(request, public_id)
     if attempt.state == Attempt.State.IN_PROGRESS:
         with translation.override(attempt.language):
@@ -219,7 +221,7 @@ def submit(request, public_id):
 
 @login_required
 @require_POST
-def task_start(request, public_id, position: int):
+def task_start(request: AuthenticatedRequest, public_id: UUID, position: int) -> HttpResponse:
     attempt = _own_attempt(request, public_id)
     task = get_object_or_404(attempt.tasks, position=position)
     refusal = _limited(request, "start")
@@ -235,7 +237,7 @@ def task_start(request, public_id, position: int):
 
 
 @login_required
-def result(request, public_id):
+def result(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
     attempt = _own_attempt(request, public_id)
     if attempt.state == Attempt.State.IN_PROGRESS:
         if timezone.now() < attempt.deadline:

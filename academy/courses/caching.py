@@ -33,8 +33,9 @@ def content_version() -> str:
     quote = connection.ops.quote_name
     table, column = Course._meta.db_table, Course._meta.get_field("updated_at").column
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT MAX({quote(column)}) FROM {quote(table)}")
-        (latest,) = cursor.fetchone()
+        cursor.execute(f"SELECT MAX({quote(str(column))}) FROM {quote(table)}")
+        row = cursor.fetchone()
+    latest = row[0] if row else None
     return str(latest).replace(" ", "T") if latest else ""
 
 

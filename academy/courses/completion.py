@@ -72,8 +72,8 @@ def _lessons_done(user, lessons: list[Lesson]) -> list[LessonDone]:
             lesson=lesson,
             completed_at=completed.get(lesson.pk),
             questions=counts.get(lesson.pk, 0),
-            answered=answers.get(lesson.pk, {}).get("answered", 0),
-            correct=answers.get(lesson.pk, {}).get("correct", 0),
+            answered=answers[lesson.pk]["answered"] if lesson.pk in answers else 0,
+            correct=answers[lesson.pk]["correct"] if lesson.pk in answers else 0,
         )
         for lesson in lessons
     ]
@@ -171,8 +171,8 @@ def course_completion(*, course: Course, user) -> CourseCompletion | None:
         return None
     lessons = list(course.lessons.published().order_by("order"))
     done = _lessons_done(user, lessons)
-    labs = [lab_completion(lab=lab, user=user) for lab in labs_for_course(course=course)]
-    labs = [item for item in labs if item is not None]
+    found = [lab_completion(lab=lab, user=user) for lab in labs_for_course(course=course)]
+    labs = [item for item in found if item is not None]
     moments_start = [item.completed_at for item in done if item.completed_at]
     moments_end = list(moments_start)
     first_session = LabSession.objects.filter(

@@ -114,7 +114,7 @@ def _read_quiz(reader: Reader, path: Path) -> list[QuestionSpec]:
         prompt = reader.text(raw, "prompt", path, what)
         explanation = reader.text(raw, "explanation", path, what)
         choices = _read_choices(reader, path, raw, what)
-        if None not in (key, prompt, explanation) and choices:
+        if key is not None and prompt is not None and explanation is not None and choices:
             questions.append(QuestionSpec(key, prompt, explanation, choices, path, raw.line))
     return questions
 
@@ -184,14 +184,15 @@ def _read_course(reader: Reader, course_dir: Path) -> CourseSpec | None:
     _check_key_not_predictable(reader, path, lessons)
     if not header.complete:
         return None
+    key, slug, title, summary = header.identity()
     return CourseSpec(
-        header.key,
+        key,
         course_dir,
         header.order,
         level,
-        header.slug,
-        header.title,
-        header.summary,
+        slug,
+        title,
+        summary,
         modules,
         lessons,
     )
@@ -313,7 +314,8 @@ def _check_diagrams_used(reader: Reader, folder: Path, diagrams: dict) -> None:
 
 
 def _where(question: QuestionSpec) -> str:
-    return f"{question.path.name}:{question.line} {question.key}"
+    name = question.path.name if question.path else "?"
+    return f"{name}:{question.line} {question.key}"
 
 
 def _check_key_not_predictable(reader: Reader, path: Path, lessons: dict[str, LessonSpec]) -> None:

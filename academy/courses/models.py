@@ -4,15 +4,25 @@ Content rows are written only by ``content_sync`` (content/ is the desired state
 content is retired, not deleted, so that learners' progress survives edits of the course.
 """
 
+from typing import ClassVar, Self, TypeVar
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+_ContentT = TypeVar("_ContentT", bound=models.Model)
 
-class ContentQuerySet(models.QuerySet):
-    def published(self):
+
+class ContentQuerySet(models.QuerySet[_ContentT]):
+    def published(self) -> Self:
         return self.filter(retired_at__isnull=True)
+
+
+# The translated models' managers have their types written out (objects, _default_manager):
+# django-modeltranslation replaces each with a class of its own, made at run time, that
+# django-stubs cannot see.
+ContentManager = models.Manager.from_queryset(ContentQuerySet)
 
 
 class Level(models.TextChoices):
@@ -31,7 +41,8 @@ class Course(models.Model):
     retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    objects = ContentQuerySet.as_manager()
+    objects: ClassVar[ContentManager["Course"]] = ContentManager()
+    _default_manager: ClassVar[ContentManager["Course"]]  # see ContentManager
 
     class Meta:
         ordering = ["order", "key"]
@@ -52,7 +63,8 @@ class Module(models.Model):
     order = models.PositiveIntegerField(_("order"), default=0)
     retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
 
-    objects = ContentQuerySet.as_manager()
+    objects: ClassVar[ContentManager["Module"]] = ContentManager()
+    _default_manager: ClassVar[ContentManager["Module"]]  # see ContentManager
 
     class Meta:
         ordering = ["course", "order"]
@@ -83,7 +95,8 @@ class Lesson(models.Model):
     order = models.PositiveIntegerField(_("order"), default=0)
     retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
 
-    objects = ContentQuerySet.as_manager()
+    objects: ClassVar[ContentManager["Lesson"]] = ContentManager()
+    _default_manager: ClassVar[ContentManager["Lesson"]]  # see ContentManager
 
     class Meta:
         ordering = ["course", "order"]
@@ -111,7 +124,8 @@ class Question(models.Model):
     order = models.PositiveIntegerField(_("order"), default=0)
     retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
 
-    objects = ContentQuerySet.as_manager()
+    objects: ClassVar[ContentManager["Question"]] = ContentManager()
+    _default_manager: ClassVar[ContentManager["Question"]]  # see ContentManager
 
     class Meta:
         ordering = ["lesson", "order"]
@@ -131,6 +145,9 @@ class Choice(models.Model):
     text = models.TextField(_("text"))
     is_correct = models.BooleanField(_("correct"), default=False)
     order = models.PositiveIntegerField(_("order"), default=0)
+
+    objects: ClassVar[models.Manager["Choice"]] = models.Manager()
+    _default_manager: ClassVar[models.Manager["Choice"]]  # see ContentManager
 
     class Meta:
         ordering = ["question", "order"]

@@ -154,7 +154,7 @@ def render_lesson(source: str, *, diagrams: dict[str, str] | None = None) -> Ren
     for number, figure in enumerate(figures):
         body = body.replace(f"<p>DIAGRAM{nonce}N{number}</p>", figure)
     words = len(re.findall(r"\w+", source))
-    toc = md.toc if getattr(md, "toc_tokens", None) else ""
+    toc = getattr(md, "toc", "") if getattr(md, "toc_tokens", None) else ""  # the toc extension's
     return RenderedLesson(
         body_html=body,
         toc_html=sanitise(toc),
@@ -461,8 +461,8 @@ def _serialise(root, name: str, texts: dict[str, str], label: str) -> str:
         for attribute, value in element.attrib.items():
             if attribute == "id":
                 value = local_id(value)
-            elif attribute.startswith("marker-"):
-                value = f"url(#{local_id(_MARKER_URL.match(value).group(1))})"
+            elif attribute.startswith("marker-") and (marker := _MARKER_URL.match(value)):
+                value = f"url(#{local_id(marker.group(1))})"
             out.append(f' {attribute}="{escape(value)}"')
         return "".join(out)
 

@@ -170,7 +170,8 @@ def knowledge_check_grade(*, lesson: Lesson, answers: dict[int, int], user=None)
     for question in questions:
         choices = {choice.pk: choice for choice in question.choices.all()}
         correct = next(choice for choice in choices.values() if choice.is_correct)
-        chosen = choices.get(answers.get(question.pk))
+        picked = answers.get(question.pk)
+        chosen = choices.get(picked) if picked is not None else None
         result = GradedQuestion(question, chosen, correct)
         graded.append(result)
         if user is not None and user.is_authenticated and chosen is not None:

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from academy.certifications import selectors as certification_selectors
 from academy.courses import caching, completion, selectors, services
-from academy.courses.models import Lesson
+from academy.courses.models import Lesson, Question
 from academy.i18n import alternate_urls
 from labs import selectors as lab_selectors
 
@@ -138,7 +138,11 @@ def lesson_detail(request, course_slug: str, lesson_slug: str):
     outline = SimpleLazyObject(
         lambda: selectors.course_outline(course=course, user=request.user, done=done)
     )
-    neighbours = SimpleLazyObject(lambda: selectors.outline_neighbours(outline, lesson))
+    # The lazy outline stands in for the list it reads only when a part is not cached.
+    neighbours = SimpleLazyObject(
+        lambda: selectors.outline_neighbours(outline, lesson)  # type: ignore[arg-type]
+    )
+    questions: list[Question] | SimpleLazyObject[list[Question]]
     if graded:
         questions = [result.question for result in graded]
     else:

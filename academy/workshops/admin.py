@@ -3,17 +3,18 @@ Join codes and resume-code hashes are read only; change workshops from the instr
 which check the course's labs and the capacity."""
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from academy.workshops.models import Attendee, Workshop, WorkshopLab
 
 
-class WorkshopLabInline(admin.TabularInline):
+class WorkshopLabInline(admin.TabularInline[WorkshopLab, Workshop]):
     model = WorkshopLab
     fields = ("position", "lab")
     extra = 0
 
 
-class AttendeeInline(admin.TabularInline):
+class AttendeeInline(admin.TabularInline[Attendee, Workshop]):
     model = Attendee
     fields = ("display_name", "user", "joined_at", "last_seen_at", "claimed")
     readonly_fields = fields
@@ -21,12 +22,12 @@ class AttendeeInline(admin.TabularInline):
     can_delete = False
     show_change_link = True
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Workshop | None = None) -> bool:
         return False
 
 
 @admin.register(Workshop)
-class WorkshopAdmin(admin.ModelAdmin):
+class WorkshopAdmin(admin.ModelAdmin[Workshop]):
     list_display = ("title", "code", "state", "starts_at", "ends_at", "language", "capacity")
     list_filter = ("state", "language")
     search_fields = ("title", "code", "slug")
@@ -38,7 +39,7 @@ class WorkshopAdmin(admin.ModelAdmin):
 
 
 @admin.register(Attendee)
-class AttendeeAdmin(admin.ModelAdmin):
+class AttendeeAdmin(admin.ModelAdmin[Attendee]):
     list_display = ("display_name", "workshop", "user", "joined_at", "claimed")
     list_filter = ("claimed",)
     search_fields = ("display_name", "workshop__code", "workshop__title", "user__username")

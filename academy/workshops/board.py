@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -27,7 +28,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
+from django_stubs_ext import StrPromise
 
+from academy.accounts.typing import signed_in
 from academy.workshops.models import (
     ANNOUNCEMENT_MAX_LENGTH,
     Attendee,
@@ -38,7 +41,11 @@ from academy.workshops.models import (
     Workshop,
     WorkshopEvent,
 )
-from labs.models import CheckResult, LabSession
+from labs.models import CheckResult, LabSession, LabStep
+
+if TYPE_CHECKING:
+    from academy.accounts.models import User
+    from academy.accounts.typing import Visitor
 
 log = logging.getLogger(__name__)
 BOARD_REFRESH_SECONDS = 5
@@ -67,7 +74,7 @@ def attendee_group(user_id: int) -> str:
     return f"workshop-attendee-{user_id}"
 
 
-def _send(group: str, message: dict) -> None:
+def _send(group: str, message: dict[str, Any]) -> None:
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
@@ -87,7 +94,7 @@ def _send(group: str, message: dict) -> None:
         log.warning("Could not tell %s", group, exc_info=True)
 
 
-def notify_after_commit(group: str, message: dict) -> None:
+def notify_after_commit(group: str, message: dict[str, Any]) -> None:
     transaction.on_commit(lambda: _send(group, message))
 
 
@@ -119,7 +126,7 @@ def room_timer(workshop: Workshop) -> RoomTimer:
     return RoomTimer.objects.get_or_create(workshop=workshop)[0]
 
 
-def timer_state(workshop: Workshop, *, now: datetime | None = None) -> dict:
+def timer_state(workshop: Workshop, *, now: datetime | None = None) -> dict[str, Any]:
     """The agenda countdown: to ``ends_at`` plus what pauses added; frozen while paused."""
     now = now or timezone.now()
     timer = room_timer(workshop)
@@ -132,7 +139,7 @@ def timer_state(workshop: Workshop, *, now: datetime | None = None) -> dict:
     }
 
 
-def announcements_recent(workshop: Workshop) -> list[dict]:
+def announcements_recent(workshop: Workshop) -> list[dict[str, Any]]:
     rows = workshop.events.filter(kind=WorkshopEvent.Kind.ANNOUNCE)[:ANNOUNCEMENTS_SHOWN]
     return [{"id": row.pk, "text": row.text, "at": _iso(row.created_at)} for row in rows]
 
@@ -141,7 +148,7 @@ def watched(user_id: int) -> bool:
     return bool(cache.get(f"workshops-watchers:{user_id}"))
 
 
-GAMEDAY_NOTICES = {
+GAMEDAY_NOTICES: dict[str, StrPromise] = {
     # Translators: the room bar's notice while a game day (jornada de caos) injects a fault into
     # the attendee's own lab; %(target)s is a container name of the lab (api, reconciler, ...).
     GameDay.Fault.KILL: gettext_lazy(
@@ -166,7 +173,7 @@ GAMEDAY_NOTICES = {
         "your system. Watch whether your system holds its steady state."
     ),
 }
-GAMEDAY_RESULTS = {
+GAMEDAY_RESULTS: dict[str | None, StrPromise] = {
     GameDayOutcome.Result.HELD: gettext_lazy("Your system held its steady state."),
     GameDayOutcome.Result.DEVIATED: gettext_lazy("Your system deviated from its steady state."),
     GameDayOutcome.Result.FAILED: gettext_lazy(
@@ -175,7 +182,9 @@ GAMEDAY_RESULTS = {
 }
 
 
-def room_game_day(*, workshop: Workshop, user, now: datetime | None = None) -> dict | None:
+def room_game_day(
+    *, workshop: Workshop, user: User, now: datetime | None = None
+) -> dict[str, Any] | None:
     """The attendee's own part of the workshop's latest game day, while it runs on their lab
     and for GAMEDAY_RESULT_SHOWN after: what fault, on which container, for how long, and
     their own result. Built from THEIR outcome only; None when the game day is not theirs."""
@@ -234,7 +243,7 @@ def room_game_day(*, workshop: Workshop, user, now: datetime | None = None) -> d
     return state
 
 
-def room_state(*, workshop: Workshop, user) -> dict:
+def room_state(*, workshop: Workshop, user: User) -> dict[str, Any]:
     """What an attendee's pages show of the room: announcements, timer, being watched, and
     their own game day."""
     return {
@@ -268,13 +277,15 @@ def _lab_sessions(workshop: Workshop, user_ids: list[int]) -> dict[int, LabSessi
         .order_by("requested_at", "pk")
     )
     for session in rows:
+        if session.user_id is None:  # not an attendee's (the filter keeps none such)
+            continue
         held = current.get(session.user_id)
         if held is None or session.is_live or not held.is_live:
             current[session.user_id] = session
     return current
 
 
-def board_snapshot(*, workshop: Workshop, now: datetime | None = None) -> dict:
+def board_snapshot(*, workshop: Workshop, now: datetime | None = None) -> dict[str, Any]:
     """The board's rows, one per attendee, in joining order, JSON-ready."""
     now = now or timezone.now()
     attendees = list(workshop.attendees.select_related("user").order_by("joined_at", "pk"))
@@ -289,10 +300,12 @@ def board_snapshot(*, workshop: Workshop, now: datetime | None = None) -> dict:
         .order_by("created_at", "pk")
     )
     for check in checks:
+        if check.session.user_id is None:  # not an attendee's (the filter keeps none such)
+            continue
         latest[check.session.user_id] = check
         if check.passed:
             passed.setdefault((check.session.user_id, check.step_id), check.created_at)
-    steps_by_lab: dict[int, list] = {}
+    steps_by_lab: dict[int, list[LabStep]] = {}
     for session in sessions.values():
         if session.lab_id not in steps_by_lab:
             steps_by_lab[session.lab_id] = list(session.lab.steps.order_by("number"))
@@ -306,8 +319,8 @@ def board_snapshot(*, workshop: Workshop, now: datetime | None = None) -> dict:
         outcomes = {row.attendee_id: row for row in game_day.outcomes.all()}
     rows = []
     for attendee in attendees:
-        session = sessions.get(attendee.user_id)
-        row = {
+        current = sessions.get(attendee.user_id)
+        row: dict[str, Any] = {
             "id": attendee.pk,
             "name": attendee.display_name,
             "help_since": _iso(helps.get(attendee.pk)),
@@ -323,32 +336,32 @@ def board_snapshot(*, workshop: Workshop, now: datetime | None = None) -> dict:
             "last_check": None,
             **_game_day_cell(game_day, outcomes.get(attendee.pk)),
         }
-        if session is not None and session.lab_id in lab_ids:
-            steps = steps_by_lab[session.lab_id]
+        if current is not None and current.lab_id in lab_ids:
+            steps = steps_by_lab[current.lab_id]
             done = [step for step in steps if (attendee.user_id, step.pk) in passed]
             upcoming = next(
                 (step for step in steps if (attendee.user_id, step.pk) not in passed), None
             )
-            started = session.ready_at or session.requested_at
+            started = current.ready_at or current.requested_at
             since = max([started, *(passed[(attendee.user_id, s.pk)] for s in done)])
             row.update(
-                lab=session.lab.title,
-                session=session.pk,
-                state=session.state,
-                state_label=str(session.get_state_display()),
-                live=session.is_live,
+                lab=current.lab.title,
+                session=current.pk,
+                state=current.state,
+                state_label=str(current.get_state_display()),
+                live=current.is_live,
                 step=upcoming.number if upcoming else None,
                 step_title=upcoming.title if upcoming else None,
                 steps=len(steps),
                 passed=len(done),
-                step_since=_iso(since) if upcoming and session.is_live else None,
+                step_since=_iso(since) if upcoming and current.is_live else None,
             )
-        check = latest.get(attendee.user_id)
-        if check is not None:
+        last = latest.get(attendee.user_id)
+        if last is not None:
             row["last_check"] = {
-                "step": check.step.number,
-                "passed": check.passed,
-                "at": _iso(check.created_at),
+                "step": last.step.number,
+                "passed": last.passed,
+                "at": _iso(last.created_at),
             }
         rows.append(row)
     return {
@@ -368,7 +381,7 @@ def help_count_label(count: int) -> str:
     return ngettext("%(count)s asks for help", "%(count)s ask for help", count) % {"count": count}
 
 
-def _game_day_cell(game_day: GameDay | None, outcome: GameDayOutcome | None) -> dict:
+def _game_day_cell(game_day: GameDay | None, outcome: GameDayOutcome | None) -> dict[str, Any]:
     """A row's game-day cell: the outcome's result, and whether it is still being measured
     (then the label says so, with the deviation so far: it is no result yet)."""
     from academy.workshops.gameday import outcome_measuring
@@ -389,7 +402,9 @@ def _game_day_cell(game_day: GameDay | None, outcome: GameDayOutcome | None) -> 
     return {"game_day": outcome.result, "game_day_measuring": measuring, "game_day_label": label}
 
 
-def board_game_day(game_day: GameDay, outcomes: list[GameDayOutcome], *, now: datetime) -> dict:
+def board_game_day(
+    game_day: GameDay, outcomes: list[GameDayOutcome], *, now: datetime
+) -> dict[str, Any]:
     """The board's game-day line: running or finished, the time left in the fault window, and
     the counts; ``summary`` and ``status`` are whole sentences in the active language."""
     from academy.workshops.gameday import game_day_counts, game_day_window_ends
@@ -411,7 +426,7 @@ def board_game_day(game_day: GameDay, outcomes: list[GameDayOutcome], *, now: da
             ngettext(
                 "Game day running: %(fault)s (%(target)s) in %(total)s lab.",
                 "Game day running: %(fault)s (%(target)s) in %(total)s labs.",
-                values["total"],
+                len(outcomes),
             )
             % values
         )
@@ -424,7 +439,7 @@ def board_game_day(game_day: GameDay, outcomes: list[GameDayOutcome], *, now: da
                 ngettext(
                     "The fault window is over; %(measuring)s lab is still being measured.",
                     "The fault window is over; %(measuring)s labs are still being measured.",
-                    values["measuring"],
+                    counts["measuring"],
                 )
                 % values
             )
@@ -433,7 +448,7 @@ def board_game_day(game_day: GameDay, outcomes: list[GameDayOutcome], *, now: da
             ngettext(
                 "Game day over: %(fault)s (%(target)s): %(held)s of %(total)s lab held.",
                 "Game day over: %(fault)s (%(target)s): %(held)s of %(total)s labs held.",
-                values["total"],
+                len(outcomes),
             )
             % values
         )
@@ -461,6 +476,8 @@ def _clock(seconds: int) -> str:
 def workshops_of_session(session: LabSession) -> list[int]:
     """The open workshops whose board shows this session (its user attends, its lab is one of
     the workshop's labs)."""
+    if session.user_id is None:  # a warm-pool sandbox
+        return []
     return list(
         Workshop.objects.open()
         .filter(attendees__user_id=session.user_id, labs=session.lab_id)
@@ -469,22 +486,23 @@ def workshops_of_session(session: LabSession) -> list[int]:
     )
 
 
-def may_watch(user, session: LabSession) -> bool:
+def may_watch(user: Visitor | None, session: LabSession) -> bool:
     """A workshop's instructor may watch, read-only, an attendee's session of THAT workshop's
     labs (labs.terminal's watch rule)."""
-    if user is None or not user.is_authenticated or session.user_id == user.pk:
+    watcher = signed_in(user)
+    if watcher is None or session.user_id is None or session.user_id == watcher.pk:
         return False
     return (
         Workshop.objects.open()
-        .filter(instructors=user, attendees__user_id=session.user_id, labs=session.lab_id)
+        .filter(instructors=watcher, attendees__user_id=session.user_id, labs=session.lab_id)
         .exists()
     )
 
 
-def watch_changed(session: LabSession, user, watching: bool) -> None:
+def watch_changed(session: LabSession, user: User, watching: bool) -> None:
     """labs.terminal's watch listener: counts the watchers of an attendee and tells their
     pages. Runs in a thread of the terminal consumer."""
-    if not may_watch(user, session):
+    if not may_watch(user, session) or session.user_id is None:
         return  # staff watching a learner of no workshop of theirs: not a room matter
     key = f"workshops-watchers:{session.user_id}"
     if watching:
@@ -503,14 +521,14 @@ def watch_changed(session: LabSession, user, watching: bool) -> None:
 # --- Signals: a check finished, a session changed -----------------------------------------------
 
 
-def on_session_saved(sender, instance: LabSession, **kwargs) -> None:
+def on_session_saved(sender: object, instance: LabSession, **kwargs: object) -> None:
     if kwargs.get("raw") or instance.user_id is None:  # fixtures; warm-pool sandboxes
         return
     for workshop_id in workshops_of_session(instance):
         board_changed(workshop_id)
 
 
-def on_check_saved(sender, instance: CheckResult, created: bool, **kwargs) -> None:
+def on_check_saved(sender: object, instance: CheckResult, created: bool, **kwargs: object) -> None:
     if created:
         on_session_saved(sender, instance.session)
 
@@ -518,13 +536,15 @@ def on_check_saved(sender, instance: CheckResult, created: bool, **kwargs) -> No
 # --- Services: the room's actions ---------------------------------------------------------------
 
 
-def _event(workshop: Workshop, kind: str, actor, text: str = "", **detail) -> WorkshopEvent:
+def _event(
+    workshop: Workshop, kind: str, actor: User | None, text: str = "", **detail: object
+) -> WorkshopEvent:
     return WorkshopEvent.objects.create(
         workshop=workshop, kind=kind, actor=actor, text=text, detail=detail
     )
 
 
-def _instructor_rate(user) -> None:
+def _instructor_rate(user: User) -> None:
     if not rate_allowed(f"instructor:{user.pk}", INSTRUCTOR_ACTION_RATE):
         raise RoomError(_("Too many actions in a minute. Wait a moment and try again."))
 
@@ -554,7 +574,7 @@ def help_toggle(*, attendee: Attendee) -> bool:
 
 
 @transaction.atomic
-def help_clear(*, workshop: Workshop, attendee: Attendee, by) -> None:
+def help_clear(*, workshop: Workshop, attendee: Attendee, by: User) -> None:
     """An instructor answered the raised hand."""
     cleared = HelpRequest.objects.filter(
         attendee=attendee, attendee__workshop=workshop, cleared_at__isnull=True
@@ -578,7 +598,7 @@ def announcement_clean(text: str) -> str:
 
 
 @transaction.atomic
-def announcement_send(*, workshop: Workshop, by, text: str) -> WorkshopEvent:
+def announcement_send(*, workshop: Workshop, by: User, text: str) -> WorkshopEvent:
     """Pushes ``text`` (plain text, escaped wherever shown) to every attendee's pages."""
     cleaned = announcement_clean(text)
     _instructor_rate(by)
@@ -593,7 +613,7 @@ def announcement_send(*, workshop: Workshop, by, text: str) -> WorkshopEvent:
     return event
 
 
-def room_extend(*, workshop: Workshop, by) -> int:
+def room_extend(*, workshop: Workshop, by: User) -> int:
     """Extends every attendee's running session of the workshop's labs once (the labs' own
     extend service and its rules); returns how many were extended."""
     from labs.services import LabSessionError, lab_session_extend
@@ -621,7 +641,7 @@ def _timer_notify(workshop: Workshop) -> None:
 
 
 @transaction.atomic
-def timer_pause(*, workshop: Workshop, by) -> bool:
+def timer_pause(*, workshop: Workshop, by: User) -> bool:
     _instructor_rate(by)
     timer = room_timer(workshop)
     changed = RoomTimer.objects.filter(pk=timer.pk, paused_at__isnull=True).update(
@@ -634,7 +654,7 @@ def timer_pause(*, workshop: Workshop, by) -> bool:
 
 
 @transaction.atomic
-def timer_resume(*, workshop: Workshop, by) -> bool:
+def timer_resume(*, workshop: Workshop, by: User) -> bool:
     _instructor_rate(by)
     timer = RoomTimer.objects.select_for_update().get(pk=room_timer(workshop).pk)
     if timer.paused_at is None:
@@ -648,13 +668,14 @@ def timer_resume(*, workshop: Workshop, by) -> bool:
     return True
 
 
-def live_attendance(*, user) -> Attendee | None:
+def live_attendance(*, user: Visitor | None) -> Attendee | None:
     """The user's attendance of an open workshop (the lab page's room bar), if any."""
-    if user is None or not user.is_authenticated:
+    member = signed_in(user)
+    if member is None:
         return None
     now = timezone.now()
     return (
-        Attendee.objects.filter(user=user, workshop__ends_at__gt=now)
+        Attendee.objects.filter(user=member, workshop__ends_at__gt=now)
         .exclude(workshop__state=Workshop.State.ENDED)
         .select_related("workshop")
         .order_by("-joined_at")

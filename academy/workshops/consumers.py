@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -31,18 +33,21 @@ from django.utils import translation
 from academy.workshops import board
 from academy.workshops.models import Attendee, Workshop
 
+if TYPE_CHECKING:
+    from academy.accounts.models import User
+
 NOT_SIGNED_IN = 4001
 FORBIDDEN = 4003
 DEBOUNCE_SECONDS = 0.5
 
 
 @database_sync_to_async
-def _workshop_for_instructor(pk: int, user) -> Workshop | None:
+def _workshop_for_instructor(pk: int, user: User) -> Workshop | None:
     return Workshop.objects.taught_by(user).filter(pk=pk).first()
 
 
 @database_sync_to_async
-def _attendee(pk: int, user) -> Attendee | None:
+def _attendee(pk: int, user: User) -> Attendee | None:
     return (
         Attendee.objects.select_related("workshop")
         .filter(workshop_id=pk, user=user)
@@ -52,12 +57,12 @@ def _attendee(pk: int, user) -> Attendee | None:
 
 
 @database_sync_to_async
-def _snapshot(workshop: Workshop, language: str) -> dict:
+def _snapshot(workshop: Workshop, language: str) -> dict[str, Any]:
     with translation.override(language):  # lab titles and states in the page's language
         return board.board_snapshot(workshop=workshop)
 
 
-def _language(scope: dict) -> str:
+def _language(scope: Mapping[str, Any]) -> str:
     """The page's language from ``?lang=`` (one of the site's), else the default."""
     values = parse_qs(scope.get("query_string", b"").decode(errors="replace")).get("lang", [])
     codes = {code for code, _name in settings.LANGUAGES}
@@ -65,13 +70,13 @@ def _language(scope: dict) -> str:
 
 
 @database_sync_to_async
-def _room(workshop: Workshop, user, language: str) -> dict:
+def _room(workshop: Workshop, user: User, language: str) -> dict[str, Any]:
     with translation.override(language):  # the game-day notice in the page's language
         return board.room_state(workshop=workshop, user=user)
 
 
 @database_sync_to_async
-def _game_day(workshop: Workshop, user, language: str) -> dict | None:
+def _game_day(workshop: Workshop, user: User, language: str) -> dict[str, Any] | None:
     with translation.override(language):
         return board.room_game_day(workshop=workshop, user=user)
 
@@ -82,12 +87,13 @@ class _Base(AsyncWebsocketConsumer):
     async def _refuse(self, code: int, reason: str) -> None:
         await self.close(code=code, reason=reason)
 
-    async def _user(self):
+    async def _user(self) -> User | None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self._refuse(NOT_SIGNED_IN, "Sign in first.")
             return None
-        return user
+        # channels' AuthMiddleware: a lazy proxy of the signed-in AUTH_USER_MODEL row.
+        return cast("User", user)
 
     async def _join(self, *groups: str) -> None:
         self.groups_joined = list(groups)
@@ -101,13 +107,13 @@ class _Base(AsyncWebsocketConsumer):
             with contextlib.suppress(Exception):
                 await self.channel_layer.group_discard(group, self.channel_name)
 
-    async def receive(self, text_data=None, bytes_data=None) -> None:
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         return  # nothing from the browser is acted on here
 
 
 class BoardConsumer(_Base):
     async def connect(self) -> None:
-        self.tasks: list[asyncio.Task] = []
+        self.tasks: list[asyncio.Task[None]] = []
         self.last = ""
         self.language = _language(self.scope)
         self.pending = False
@@ -116,10 +122,11 @@ class BoardConsumer(_Base):
         if user is None:
             return
         pk = int(self.scope["url_route"]["kwargs"]["pk"])
-        self.workshop = await _workshop_for_instructor(pk, user)
-        if self.workshop is None:
+        workshop = await _workshop_for_instructor(pk, user)
+        if workshop is None:
             await self._refuse(FORBIDDEN, "Not a workshop you teach.")
             return
+        self.workshop = workshop
         await self._join(board.board_group(pk))
         await self._push()
         self.tasks = [asyncio.create_task(self._refresh())]
@@ -136,7 +143,7 @@ class BoardConsumer(_Base):
             await asyncio.sleep(board.BOARD_REFRESH_SECONDS)
             await self._push()
 
-    async def board_changed(self, event: dict) -> None:
+    async def board_changed(self, event: dict[str, Any]) -> None:
         if self.pending:  # a burst of checks makes one snapshot
             return
         self.pending = True
@@ -149,7 +156,7 @@ class BoardConsumer(_Base):
 
 class RoomConsumer(_Base):
     async def connect(self) -> None:
-        self.tasks: list[asyncio.Task] = []
+        self.tasks: list[asyncio.Task[None]] = []
         self.language = _language(self.scope)
         await self.accept()
         user = await self._user()
@@ -180,19 +187,19 @@ class RoomConsumer(_Base):
             await asyncio.sleep(board.BOARD_REFRESH_SECONDS)
             await self._push_game_day()
 
-    async def room_gameday(self, event: dict) -> None:
+    async def room_gameday(self, event: dict[str, Any]) -> None:
         await self._push_game_day()
 
-    async def room_announce(self, event: dict) -> None:
+    async def room_announce(self, event: dict[str, Any]) -> None:
         await self.send(
             text_data=json.dumps({"type": "announce", "announcement": event["announcement"]})
         )
 
-    async def room_timer(self, event: dict) -> None:
+    async def room_timer(self, event: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps({"type": "timer", "timer": event["timer"]}))
 
-    async def room_watched(self, event: dict) -> None:
+    async def room_watched(self, event: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps({"type": "watched", "watched": event["watched"]}))
 
-    async def room_help(self, event: dict) -> None:
+    async def room_help(self, event: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps({"type": "help", "help": event["help"]}))

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from academy.workshops import selectors, services
 from academy.workshops.models import Attendee, Workshop
 from labs.models import LabSession
 from labs.services.hosts import fan_out
+
+if TYPE_CHECKING:
+    from academy.accounts.models import User
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ def workshops_tick(*, now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def guests_to_forget(*, now: datetime | None = None):
+def guests_to_forget(*, now: datetime | None = None) -> QuerySet[User]:
     """Guest users (never claimed, in any workshop) whose every workshop ended more than
     WORKSHOP_GUEST_RETENTION_DAYS ago."""
     now = now or timezone.now()

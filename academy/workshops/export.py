@@ -14,12 +14,13 @@ import csv
 import io
 import zoneinfo
 from collections import defaultdict
+from datetime import datetime, tzinfo
 
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from academy.workshops.models import Attendee, GameDayOutcome, Workshop
-from labs.models import CheckResult, LabSession
+from labs.models import CheckResult, Lab, LabSession
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -32,20 +33,20 @@ def csv_cell(value: object) -> str:
     return text
 
 
-def _zone(workshop: Workshop):
+def _zone(workshop: Workshop) -> tzinfo:
     try:
         return zoneinfo.ZoneInfo(workshop.time_zone)
     except (ValueError, KeyError):
         return timezone.get_fixed_timezone(0)
 
 
-def _lab_results(*, attendee: Attendee, lab, steps: int) -> tuple[int, str]:
+def _lab_results(*, attendee: Attendee, lab: Lab, steps: int) -> tuple[int, str]:
     """Steps passed in the lab since joining, and the minutes from the first start to the
     moment every step had passed ("" while not completed)."""
     sessions = LabSession.objects.filter(
         user=attendee.user, lab=lab, requested_at__gte=attendee.joined_at
     )
-    first_pass: dict[int, object] = {}
+    first_pass: dict[int, datetime] = {}
     for step_id, created_at in (
         CheckResult.objects.filter(session__in=sessions, passed=True)
         .order_by("created_at")
@@ -104,7 +105,7 @@ def workshop_results_csv(*, workshop: Workshop) -> str:
         attendees = workshop.attendees.select_related("user").order_by("joined_at", "pk")
         for attendee in attendees:
             joined = timezone.localtime(attendee.joined_at, zone).strftime("%Y-%m-%d %H:%M")
-            row = [attendee.display_name, joined, yes if attendee.claimed else no]
+            row: list[object] = [attendee.display_name, joined, yes if attendee.claimed else no]
             for lab, steps in labs:
                 passed, minutes = _lab_results(attendee=attendee, lab=lab, steps=steps)
                 row += [passed, steps, minutes]

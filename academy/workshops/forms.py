@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from datetime import datetime
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.conf import settings
@@ -19,6 +20,9 @@ from academy.workshops import selectors
 from academy.workshops.models import DISPLAY_NAME_MAX_LENGTH, MAX_CAPACITY, Workshop
 from labs.models import Lab
 
+if TYPE_CHECKING:
+    from academy.accounts.models import User
+
 MAX_CO_INSTRUCTORS = 10
 DATETIME_INPUT = "%Y-%m-%dT%H:%M"
 MAX_HOURS = 24
@@ -31,7 +35,7 @@ def _time_zones() -> list[tuple[str, str]]:
 class LocalDateTimeInput(forms.DateTimeInput):
     input_type = "datetime-local"
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(format=DATETIME_INPUT, **kwargs)
 
 
@@ -80,7 +84,9 @@ class WorkshopForm(SiteVoiceMixin, forms.Form):
         help_text=_("Usernames of other instructors, separated by commas or spaces."),
     )
 
-    def __init__(self, *args, user, workshop: Workshop | None = None, **kwargs):
+    def __init__(
+        self, *args: Any, user: User, workshop: Workshop | None = None, **kwargs: Any
+    ) -> None:
         self.user = user
         self.workshop = workshop
         super().__init__(*args, **kwargs)
@@ -104,7 +110,10 @@ class WorkshopForm(SiteVoiceMixin, forms.Form):
             "Choose one of the courses in the list."
         )
         self.labs_by_course = selectors.labs_by_course()
-        self.fields["labs"].label_from_instance = lambda lab: lab.title
+        labs_field = self.fields["labs"]
+        assert isinstance(labs_field, forms.ModelMultipleChoiceField)
+        # A label per instance, replacing the method (django-stubs types it as one).
+        labs_field.label_from_instance = lambda lab: lab.title  # type: ignore[assignment]
         if workshop is not None and not self.is_bound:
             zone = zoneinfo.ZoneInfo(workshop.time_zone)
             self.initial.update(
@@ -133,15 +142,15 @@ class WorkshopForm(SiteVoiceMixin, forms.Form):
                 courses.setdefault(lab.pk, []).append(course_id)
         return courses
 
-    def clean_co_instructors(self) -> list:
+    def clean_co_instructors(self) -> list[User]:
         names = [n for n in re.split(r"[\s,;]+", self.cleaned_data["co_instructors"]) if n]
         names = list(dict.fromkeys(names))
         if len(names) > MAX_CO_INSTRUCTORS:
             raise forms.ValidationError(
                 _("Name at most %(max)d co-instructors.") % {"max": MAX_CO_INSTRUCTORS}
             )
-        users = []
-        errors = []
+        users: list[User] = []
+        errors: list[str] = []
         for name in names:
             found = get_user_model().objects.filter(username__iexact=name).first()
             if found is None:
@@ -160,7 +169,7 @@ class WorkshopForm(SiteVoiceMixin, forms.Form):
             raise forms.ValidationError(errors)
         return users
 
-    def _aware(self, name: str, zone) -> datetime | None:
+    def _aware(self, name: str, zone: tzinfo) -> datetime | None:
         value = self.cleaned_data.get(name)
         if value is None:
             return None
@@ -168,8 +177,9 @@ class WorkshopForm(SiteVoiceMixin, forms.Form):
         naive = timezone.make_naive(value, timezone.get_fixed_timezone(0))
         return timezone.make_aware(naive, zone)
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         zone_name = cleaned.get("time_zone")
         if zone_name:
             zone = zoneinfo.ZoneInfo(zone_name)

@@ -24,6 +24,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from celery import shared_task
 from django.db import IntegrityError, transaction
@@ -45,6 +46,9 @@ from labs import runtime
 from labs.content import FAULTS_CONTAINER
 from labs.models import Lab, LabSession
 from labs.services.hosts import session_host
+
+if TYPE_CHECKING:
+    from academy.accounts.models import User
 
 log = logging.getLogger(__name__)
 Fault = GameDay.Fault
@@ -88,7 +92,7 @@ class FaultChoice:
     targets: list[str]
 
 
-def _containers(lab: Lab) -> list[dict]:
+def _containers(lab: Lab) -> list[dict[str, Any]]:
     return [item for item in lab.topology or [] if isinstance(item, dict) and item.get("name")]
 
 
@@ -101,7 +105,7 @@ def fault_targets(lab: Lab) -> list[str]:
     ]
 
 
-def probe_for(lab: Lab) -> dict | None:
+def probe_for(lab: Lab) -> dict[str, Any] | None:
     """The steady-state probe: the load balancer when there is one, else the first service that
     is not a dependency (the system's entry point)."""
     containers = _containers(lab)
@@ -160,12 +164,13 @@ def _attendee_sessions(workshop: Workshop, lab: Lab) -> list[LabSession]:
         .order_by("-requested_at", "-pk")
     )
     for session in rows:
-        found.setdefault(session.user_id, session)
+        if session.user_id is not None:  # an attendee's, by the filter
+            found.setdefault(session.user_id, session)
     return list(found.values())[: workshop.capacity]
 
 
 def game_day_start(
-    *, workshop: Workshop, by, lab: Lab, fault: str, target: str, duration_seconds: int
+    *, workshop: Workshop, by: User, lab: Lab, fault: str, target: str, duration_seconds: int
 ) -> GameDay:
     """Records the game day and one pending outcome per attendee's running session of ``lab``;
     enqueues one task per session after commit. At most one running per workshop."""
@@ -220,6 +225,7 @@ def game_day_start(
                 detail={"game_day": game_day.pk, "fault": fault, "target": target},
             )
             for outcome in outcomes:
+                assert outcome.session is not None  # made with one just above
                 _enqueue(outcome.pk, host=session_host(outcome.session))
             board.board_changed(workshop.pk)
             board.game_day_changed(user_ids=list(attendees))
@@ -262,7 +268,12 @@ def _enqueue(outcome_id: int, *, host: str) -> None:
 
 
 def _call(
-    sidecar: str, method: str, url: str, body: dict | None, timeout: float, limit: int = 300
+    sidecar: str,
+    method: str,
+    url: str,
+    body: dict[str, Any] | None,
+    timeout: float,
+    limit: int = 300,
 ) -> tuple[int, str]:
     """An HTTP request from inside the session's faults sidecar: (status, the answer's start);
     status 0 when no answer came."""
@@ -289,14 +300,14 @@ def _call(
         return 0, result.output[:200]
 
 
-def _fault_request(sidecar: str, action: str, target: str, **extra) -> str | None:
+def _fault_request(sidecar: str, action: str, target: str, **extra: object) -> str | None:
     """Asks the sidecar (and so the relay) for one fault; None when done, else the error."""
     body = {"action": action, "target": target, **extra}
     status, text = _call(sidecar, "POST", "http://127.0.0.1:7000/v1/faults", body, 30.0)
     return None if status == 200 else f"{status} {text}"[:300]
 
 
-def _measure(sidecar: str, probe: dict, phase: str) -> dict:
+def _measure(sidecar: str, probe: dict[str, Any], phase: str) -> dict[str, Any]:
     url = f"http://{probe['container']}:{int(probe['port'])}{probe['path']}"
     started = time.monotonic()
     at = timezone.now()
@@ -313,7 +324,7 @@ def _measure(sidecar: str, probe: dict, phase: str) -> dict:
     }
 
 
-def _save(outcome: GameDayOutcome, **fields) -> None:
+def _save(outcome: GameDayOutcome, **fields: object) -> None:
     changed = "fault_ended_at" in fields or fields.get("result", outcome.result) != outcome.result
     for name, value in fields.items():
         setattr(outcome, name, value)
@@ -323,7 +334,7 @@ def _save(outcome: GameDayOutcome, **fields) -> None:
         board.game_day_changed(user_ids=[outcome.attendee.user_id])
 
 
-def _proxy_call(proxy: str, method: str, path: str, body: dict | None) -> tuple[int, str]:
+def _proxy_call(proxy: str, method: str, path: str, body: dict[str, Any] | None) -> tuple[int, str]:
     """The lab proxy's own API, from inside that session's proxy container (the runtime's exec
     path, like the checks): the learner cannot reach it, and it touches no other session."""
     result = runtime.sandbox_exec(
@@ -377,7 +388,7 @@ def _latency(proxy: str, add: bool) -> str | None:
     return None
 
 
-def _fault_begin(sidecar: str, game_day: GameDay, containers: dict) -> str | None:
+def _fault_begin(sidecar: str, game_day: GameDay, containers: dict[str, Any]) -> str | None:
     fault, target = game_day.fault, game_day.target
     if fault == Fault.LATENCY:
         if target not in containers:
@@ -393,7 +404,7 @@ def _fault_begin(sidecar: str, game_day: GameDay, containers: dict) -> str | Non
     )
 
 
-def _fault_end(sidecar: str, game_day: GameDay, containers: dict) -> None:
+def _fault_end(sidecar: str, game_day: GameDay, containers: dict[str, Any]) -> None:
     """Puts the system back as the fault found it."""
     if game_day.fault == Fault.LATENCY:
         try:
@@ -403,13 +414,14 @@ def _fault_end(sidecar: str, game_day: GameDay, containers: dict) -> None:
         if error:
             log.warning("game day %s: latency not removed: %s", game_day.pk, error)
         return
-    action = {
+    undo: dict[str, str] = {
         Fault.KILL: "restart",
         Fault.BREAK_RECONCILER: "unpause",
         # stress-ng stops at the window's end by itself; this makes sure of it.
         Fault.STRESS_CPU: "unstress",
         Fault.STRESS_MEMORY: "unstress",
-    }.get(game_day.fault)
+    }
+    action = undo.get(game_day.fault)
     if action:
         error = _fault_request(sidecar, action, game_day.target)
         if error:
@@ -446,7 +458,7 @@ def game_day_outcome_run(*, outcome: GameDayOutcome) -> str:
     while time.monotonic() < deadline:
         measurement = _measure(sidecar, probe, "during")
         measurements.append(measurement)
-        fields = {"measurements": measurements}
+        fields: dict[str, object] = {"measurements": measurements}
         if not measurement["ok"] and outcome.result == Result.PENDING:
             fields["result"] = Result.DEVIATED  # shown at once on the board
         _save(outcome, **fields)
@@ -534,7 +546,7 @@ def _seconds(start: datetime, value: str | None) -> float | None:
     return (datetime.fromisoformat(value) - start).total_seconds()
 
 
-def game_day_debrief(*, game_day: GameDay, attendee: Attendee | None = None) -> dict:
+def game_day_debrief(*, game_day: GameDay, attendee: Attendee | None = None) -> dict[str, Any]:
     """Per attendee, a timeline: marks at their offset (percent of the axis) and the fault
     window shaded; and the summary. With ``attendee``, that attendee's row only (their own
     result page): nobody else's outcome is read."""
@@ -557,11 +569,12 @@ def game_day_debrief(*, game_day: GameDay, attendee: Attendee | None = None) -> 
         window = None
         if outcome.injected_at:
             left = _seconds(start, outcome.injected_at.isoformat()) or 0.0
-            right = (
+            ended = (
                 _seconds(start, outcome.fault_ended_at.isoformat())
                 if outcome.fault_ended_at
-                else span
+                else None
             )
+            right = span if ended is None else ended
             window = {
                 "left": round(100 * max(0.0, left) / span, 2),
                 "width": round(100 * max(0.0, right - left) / span, 2),

@@ -10,6 +10,8 @@ State: ``scheduled`` (created; joining opens WORKSHOP_JOIN_OPENS_MINUTES before 
 another workshop). Rows change only through academy.workshops.services.
 """
 
+from typing import TYPE_CHECKING, Self
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -19,6 +21,9 @@ from django.utils.translation import gettext_lazy as _
 from academy.courses.models import Course
 from labs.models import Lab
 
+if TYPE_CHECKING:
+    from academy.accounts.models import User
+
 # Join codes and resume codes: no 0/O, 1/I/L or U/V look-alikes, readable off a projector.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTWXYZ23456789"
 JOIN_CODE_LENGTH = 6
@@ -27,12 +32,12 @@ DISPLAY_NAME_MAX_LENGTH = 40
 MAX_CAPACITY = 200
 
 
-class WorkshopQuerySet(models.QuerySet):
-    def open(self):
+class WorkshopQuerySet(models.QuerySet["Workshop"]):
+    def open(self) -> Self:
         """Workshops whose join code is in use (not ended)."""
         return self.exclude(state=Workshop.State.ENDED)
 
-    def taught_by(self, user):
+    def taught_by(self, user: "User") -> Self:
         """Workshops ``user`` teaches (as creator or co-instructor)."""
         return self.filter(instructors=user).distinct()
 

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
@@ -187,7 +188,7 @@ class WorkshopCapacity:
     workshop: Workshop
     joined: int
     prewarming: bool  # within WORKSHOP_PREWARM_MINUTES of the start, or in session
-    labs: list[dict]  # {"lab", "warm_ready", "warm_starting", "running", "warmth"}
+    labs: list[dict[str, Any]]  # {"lab", "warm_ready", "warm_starting", "running", "warmth"}
     load: HostLoad
 
     @property

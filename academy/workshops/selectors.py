@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -12,23 +13,29 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from academy.accounts.typing import signed_in
 from academy.courses.models import Course
 from academy.workshops.models import CODE_ALPHABET, JOIN_CODE_LENGTH, Attendee, Workshop
 from labs.models import Lab, LabSession
 from labs.selectors import LabProgress, lab_progress
 from labs.selectors import labs_for_course as course_labs  # the name its callers use
 
+if TYPE_CHECKING:
+    from academy.accounts.models import User
+    from academy.accounts.typing import Visitor
 
-def user_is_instructor(user) -> bool:
+
+def user_is_instructor(user: Visitor | None) -> bool:
     """Staff, or members of the instructors group, may create workshops."""
-    if user is None or not user.is_authenticated or not user.is_active:
+    member = signed_in(user)
+    if member is None or not member.is_active:
         return False
-    if user.is_staff:
+    if member.is_staff:
         return True
-    return user.groups.filter(name=settings.WORKSHOP_INSTRUCTORS_GROUP).exists()
+    return member.groups.filter(name=settings.WORKSHOP_INSTRUCTORS_GROUP).exists()
 
 
-def workshops_for_instructor(*, user) -> QuerySet[Workshop]:
+def workshops_for_instructor(*, user: User) -> QuerySet[Workshop]:
     """The workshops ``user`` teaches, newest first, with their attendee counts."""
     return (
         Workshop.objects.taught_by(user)
@@ -38,7 +45,7 @@ def workshops_for_instructor(*, user) -> QuerySet[Workshop]:
     )
 
 
-def workshop_get_for_instructor(*, pk: int, user) -> Workshop:
+def workshop_get_for_instructor(*, pk: int, user: User) -> Workshop:
     """A workshop ``user`` teaches; any other is a 404, whoever asks (staff use the admin)."""
     workshop = Workshop.objects.taught_by(user).select_related("course").filter(pk=pk).first()
     if workshop is None or not user_is_instructor(user):
@@ -81,19 +88,21 @@ def workshop_has_ended(workshop: Workshop, *, now: datetime | None = None) -> bo
     return workshop.state == Workshop.State.ENDED or (now or timezone.now()) >= workshop.ends_at
 
 
-def attendee_for(*, workshop: Workshop, user) -> Attendee | None:
-    if user is None or not user.is_authenticated:
+def attendee_for(*, workshop: Workshop, user: Visitor | None) -> Attendee | None:
+    member = signed_in(user)
+    if member is None:
         return None
-    return Attendee.objects.filter(workshop=workshop, user=user).first()
+    return Attendee.objects.filter(workshop=workshop, user=member).first()
 
 
-def attendance_current(*, user, now: datetime | None = None) -> Attendee | None:
+def attendance_current(*, user: Visitor | None, now: datetime | None = None) -> Attendee | None:
     """The workshop ``user`` attends now (the latest not ended), for a "continue" link."""
-    if user is None or not user.is_authenticated:
+    member = signed_in(user)
+    if member is None:
         return None
     now = now or timezone.now()
     return (
-        Attendee.objects.filter(user=user, workshop__ends_at__gt=now)
+        Attendee.objects.filter(user=member, workshop__ends_at__gt=now)
         .exclude(workshop__state=Workshop.State.ENDED)
         .select_related("workshop")
         .order_by("-joined_at")
@@ -151,7 +160,7 @@ def reserved_lab_host(*, user_id: int, lab_id: int, now: datetime | None = None)
     ) or ""
 
 
-def room_members(*, now: datetime | None = None) -> QuerySet:
+def room_members(*, now: datetime | None = None) -> QuerySet[User]:
     """The users attending a workshop in session: the lab engine's LAB_ROOM_MEMBERS hook, for
     which the per-address limits give way to the per-user ones (a room shares one NAT address).
     Bounded by the workshops' capacities; joining is throttled per address."""

@@ -10,7 +10,8 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -33,7 +34,11 @@ from academy.workshops.models import (
     WorkshopLab,
 )
 from labs.models import Lab
+from labs.selectors import labs_for_course
 from labs.services import hosts as lab_hosts
+
+if TYPE_CHECKING:
+    from academy.accounts.models import User
 
 RESUME_SALT = "academy.workshops.resume-code"
 
@@ -78,7 +83,7 @@ def _check_fields(
         raise WorkshopError(
             _("Capacity must be between 1 and %(max)d.") % {"max": MAX_CAPACITY}, code="capacity"
         )
-    allowed = {lab.pk for lab in selectors.course_labs(course=course)}
+    allowed = {lab.pk for lab in labs_for_course(course=course)}
     if not labs or any(lab.pk not in allowed for lab in labs):
         raise WorkshopError(_("Choose one or more labs of the workshop's course."), code="labs")
 
@@ -94,7 +99,7 @@ def _set_labs(workshop: Workshop, labs: Sequence[Lab]) -> None:
 @transaction.atomic
 def workshop_create(
     *,
-    created_by,
+    created_by: User,
     title: str,
     language: str,
     starts_at: datetime,
@@ -103,7 +108,7 @@ def workshop_create(
     course: Course,
     labs: Sequence[Lab],
     capacity: int,
-    co_instructors: Sequence = (),
+    co_instructors: Sequence[User] = (),
 ) -> Workshop:
     """A scheduled workshop, taught by ``created_by`` and the co-instructors."""
     if not selectors.user_is_instructor(created_by):
@@ -130,7 +135,7 @@ def workshop_create(
 def workshop_update(
     *,
     workshop: Workshop,
-    by,
+    by: User,
     title: str,
     language: str,
     starts_at: datetime,
@@ -139,7 +144,7 @@ def workshop_update(
     course: Course,
     labs: Sequence[Lab],
     capacity: int,
-    co_instructors: Sequence = (),
+    co_instructors: Sequence[User] = (),
 ) -> Workshop:
     """Changes a workshop ``by`` teaches; ``by`` stays one of its instructors."""
     workshop = Workshop.objects.select_for_update().get(pk=workshop.pk)
@@ -251,7 +256,7 @@ def join_refusal(*, workshop: Workshop, now: datetime | None = None) -> str | No
     return None
 
 
-def _zone(workshop: Workshop):
+def _zone(workshop: Workshop) -> tzinfo:
     from zoneinfo import ZoneInfo
 
     try:
@@ -260,7 +265,7 @@ def _zone(workshop: Workshop):
         return timezone.get_fixed_timezone(0)
 
 
-def _guest_user_new(*, workshop: Workshop, display_name: str):
+def _guest_user_new(*, workshop: Workshop, display_name: str) -> User:
     User = get_user_model()
     user = User(
         username=f"guest-{secrets.token_hex(8)}",
@@ -273,7 +278,7 @@ def _guest_user_new(*, workshop: Workshop, display_name: str):
 
 
 def attendee_join(
-    *, workshop: Workshop, display_name: str, user=None, now: datetime | None = None
+    *, workshop: Workshop, display_name: str, user: User | None = None, now: datetime | None = None
 ) -> tuple[Attendee, str]:
     """Joins ``workshop`` as ``display_name``: a new guest account, or ``user``'s own account
     when a signed-in member joins. Returns the attendee and their resume code (shown once)."""
@@ -381,11 +386,13 @@ def attendee_claim(*, attendee: Attendee, username: str, email: str, password: s
 # --- Starting and ending (prewarm.py sizes the warm pool, ending.py does the rest) ---------------
 
 
-def _is_teacher(workshop: Workshop, by) -> bool:
+def _is_teacher(workshop: Workshop, by: User) -> bool:
     return selectors.user_is_instructor(by) and workshop.instructors.filter(pk=by.pk).exists()
 
 
-def workshop_start(*, workshop: Workshop, by=None, now: datetime | None = None) -> Workshop:
+def workshop_start(
+    *, workshop: Workshop, by: User | None = None, now: datetime | None = None
+) -> Workshop:
     """The room is live: by an instructor's Start, or by the beat once ``starts_at`` passed
     (``by`` None). Starting a live workshop again changes nothing; an ended one cannot start."""
     now = now or timezone.now()
@@ -406,7 +413,7 @@ def workshop_start(*, workshop: Workshop, by=None, now: datetime | None = None) 
     return workshop
 
 
-def workshop_end(*, workshop: Workshop, by=None, now: datetime | None = None) -> int:
+def workshop_end(*, workshop: Workshop, by: User | None = None, now: datetime | None = None) -> int:
     """Ends the workshop: every live session of its attendees for its labs ends (the lab host's
     worker removes the containers, as for a learner's Stop), the join code is free again, and
     the extra warm pool is released (the refill finds no workshop asking for it). By an

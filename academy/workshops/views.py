@@ -5,15 +5,18 @@ services and selectors."""
 from __future__ import annotations
 
 import zoneinfo
-from datetime import timedelta
-from functools import wraps
+from collections.abc import Callable
+from datetime import timedelta, tzinfo
+from functools import update_wrapper
+from typing import Any, Concatenate, ParamSpec
 
 import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone, translation
@@ -23,6 +26,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from academy.accounts.throttle import throttle_claim, throttle_failure, throttle_release
+from academy.accounts.typing import AuthenticatedRequest, authenticated
 from academy.net import client_ip
 from academy.workshops import selectors, services, throttle
 from academy.workshops.forms import (
@@ -38,26 +42,31 @@ RESUME_SESSION_KEY = "workshop_resume_code"
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
-def instructor_required(view):
+_P = ParamSpec("_P")
+
+
+def instructor_required(
+    view: Callable[Concatenate[AuthenticatedRequest, _P], HttpResponseBase],
+) -> Callable[Concatenate[HttpRequest, _P], HttpResponseBase]:
     """Signed in, and an instructor; anyone else finds nothing here (404, like others' labs)."""
 
-    @login_required
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
+    def wrapped(request: HttpRequest, /, *args: _P.args, **kwargs: _P.kwargs) -> HttpResponseBase:
         if not selectors.user_is_instructor(request.user):
             raise Http404
-        return view(request, *args, **kwargs)
+        return view(authenticated(request), *args, **kwargs)
 
-    return wrapped
+    update_wrapper(wrapped, view)  # not @wraps: typeshed's _Wrapped loses the signature
+    return login_required(wrapped)
 
 
-def _in_language(language: str, name: str, **kwargs) -> str:
+def _in_language(language: str, name: str, **kwargs: object) -> str:
     with translation.override(language):
         return reverse(name, kwargs=kwargs or None)
 
 
 def _times(workshop: Workshop) -> dict[str, str]:
     """The workshop's date and times on the venue's clock, in the active language."""
+    zone: tzinfo
     try:
         zone = zoneinfo.ZoneInfo(workshop.time_zone)
     except (ValueError, KeyError):
@@ -80,13 +89,13 @@ def _times(workshop: Workshop) -> dict[str, str]:
 
 
 @instructor_required
-def instructor_list(request):
+def instructor_list(request: AuthenticatedRequest) -> HttpResponse:
     workshops = list(selectors.workshops_for_instructor(user=request.user))
     rows = [(workshop, _times(workshop)) for workshop in workshops]
     return render(request, "workshops/instructor_list.html", {"rows": rows})
 
 
-def _form_services_kwargs(form: WorkshopForm) -> dict:
+def _form_services_kwargs(form: WorkshopForm) -> dict[str, Any]:
     data = form.cleaned_data
     return {
         "title": data["title"],
@@ -101,7 +110,7 @@ def _form_services_kwargs(form: WorkshopForm) -> dict:
     }
 
 
-def _form_page(request, form: WorkshopForm, workshop: Workshop | None):
+def _form_page(request: HttpRequest, form: WorkshopForm, workshop: Workshop | None) -> HttpResponse:
     return render(
         request,
         "workshops/workshop_form.html",
@@ -115,7 +124,7 @@ def _apply_error(form: WorkshopForm, error: services.WorkshopError) -> None:
 
 
 @instructor_required
-def workshop_create(request):
+def workshop_create(request: AuthenticatedRequest) -> HttpResponse:
     form = WorkshopForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
@@ -134,7 +143,7 @@ def workshop_create(request):
 
 
 @instructor_required
-def workshop_edit(request, pk: int):
+def workshop_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
     form = WorkshopForm(request.POST or None, user=request.user, workshop=workshop)
     if request.method == "POST" and form.is_valid():
@@ -170,7 +179,7 @@ def _qr_svg(url: str) -> str:
 
 
 @instructor_required
-def instructor_detail(request, pk: int):
+def instructor_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
     context = {
         "workshop": workshop,
@@ -186,7 +195,9 @@ def instructor_detail(request, pk: int):
 
 @instructor_required
 @require_POST
-def attendee_resume_code_renew(request, pk: int, attendee_id: int):
+def attendee_resume_code_renew(
+    request: AuthenticatedRequest, pk: int, attendee_id: int
+) -> HttpResponse:
     """A fresh resume code for an attendee who lost theirs, read out by the instructor: no
     guessing, so no throttle."""
     workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
@@ -203,7 +214,7 @@ def attendee_resume_code_renew(request, pk: int, attendee_id: int):
 
 
 @instructor_required
-def projector(request, pk: int):
+def projector(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
     if translation.get_language() != workshop.language:
         # The room's language, whatever the instructor reads in.
@@ -226,14 +237,14 @@ def projector(request, pk: int):
 # --- Joining ------------------------------------------------------------------------------------
 
 
-def _too_many(response, wait: int):
+def _too_many(response: HttpResponse, wait: int) -> HttpResponse:
     if wait:
         response.status_code = 429
         response["Retry-After"] = str(wait)
     return response
 
 
-def _find_open_workshop(request, code: str) -> tuple[Workshop | None, str, int]:
+def _find_open_workshop(request: HttpRequest, code: str) -> tuple[Workshop | None, str, int]:
     """The open workshop with this code; a code that matches none counts against the address."""
     keys = throttle.code_keys(address=client_ip(request))
     wait = throttle_claim(keys)
@@ -253,7 +264,7 @@ def _find_open_workshop(request, code: str) -> tuple[Workshop | None, str, int]:
     return workshop, "", 0
 
 
-def join(request):
+def join(request: HttpRequest) -> HttpResponse:
     form = JoinCodeForm(request.POST or None)
     wait = 0
     if request.method == "POST" and form.is_valid():
@@ -265,7 +276,7 @@ def join(request):
     return _too_many(render(request, "workshops/join.html", context), wait)
 
 
-def _session_until_workshop_ends(request, workshop: Workshop) -> None:
+def _session_until_workshop_ends(request: HttpRequest, workshop: Workshop) -> None:
     """A guest stays signed in in this browser until the workshop is over (and a margin)."""
     until = workshop.ends_at + timedelta(hours=settings.WORKSHOP_SESSION_GRACE_HOURS)
     current = request.session.get_expiry_date()
@@ -275,11 +286,11 @@ def _session_until_workshop_ends(request, workshop: Workshop) -> None:
     request.session["workshop_guest"] = True
 
 
-def join_code(request, code: str):
+def join_code(request: HttpRequest, code: str) -> HttpResponse:
     workshop, error, wait = _find_open_workshop(request, code)
     if workshop is None:
-        form = JoinCodeForm(initial={"code": selectors.join_code_normalize(code)[:12]})
-        context = {"form": form, "code_error": error, "current": None}
+        code_form = JoinCodeForm(initial={"code": selectors.join_code_normalize(code)[:12]})
+        context = {"form": code_form, "code_error": error, "current": None}
         response = render(request, "workshops/join.html", context)
         response.status_code = 404
         return _too_many(response, wait)
@@ -321,7 +332,7 @@ def join_code(request, code: str):
     return _too_many(render(request, "workshops/join_name.html", context), wait)
 
 
-def _joined(request, attendee: Attendee, resume_code: str):
+def _joined(request: HttpRequest, attendee: Attendee, resume_code: str) -> HttpResponse:
     workshop = attendee.workshop
     if not request.user.is_authenticated:
         login(request, attendee.user, backend=BACKEND)
@@ -334,13 +345,14 @@ def _joined(request, attendee: Attendee, resume_code: str):
         settings.LANGUAGE_COOKIE_NAME,
         language,
         max_age=settings.LANGUAGE_COOKIE_AGE,
-        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        # A str setting to django-stubs; set_cookie takes one of its literals.
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,  # type: ignore[arg-type]
         secure=getattr(settings, "LANGUAGE_COOKIE_SECURE", False),
     )
     return response
 
 
-def resume(request):
+def resume(request: HttpRequest) -> HttpResponse:
     form = ResumeForm(request.POST or None)
     wait = 0
     if request.method == "POST" and form.is_valid():
@@ -377,7 +389,7 @@ def resume(request):
 # --- Attendees ----------------------------------------------------------------------------------
 
 
-def _own_attendee(request, slug: str) -> Attendee:
+def _own_attendee(request: HttpRequest, slug: str) -> Attendee:
     workshop = selectors.workshop_get_public(slug=slug)
     attendee = selectors.attendee_for(workshop=workshop, user=request.user)
     if attendee is None:
@@ -387,7 +399,7 @@ def _own_attendee(request, slug: str) -> Attendee:
 
 
 @login_required
-def home(request, slug: str):
+def home(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     attendee = _own_attendee(request, slug)
     now = timezone.now()
     if attendee.last_seen_at is None or (now - attendee.last_seen_at).total_seconds() > 60:
@@ -406,7 +418,7 @@ def home(request, slug: str):
 
 @login_required
 @require_POST
-def resume_code_hide(request, slug: str):
+def resume_code_hide(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     _own_attendee(request, slug)
     request.session.pop(RESUME_SESSION_KEY, None)
     return redirect("workshops:home", slug=slug)
@@ -414,7 +426,7 @@ def resume_code_hide(request, slug: str):
 
 @login_required
 @require_POST
-def resume_code_renew(request, slug: str):
+def resume_code_renew(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     attendee = _own_attendee(request, slug)
     code = services.attendee_resume_code_renew(attendee=attendee)
     request.session[RESUME_SESSION_KEY] = {"attendee": attendee.pk, "code": code}
@@ -423,7 +435,7 @@ def resume_code_renew(request, slug: str):
 
 
 @login_required
-def claim(request, slug: str):
+def claim(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     attendee = _own_attendee(request, slug)
     if attendee.claimed:
         messages.info(request, _("Your account already has an e-mail address and a password."))
@@ -451,7 +463,7 @@ def claim(request, slug: str):
 # --- Everyone -----------------------------------------------------------------------------------
 
 
-def public(request, slug: str):
+def public(request: HttpRequest, slug: str) -> HttpResponse:
     workshop = selectors.workshop_get_public(slug=slug)
     context = {
         "workshop": workshop,
@@ -468,7 +480,7 @@ def public(request, slug: str):
 
 @instructor_required
 @require_POST
-def start(request, pk: int):
+def start(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
     try:
         services.workshop_start(workshop=workshop, by=request.user)
@@ -482,7 +494,7 @@ def start(request, pk: int):
 
 
 @instructor_required
-def end(request, pk: int):
+def end(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """GET: what ending destroys, and a confirmation; POST: end it."""
     from academy.workshops import ending
 
@@ -512,7 +524,7 @@ def end(request, pk: int):
 
 
 @instructor_required
-def results_csv(request, pk: int):
+def results_csv(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     from academy.workshops import export
 
     workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
@@ -542,7 +554,7 @@ from academy.workshops.models import (  # noqa: E402
 
 
 @instructor_required
-def board(request, pk: int):
+def board(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
     context = {
         "workshop": workshop,
@@ -564,7 +576,9 @@ def board(request, pk: int):
     return render(request, "workshops/board.html", context)
 
 
-def _room_done(request, workshop, text: str | None = None, *, error: bool = False):
+def _room_done(
+    request: HttpRequest, workshop: Workshop, text: str | None = None, *, error: bool = False
+) -> HttpResponse:
     if text:
         (messages.error if error else messages.success)(request, text)
     return redirect("workshops:board", pk=workshop.pk)
@@ -572,7 +586,7 @@ def _room_done(request, workshop, text: str | None = None, *, error: bool = Fals
 
 @instructor_required
 @require_POST
-def board_announce(request, pk: int):
+def board_announce(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
     try:
         room.announcement_send(
@@ -585,7 +599,7 @@ def board_announce(request, pk: int):
 
 @instructor_required
 @require_POST
-def board_extend(request, pk: int):
+def board_extend(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
     try:
         count = room.room_extend(workshop=workshop, by=request.user)
@@ -601,7 +615,7 @@ def board_extend(request, pk: int):
 
 @instructor_required
 @require_POST
-def board_timer(request, pk: int):
+def board_timer(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
     try:
         if request.POST.get("action") == "resume":
@@ -617,7 +631,7 @@ def board_timer(request, pk: int):
 
 @instructor_required
 @require_POST
-def board_help_clear(request, pk: int, attendee_id: int):
+def board_help_clear(request: AuthenticatedRequest, pk: int, attendee_id: int) -> HttpResponse:
     workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
     attendee = workshop.attendees.filter(pk=attendee_id).first()
     if attendee is None:
@@ -628,7 +642,7 @@ def board_help_clear(request, pk: int, attendee_id: int):
 
 @login_required
 @require_POST
-def help_toggle(request, slug: str):
+def help_toggle(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     """The attendee's "Ask for help" button: only ever their own hand, in their own workshop."""
     attendee = _own_attendee(request, slug)
     try:
@@ -647,7 +661,7 @@ def help_toggle(request, slug: str):
 
 
 @instructor_required
-def gameday_new(request, pk: int):
+def gameday_new(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
     labs = gameday.game_day_labs(workshop)
     error = ""
@@ -698,7 +712,7 @@ def gameday_new(request, pk: int):
 
 
 @instructor_required
-def gameday_debrief(request, pk: int, game_day_id: int):
+def gameday_debrief(request: AuthenticatedRequest, pk: int, game_day_id: int) -> HttpResponse:
     workshop = selectors.workshop_get_for_instructor(pk=pk, user=request.user)
     game_day = GameDay.objects.filter(pk=game_day_id, workshop=workshop).first()
     if game_day is None:
@@ -713,7 +727,7 @@ def gameday_debrief(request, pk: int, game_day_id: int):
 
 
 @login_required
-def gameday_mine(request, slug: str, game_day_id: int):
+def gameday_mine(request: AuthenticatedRequest, slug: str, game_day_id: int) -> HttpResponse:
     """An attendee's own game-day timeline: their outcome only, of a game day of THEIR
     workshop that took part in their lab; 404 for anything else."""
     attendee = _own_attendee(request, slug)
@@ -734,7 +748,7 @@ def gameday_mine(request, slug: str, game_day_id: int):
 
 
 @instructor_required
-def board_watch(request, pk: int, attendee_id: int):
+def board_watch(request: AuthenticatedRequest, pk: int, attendee_id: int) -> HttpResponse:
     """The attendee's terminal, read-only, from the instructor's seat (the attendee's page shows
     that they are watched while this is open)."""
     from labs.services import session_is_running

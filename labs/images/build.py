@@ -195,7 +195,7 @@ def _ensure_base(
     started = time.monotonic()
     image_id = _cached(reference=reference, content_hash=content_hash, force=force)
     built = image_id is None
-    if built:
+    if image_id is None:
         say(f"base: bootstrapping Debian {SUITE} ({len(packages)} packages) for {reference}")
         image_id = _bootstrap_base(
             packages=packages,
@@ -411,7 +411,7 @@ def _ensure_image(
     started = time.monotonic()
     image_id = _cached(reference=reference, content_hash=content_hash, force=force)
     built = image_id is None
-    if built:
+    if image_id is None:
         say(f"{recipe.name}: building {reference}")
         image_id = image_build(
             context=_context(folder=recipe.folder, files=files, wheels=my_wheels),

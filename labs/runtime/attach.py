@@ -16,9 +16,10 @@ import socket
 import struct
 
 import docker.errors
+from requests import Response
 
 from labs.runtime.engine import RuntimeFailure, client, engine_errors
-from labs.runtime.stream import HijackedStream, take_socket
+from labs.runtime.stream import HijackedStream, engine_http, take_socket
 
 MAX_LINE = 64 * 1024  # a longer line is a broken or hostile sidecar: the stream is dropped
 
@@ -26,7 +27,9 @@ MAX_LINE = 64 * 1024  # a longer line is a broken or hostile sidecar: the stream
 class AttachedStream(HijackedStream):
     """stdin and stdout of a running container. One reader thread and one writer at most."""
 
-    def __init__(self, *, container_id: str, response, sock: socket.socket, pending: bytes):
+    def __init__(
+        self, *, container_id: str, response: Response, sock: socket.socket, pending: bytes
+    ) -> None:
         self.container_id = container_id
         super().__init__(response=response, sock=sock)
         self._frames = bytearray(pending)  # raw multiplexed bytes not yet decoded
@@ -80,7 +83,7 @@ class AttachedStream(HijackedStream):
 
 def container_attach(*, container_id: str) -> AttachedStream:
     """Attaches to the container's stdin and stdout (not stderr, and no past output)."""
-    api = client().api
+    api = engine_http(client().api)
     with engine_errors():
         try:
             response = api._post(  # the hijacked stream docker-py uses for attach_socket

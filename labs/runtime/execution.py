@@ -13,12 +13,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import Any, Literal
 
 import docker.errors
+from requests import Response
 
 from labs.runtime.engine import RuntimeFailure, client, engine_errors
-from labs.runtime.stream import exec_start_hijacked
+from labs.runtime.stream import buffered_reader, exec_start_hijacked
 
 MAX_OUTPUT = 64 * 1024  # bytes of output kept: the first and the last half
 # The client waits this much longer than the in-container timeout before it gives up itself.
@@ -114,14 +115,15 @@ def sandbox_exec(
     return ExecResult(exit_code=exit_code, output=output.text(), timed_out=timed_out)
 
 
-def _read_stream(response, *, stdin: bytes | None, deadline: float) -> tuple[_Output, bool]:
+def _read_stream(
+    response: Response, *, stdin: bytes | None, deadline: float
+) -> tuple[_Output, bool]:
     """Read the multiplexed stdout/stderr frames until EOF (True) or the deadline (False).
 
     Reads go through the response's buffered reader, which may already hold the first bytes
     after the HTTP headers; the socket under it carries the deadline as its timeout.
     """
-    reader = response.raw._fp.fp
-    sock = reader.raw._sock
+    reader, sock = buffered_reader(response)
     output = _Output(MAX_OUTPUT)
     pending = bytearray()
     try:
@@ -273,7 +275,7 @@ def container_action(
             raise ValueError(f"Unknown action {action!r}.")
 
 
-def _stress_command(info: Mapping, resource: Resource, duration: float) -> list[str]:
+def _stress_command(info: Mapping[str, Any], resource: Resource, duration: float) -> list[str]:
     if resource == "cpu":
         load = ["--cpu", "1"]
     elif resource == "memory":

@@ -6,6 +6,7 @@ import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker.errors
 
@@ -19,7 +20,7 @@ class ImageInfo:
     labels: dict[str, str]
 
 
-def _info(attrs: dict) -> ImageInfo:
+def _info(attrs: dict[str, Any]) -> ImageInfo:
     return ImageInfo(
         id=attrs["Id"],
         tags=tuple(attrs.get("RepoTags") or ()),
@@ -64,7 +65,7 @@ def image_import(*, tarball: Path, repository: str, tag: str, changes: Sequence[
         client().api.import_image(
             src=str(tarball), repository=repository, tag=tag, changes=list(changes)
         )
-        return client().api.inspect_image(f"{repository}:{tag}")["Id"]
+        return str(client().api.inspect_image(f"{repository}:{tag}")["Id"])
 
 
 def image_build(
@@ -76,7 +77,7 @@ def image_build(
     progress: Callable[[str], None] | None = None,
 ) -> str:
     """Build from an in-memory tar context with no network at all; returns the image id."""
-    image_id = None
+    image_id: str | None = None
     with engine_errors():
         stream = client().api.build(
             fileobj=io.BytesIO(context),
@@ -103,5 +104,5 @@ def image_build(
             if "aux" in chunk and "ID" in chunk["aux"]:
                 image_id = chunk["aux"]["ID"]
         if image_id is None:
-            image_id = client().api.inspect_image(tag)["Id"]
+            image_id = str(client().api.inspect_image(tag)["Id"])
     return image_id

@@ -17,9 +17,9 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import docker.errors
 from docker.types import LogConfig, Mount
@@ -119,11 +119,11 @@ class Sandbox:
     containers: dict[str, str]  # spec name -> container id
     labels: dict[str, str]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> Sandbox:
+    def from_dict(cls, data: Mapping[str, Any]) -> Sandbox:
         return cls(
             sandbox_id=data["sandbox_id"],
             network_id=data["network_id"],
@@ -214,7 +214,8 @@ def _container_create(*, spec: ContainerSpec, sandbox_id: str, labels: dict[str,
         restart_policy={"Name": "no"},
     )
     networking = api.create_networking_config(
-        {sandbox_id: api.create_endpoint_config(aliases=[spec.name])}
+        # types-docker says one EndpointConfig; docker-py takes {network: EndpointConfig}.
+        {sandbox_id: api.create_endpoint_config(aliases=[spec.name])}  # type: ignore[arg-type]
     )
     created = api.create_container(
         image=spec.image,
@@ -229,7 +230,7 @@ def _container_create(*, spec: ContainerSpec, sandbox_id: str, labels: dict[str,
         host_config=host_config,
         networking_config=networking,
     )
-    return created["Id"]
+    return str(created["Id"])
 
 
 def sandbox_list(*, labels: Mapping[str, str] | None = None) -> list[LabelledResource]:
@@ -290,7 +291,7 @@ def sandbox_destroy(*, labels: Mapping[str, str]) -> int:
     return removed
 
 
-def _gone_ok(remove, *args, **kwargs) -> int:
+def _gone_ok(remove: Callable[..., object], *args: object, **kwargs: object) -> int:
     try:
         remove(*args, **kwargs)
         return 1

@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 import docker.errors
+from requests import Response
 
 from labs.runtime.engine import RuntimeFailure, client, engine_errors
 from labs.runtime.stream import AGAIN, HijackedStream, exec_start_hijacked, take_socket
@@ -31,7 +32,9 @@ MAX_TERMINAL_SIZE = 1000  # columns or rows; anything bigger is a mistake or an 
 class Terminal(HijackedStream):
     """One interactive exec session. Not thread-safe: one reader and one writer at most."""
 
-    def __init__(self, *, exec_id: str, response, sock: socket.socket, pending: bytes) -> None:
+    def __init__(
+        self, *, exec_id: str, response: Response, sock: socket.socket, pending: bytes
+    ) -> None:
         self.exec_id = exec_id
         super().__init__(response=response, sock=sock)
         self._pending = pending  # output that arrived with the HTTP headers

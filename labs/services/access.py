@@ -10,11 +10,16 @@ the learner's words.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q
 from django.utils import timezone, translation
 
 from labs.models import LabSession
+
+if TYPE_CHECKING:
+    from academy.accounts.models import User
 
 State = LabSession.State
 # States in which the learner's terminal, checks and results work.
@@ -42,7 +47,7 @@ def session_is_running(session: LabSession, *, now: datetime | None = None) -> b
     return session.expires_at is None or session.expires_at > (now or timezone.now())
 
 
-def problem_text(problem: dict) -> str:
+def problem_text(problem: dict[str, Any]) -> str:
     """A sandbox problem (LabSession.problem) in the active language, saying what to do."""
     _ = translation.gettext
     name = str(problem.get("container", ""))
@@ -89,7 +94,7 @@ def session_refusal(session: LabSession) -> str:
     return translation.gettext("This lab session is not running.")
 
 
-def session_may_act(session: LabSession, user) -> bool:
+def session_may_act(session: LabSession, user: User | AnonymousUser | None) -> bool:
     """Only the session's owner acts on it (check, reset, stop, type in the terminal); staff
     may watch through selectors, never act."""
     return bool(user and user.is_authenticated and session.user_id == user.pk)

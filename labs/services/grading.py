@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.utils import translation
@@ -66,9 +67,7 @@ def lab_session_check_request(*, session: LabSession, step: LabStep, language: s
     in_flight = check_in_flight_take(session=session, step_id=step.pk)
     if in_flight is not None:
         number = (
-            session.lab.steps.filter(pk=in_flight.get("step"))
-            .values_list("number", flat=True)
-            .first()
+            session.lab.steps.filter(pk=in_flight["step"]).values_list("number", flat=True).first()
         )
         return CheckRequest(step_number=number or step.number, already_pending=True)
     enqueue("check", session.pk, step.pk, language, kind="checks", host=session_host(session))
@@ -153,7 +152,7 @@ def lab_session_check(*, session: LabSession, step: LabStep, language: str = "en
     return check
 
 
-def lab_session_grade_all(*, session: LabSession, language: str = "en") -> list[dict]:
+def lab_session_grade_all(*, session: LabSession, language: str = "en") -> list[dict[str, Any]]:
     """Runs every step's check of an exam's task, as lab_session_check runs one, and returns
     ``[{"step": key, "passed": bool}]`` in step order. Stores no CheckResult and shows nothing:
     the candidate never sees a verdict per step; the caller keeps the list for the record.

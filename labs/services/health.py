@@ -17,9 +17,11 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone, translation
 
 from labs import runtime
@@ -56,7 +58,7 @@ _engine_down_since: datetime | None = None
 
 def sandbox_diagnose(
     *, session: LabSession, states: dict[str, runtime.ContainerState]
-) -> dict | None:
+) -> dict[str, Any] | None:
     """The first problem of the session's sandbox in the engine's ``states`` (by container id),
     or None when every container is alive.
 
@@ -95,7 +97,7 @@ def _stopped_within(state: runtime.ContainerState, now: datetime, seconds: float
     return finished is not None and now - finished < timedelta(seconds=seconds)
 
 
-def _watched_sessions():
+def _watched_sessions() -> QuerySet[LabSession]:
     """The running sessions on this worker's lab host: its engine is the one it compares."""
     return (
         LabSession.objects.filter(state__in=WATCHED_STATES, ready_at__isnull=False)
@@ -164,14 +166,16 @@ def lab_sessions_watch() -> dict[str, int]:
     return counts
 
 
-def _parse_time(value) -> datetime | None:
+def _parse_time(value: object) -> datetime | None:
     try:
         return datetime.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
         return None
 
 
-def _record(session: LabSession, *, expected: dict, problem: dict, **fields) -> int:
+def _record(
+    session: LabSession, *, expected: dict[str, Any], problem: dict[str, Any], **fields: object
+) -> int:
     """Writes ``problem`` if the row still has ``expected`` and the same sandbox; 1 if it did."""
     with transaction.atomic():
         row = LabSession.objects.select_for_update().filter(pk=session.pk).first()
@@ -310,7 +314,7 @@ def session_is_healthy(session: LabSession) -> bool:
     return sandbox_diagnose(session=session, states=states) is None
 
 
-def lab_session_diagnose(*, session: LabSession) -> dict | None:
+def lab_session_diagnose(*, session: LabSession) -> dict[str, Any] | None:
     """Asks the engine now about one session (when a command in it just failed, say) and
     records what it finds, as the watch would; returns the session's problem, if any."""
     session.refresh_from_db()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -68,7 +68,7 @@ def on_host(name: str) -> Q:
     return Q(host=name)
 
 
-def host_announce(*, now=None) -> LabHost:
+def host_announce(*, now: datetime | None = None) -> LabHost:
     """Registers this process's host, or says it is still here: its capacity, its terminal
     gateway and its machine. A drained host stays draining."""
     now = now or timezone.now()
@@ -97,7 +97,7 @@ def _memory_mib() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
 
 
-def _live_cutoff(now=None):
+def _live_cutoff(now: datetime | None = None) -> datetime:
     return (now or timezone.now()) - timedelta(seconds=settings.LAB_HOST_TIMEOUT_SECONDS)
 
 
@@ -123,7 +123,7 @@ def _running_by_host() -> dict[str, int]:
     return counts
 
 
-def hosts_open(*, now=None) -> list[HostRoom]:
+def hosts_open(*, now: datetime | None = None) -> list[HostRoom]:
     """The hosts that take new sessions now, the one with the most room first: active hosts
     heard from within LAB_HOST_TIMEOUT_SECONDS; this process's own host when none has ever
     announced itself."""
@@ -187,7 +187,7 @@ def terminal_origin(session: LabSession) -> str:
 # --- The operator's side: list, drain, resume, remove ------------------------------------------
 
 
-def hosts_report(*, now=None) -> list[dict[str, Any]]:
+def hosts_report(*, now: datetime | None = None) -> list[dict[str, Any]]:
     """Each announced host with its state, capacity, running and pooled sessions."""
     now = now or timezone.now()
     running = _running_by_host()
@@ -252,7 +252,7 @@ def host_remove(*, name: str) -> None:
         host.delete()
 
 
-def hosts_silent_expire(*, now=None) -> int:
+def hosts_silent_expire(*, now: datetime | None = None) -> int:
     """Expires the overdue sessions of hosts not heard from within LAB_HOST_TIMEOUT_SECONDS:
     their own reaper is not running, and a learner must not stay held by a session that is
     over (live sessions count against the per-user limits). Only rows change; when the host
@@ -272,8 +272,7 @@ def fan_out(task_name: str, *, expires: float | None = None) -> list[str]:
     so that each host does it against its own engine. Returns the hosts it went to."""
     from labs.services.state import enqueue
 
-    options = {"expires": expires} if expires else {}
     names = hosts_known()
     for name in names:
-        enqueue(task_name, kind="housekeeping", host=name, **options)
+        enqueue(task_name, kind="housekeeping", host=name, expires=expires)
     return names

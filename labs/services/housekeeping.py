@@ -3,7 +3,7 @@ live session, and the trimming of what ended sessions keep."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
@@ -61,7 +61,7 @@ def lab_sessions_reap() -> dict[str, int]:
     return counts
 
 
-def lab_results_trim(*, now=None) -> dict[str, int]:
+def lab_results_trim(*, now: datetime | None = None) -> dict[str, int]:
     """Trims what sessions that ended more than LAB_RESULTS_RETENTION_DAYS ago keep: their
     journals, their coverage, the output of their checks and the address they were started
     from. Verdicts stay (passed or not, the messages the learner saw, when): progress and

@@ -36,11 +36,16 @@ import logging
 import math
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from asgiref.typing import WebSocketScope
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext, ngettext
@@ -48,6 +53,9 @@ from django.utils.translation import gettext, ngettext
 from academy.net import client_ip
 from labs.models import LabSession
 from labs.services.access import LabSessionError
+
+if TYPE_CHECKING:
+    from academy.accounts.models import User
 
 log = logging.getLogger(__name__)
 
@@ -90,20 +98,22 @@ class Rate:
 # --- Who is asking --------------------------------------------------------------------------------
 
 
-def client_address(request) -> str:
+def client_address(request: HttpRequest) -> str:
     """The client's address of an HTTP request, trusting only configured proxies."""
     return client_ip(request)
 
 
-def scope_client_address(scope: dict) -> str:
+def scope_client_address(scope: WebSocketScope) -> str:
     """The same for a websocket's ASGI scope (the terminal)."""
     client = scope.get("client") or ("", 0)
     meta = {"REMOTE_ADDR": client[0] or ""}
-    for name, value in scope.get("headers") or ():
-        name = name.decode("latin-1").lower()
+    for raw_name, value in scope.get("headers") or ():
+        name = raw_name.decode("latin-1").lower()
         if name in ("x-forwarded-for", "x-real-ip"):
             meta["HTTP_" + name.upper().replace("-", "_")] = value.decode("latin-1")
-    return client_address(SimpleNamespace(META=meta))
+    request = HttpRequest()
+    request.META = meta
+    return client_ip(request)
 
 
 def address_key(address: str) -> str:
@@ -117,17 +127,18 @@ def address_key(address: str) -> str:
     return str(parsed)
 
 
-def room_members():
+def room_members() -> QuerySet[User] | None:
     """The users in a room right now, as a queryset of users (the callable named by
     LAB_ROOM_MEMBERS), or None when the site has no rooms or its hook fails."""
     path = getattr(settings, "LAB_ROOM_MEMBERS", "")
     if not path:
         return None
     try:
-        return import_string(path)()
+        members: QuerySet[User] = import_string(path)()
     except Exception:  # the limits still hold, per address, as without rooms
         log.exception("The room members hook %s failed", path)
         return None
+    return members
 
 
 def in_room(user_id: int | None) -> bool:
@@ -183,7 +194,11 @@ def _too_many(seconds: int) -> LabRateLimited:
 
 
 def rate_limit(
-    action: str, *, user=None, session: LabSession | None = None, address: str | None = None
+    action: str,
+    *,
+    user: User | AnonymousUser | None = None,
+    session: LabSession | None = None,
+    address: str | None = None,
 ) -> None:
     """Counts one ``action`` (check, refresh, start, reset, extend) for this user, session and
     client address; raises LabRateLimited when any of the action's limits is used up."""
@@ -210,7 +225,7 @@ def rate_limit(
 # --- Live sessions --------------------------------------------------------------------------------
 
 
-def live_sessions_limit(*, user, address: str | None) -> None:
+def live_sessions_limit(*, user: User, address: str | None) -> None:
     """Refuses one more live session for a user, or for a client address, already at its
     limit (LAB_MAX_LIVE_SESSIONS_PER_USER, LAB_MAX_LIVE_SESSIONS_PER_ADDRESS)."""
     live = LabSession.objects.live()
@@ -235,10 +250,11 @@ def live_sessions_limit(*, user, address: str | None) -> None:
         )
 
 
-def _seconds_until_one_ends(sessions) -> int:
+def _seconds_until_one_ends(sessions: QuerySet[LabSession]) -> int:
     soonest = sessions.filter(expires_at__isnull=False).order_by("expires_at").first()
     if soonest is None:
         return 60
+    assert soonest.expires_at is not None  # filtered above
     seconds = (soonest.expires_at - timezone.now()).total_seconds()
     return min(3600, max(1, math.ceil(seconds)))
 
@@ -251,7 +267,11 @@ def _lease_ttl() -> float:
     return max(30.0, 3 * float(settings.LAB_TERMINAL_POLL_SECONDS))
 
 
-def _with_lock(key: str, change) -> object:
+Leases = dict[str, float]  # holder -> when its lease ends (time.time())
+_Result = TypeVar("_Result")
+
+
+def _with_lock(key: str, change: Callable[[Leases, float], tuple[Leases, _Result]]) -> _Result:
     """Runs ``change(leases) -> (leases, result)`` on the leases at ``key``, one at a time."""
     lock = key + ":lock"
     locked = False
@@ -286,10 +306,10 @@ def _terminal_keys(user_id: int, address: str) -> list[tuple[str, int]]:
 def terminal_lease_take(*, holder: str, user_id: int, address: str) -> bool:
     """Takes one of the user's and the address's open-terminal places; False when either is
     full (LAB_MAX_TERMINALS_PER_USER, LAB_MAX_TERMINALS_PER_ADDRESS)."""
-    taken = []
+    taken: list[str] = []
     for key, limit in _terminal_keys(user_id, address):
 
-        def take(leases, now, limit=limit):
+        def take(leases: Leases, now: float, limit: int = limit) -> tuple[Leases, bool]:
             if holder not in leases and len(leases) >= limit:
                 return leases, False
             return {**leases, holder: now + _lease_ttl()}, True
@@ -324,7 +344,7 @@ def _check_key(session_id: int) -> str:
     return f"labs-check-in-flight:{session_id}"
 
 
-def check_in_flight_take(*, session: LabSession, step_id: int) -> dict | None:
+def check_in_flight_take(*, session: LabSession, step_id: int) -> dict[str, Any] | None:
     """Marks a check of ``step_id`` in flight for the session; returns None when it was taken,
     or the marker of the check in flight (``{"step": id, "after": result id or None, ...}``).
 
@@ -345,11 +365,11 @@ def check_in_flight_take(*, session: LabSession, step_id: int) -> dict | None:
             after = results.order_by("-pk").values_list("pk", flat=True).first() or 0
             cache.set(key, {"step": step_id, "after": after, "token": token}, timeout=timeout)
             return None
-        current = cache.get(key)
+        current: dict[str, Any] | None = cache.get(key)
         if current is None:
             continue  # given back between add() and get()
-        after = current.get("after")
-        if after is None or not results.filter(pk__gt=after).exists():
+        stored_after = current.get("after")
+        if stored_after is None or not results.filter(pk__gt=stored_after).exists():
             return current
         # The worker stored its result but its cache is not ours: that check is over (unless
         # another click took the marker meanwhile).

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -21,6 +22,9 @@ from labs.services.access import LabSessionError, session_is_running
 from labs.services.limits import address_key, live_sessions_limit
 from labs.services.state import enqueue, resource_labels, session_labels, transition
 
+if TYPE_CHECKING:
+    from academy.accounts.models import User
+
 log = logging.getLogger(__name__)
 State = LabSession.State
 SCRIPTS_DIR = "/opt/lab"
@@ -35,7 +39,7 @@ def _enqueue_provisioning(task_name: str, session: LabSession) -> None:
 # --- Start, queue and warm pool --------------------------------------------------------------
 
 
-def lab_session_start(*, user, lab: Lab, client_address: str | None = None) -> LabSession:
+def lab_session_start(*, user: User, lab: Lab, client_address: str | None = None) -> LabSession:
     """The learner's live session of this lab: the existing one, a warm one, or a new one.
 
     A start from the web gives the client's address: then the live sessions of the user and of
@@ -79,7 +83,9 @@ def lab_session_start(*, user, lab: Lab, client_address: str | None = None) -> L
     return session
 
 
-def lab_session_start_for_exam(*, user, lab: Lab, expires_at, language: str) -> LabSession:
+def lab_session_start_for_exam(
+    *, user: User, lab: Lab, expires_at: datetime, language: str
+) -> LabSession:
     """A fresh session of a practical task (an exam-only lab) for an exam attempt, ending at
     ``expires_at`` (the attempt's deadline): never from the warm pool, never extended.
 
@@ -100,7 +106,7 @@ def lab_session_start_for_exam(*, user, lab: Lab, expires_at, language: str) -> 
     return session
 
 
-def _warm_hosts(*, user, lab: Lab):
+def _warm_hosts(*, user: User, lab: Lab) -> Q:
     """Which hosts' warm sandboxes a learner may be handed: their room's reserved host, or
     any open one (a draining host's pool is being emptied)."""
     probe = LabSession(user=user, lab=lab)
@@ -388,6 +394,8 @@ def lab_session_extend(*, session: LabSession) -> LabSession:
         if locked.extended:
             raise LabSessionError(translation.gettext("This session has already been extended."))
         locked.extended = True
+        if locked.expires_at is None:  # still starting: its time has not begun
+            raise LabSessionError(translation.gettext("This lab session is not running."))
         locked.expires_at = locked.expires_at + timedelta(minutes=settings.LAB_EXTENSION_MINUTES)
         locked.save(update_fields=["extended", "expires_at"])
     session.refresh_from_db()

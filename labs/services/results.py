@@ -8,6 +8,7 @@ import logging
 import math
 import zlib
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -41,7 +42,7 @@ class JournalsUnreadable(Exception):
     """The shell container did not answer the collector as expected."""
 
 
-def _collector_page(container_id: str, start: int) -> dict:
+def _collector_page(container_id: str, start: int) -> dict[str, Any]:
     result = runtime.sandbox_exec(
         container_id=container_id,
         command=[
@@ -71,7 +72,7 @@ def _collector_page(container_id: str, start: int) -> dict:
     return page
 
 
-def _unpack_journal(packed: object) -> dict | None:
+def _unpack_journal(packed: object) -> dict[str, Any] | None:
     """A journal sent by the collector, checked again here: the container is the learner's."""
     try:
         inflater = zlib.decompressobj()
@@ -84,7 +85,7 @@ def _unpack_journal(packed: object) -> dict | None:
     return journal_compact(document) if looks_like_journal(document) else None
 
 
-def lab_session_journals_collect(*, session: LabSession) -> dict:
+def lab_session_journals_collect(*, session: LabSession) -> dict[str, Any]:
     """Reads the Chaos Toolkit journals in the learner's home and stores them on the session.
 
     Every ``*.json`` up to three folders deep that is a journal, newest first: at most
@@ -97,9 +98,9 @@ def lab_session_journals_collect(*, session: LabSession) -> dict:
     Returns what is kept, {path: {"modified", "size", "journal"}}.
     """
     container_id = session.sandbox["containers"][session.lab.shell_container]
-    collected: dict[str, dict] = {}
+    collected: dict[str, dict[str, Any]] = {}
     seen = 0
-    start: int | None = 0
+    start = 0
     for _ in range(JOURNAL_MAX_FILES):
         page = _collector_page(container_id, start)
         if isinstance(page.get("seen"), int):
@@ -119,15 +120,16 @@ def lab_session_journals_collect(*, session: LabSession) -> dict:
                 "size": item.get("size") if isinstance(item.get("size"), int) else None,
                 "journal": journal,
             }
-        start = page.get("next")
-        if not isinstance(start, int) or len(collected) >= JOURNAL_MAX_FILES:
+        next_start = page.get("next")
+        if not isinstance(next_start, int) or len(collected) >= JOURNAL_MAX_FILES:
             break
+        start = next_start
     return lab_session_journals_store(session=session, journals=collected, seen=seen)
 
 
 def lab_session_journals_store(
-    *, session: LabSession, journals: dict[str, dict], seen: int = 0
-) -> dict[str, dict]:
+    *, session: LabSession, journals: dict[str, dict[str, Any]], seen: int = 0
+) -> dict[str, dict[str, Any]]:
     """Keeps what fits of ``journals`` ({path: {"modified", "size", "journal"}}, compacted) on
     the session, newest run first, in place of what it kept before; ``seen``: how many journals
     the learner had in all. Returns what was kept, in the same shape."""
@@ -163,7 +165,7 @@ def _moment(value: object) -> datetime | None:
     return None
 
 
-def _within_budget(collected: dict[str, dict]) -> dict[str, dict]:
+def _within_budget(collected: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The newest runs whose compacted journals fit JOURNAL_MAX_TOTAL_BYTES together, each with
     its size once stored and its timeline (for the list and the order)."""
     items = []
@@ -172,7 +174,7 @@ def _within_budget(collected: dict[str, dict]) -> dict[str, dict]:
         moment = timeline.start or item["modified"]
         items.append((-(moment.timestamp()) if moment else math.inf, path, item, timeline))
     items.sort(key=lambda entry: (entry[0], entry[1]))
-    kept: dict[str, dict] = {}
+    kept: dict[str, dict[str, Any]] = {}
     total = 0
     for _, path, item, timeline in items:
         stored = len(json.dumps(item["journal"], separators=(",", ":")))
@@ -183,7 +185,7 @@ def _within_budget(collected: dict[str, dict]) -> dict[str, dict]:
     return kept
 
 
-def _journals_store(session: LabSession, kept: dict[str, dict], *, pruned: int) -> None:
+def _journals_store(session: LabSession, kept: dict[str, dict[str, Any]], *, pruned: int) -> None:
     """Replaces the session's journals with ``kept``, with the coverage they add up to."""
     lab = session.lab
     coverage = chaos_coverage(

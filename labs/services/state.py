@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Collection
 
 from django.conf import settings
 from django.db import transaction
@@ -16,14 +17,20 @@ log = logging.getLogger(__name__)
 State = LabSession.State
 
 
-def transition(session: LabSession, to: str, *, allowed_from=None, **fields) -> bool:
+def transition(
+    session: LabSession,
+    to: LabSession.State,
+    *,
+    allowed_from: Collection[str] | None = None,
+    **fields: object,
+) -> bool:
     """Moves the session to ``to`` if its current state allows it; returns whether it moved.
 
     The row is re-read under a lock, so two workers cannot both move the same session.
     """
     with transaction.atomic():
         current = LabSession.objects.select_for_update().get(pk=session.pk)
-        allowed = to in LabSession.TRANSITIONS[current.state]
+        allowed = to in LabSession.TRANSITIONS[State(current.state)]
         if not allowed or (allowed_from and current.state not in allowed_from):
             session.refresh_from_db()
             return False
@@ -75,7 +82,7 @@ def resource_labels(session: LabSession) -> dict[str, str]:
         "academy.instance": lab_instance(),
         "academy.session": str(session.pk),
         "academy.lab": session.lab.key,
-        "academy.user": session.user.get_username() if session.user_id else "",
+        "academy.user": session.user.get_username() if session.user is not None else "",
         "academy.expires": session.expires_at.isoformat() if session.expires_at else "",
     }
     if not session.user_id:
@@ -119,7 +126,14 @@ def task_queues() -> list[str]:
     return [settings.LAB_TASK_QUEUE, *(task_queue(kind) for kind in TASK_KINDS)]
 
 
-def route_task(name, args, kwargs, options, task=None, **kw):
+def route_task(
+    name: str,
+    args: object,
+    kwargs: object,
+    options: object,
+    task: object = None,
+    **kw: object,
+) -> dict[str, str] | None:
     """CELERY_TASK_ROUTES: a labs task sent without a queue (beat, a shell) goes to its kind's
     queue. Read at send time, so it follows LAB_TASK_QUEUE as the sender sees it."""
     if not name.startswith("labs.tasks."):
@@ -128,7 +142,11 @@ def route_task(name, args, kwargs, options, task=None, **kw):
 
 
 def enqueue(
-    task_name: str, *args, kind: str | None = None, host: str | None = None, **options
+    task_name: str,
+    *args: object,
+    kind: str | None = None,
+    host: str | None = None,
+    expires: float | None = None,
 ) -> None:
     """Sends ``labs.tasks.<task_name>`` to a lab host's queue for ``kind`` (by default the
     task's own kind) once the current transaction commits: the named host's, else this
@@ -138,5 +156,7 @@ def enqueue(
 
     queue = task_queue(kind or KIND_OF_TASK.get(task_name, "housekeeping"), host)
     transaction.on_commit(
-        lambda: current_app.send_task(f"labs.tasks.{task_name}", args=args, queue=queue, **options)
+        lambda: current_app.send_task(
+            f"labs.tasks.{task_name}", args=args, queue=queue, expires=expires
+        )
     )

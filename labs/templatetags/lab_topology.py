@@ -3,6 +3,7 @@ that any page with a ``lab`` or a ``session`` in its context can include the dia
 
 from django import template
 
+from labs.journal import Coverage
 from labs.models import Lab, LabSession
 from labs.topology import Diagram, topology_diagram
 
@@ -10,12 +11,14 @@ register = template.Library()
 
 
 @register.simple_tag
-def topology_for(lab=None, session=None, coverage=None) -> Diagram | None:
+def topology_for(
+    lab: object = None, session: object = None, coverage: object = None
+) -> Diagram | None:
     """With ``coverage`` (labs.journal.Coverage): the coverage picture, without live state;
     else with ``session``: its containers' live state; else the lab's static diagram."""
     lab = lab or getattr(session, "lab", None)
     if not isinstance(lab, Lab) or not lab.topology:
         return None
-    if hasattr(coverage, "parts"):  # not an unset template variable
+    if isinstance(coverage, Coverage):  # not an unset template variable
         return topology_diagram(lab=lab, coverage=coverage)
     return topology_diagram(lab=lab, session=session if isinstance(session, LabSession) else None)

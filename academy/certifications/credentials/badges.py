@@ -150,7 +150,7 @@ def encode_status_list(
     return "u" + base64.urlsafe_b64encode(compressed).rstrip(b"=").decode("ascii")
 
 
-def decode_status_list(encoded: str) -> bytes:
+def decode_status_list(encoded: object) -> bytes:
     """The bitstring of an ``encodedList``, refusing malformed input and decompression bombs."""
     if not isinstance(encoded, str) or not encoded.startswith("u"):
         raise StatusListError("encodedList is not a base64url multibase string")

@@ -106,7 +106,8 @@ def get_context(url: str) -> dict[str, Any]:
             f"refusing to load JSON-LD context {url!r}: not one of the bundled contexts "
             "(this loader never fetches from the network)"
         )
-    return json.loads(_load(url, str(node_modules_dir())))
+    document: dict[str, Any] = json.loads(_load(url, str(node_modules_dir())))
+    return document
 
 
 def make_document_loader(

@@ -50,7 +50,7 @@ def multibase_encode(data: bytes) -> str:
     return "z" + b58encode(data)
 
 
-def multibase_decode(text: str) -> bytes:
+def multibase_decode(text: object) -> bytes:
     if not isinstance(text, str) or not text.startswith("z") or len(text) > 200:
         raise KeyFormatError("expected a base58btc multibase string (starting with 'z')")
     return b58decode(text[1:])
@@ -88,7 +88,7 @@ def did_key_from_public_key(public_key: Ed25519PublicKey) -> str:
     return "did:key:" + public_key_multibase(public_key)
 
 
-def public_key_from_did_key(did: str) -> Ed25519PublicKey:
+def public_key_from_did_key(did: object) -> Ed25519PublicKey:
     """The key of ``did:key:z6Mk...``, or of its verification method ``did:key:z..#z..``."""
     if not isinstance(did, str) or not did.startswith("did:key:"):
         raise KeyFormatError("not a did:key identifier")

@@ -34,7 +34,7 @@ class ProofError(ValueError):
     """The proof is missing, malformed, or does not verify; the message says which."""
 
 
-class _NoCache(dict):
+class _NoCache(dict[str, Any]):
     """pyld's ContextResolver shares a process-wide cache of resolved contexts by default;
     each canonicalization gets its own, so what is signed depends only on the loader given."""
 
@@ -43,12 +43,13 @@ def canonicalize(document: dict[str, Any], *, loader: Loader | None = None) -> s
     """RDFC-1.0 (URDNA2015) canonical N-Quads of a JSON-LD document, contexts loaded offline."""
     loader = loader or contexts.document_loader
     try:
-        return jsonld.normalize(
+        normalized: str = jsonld.normalize(
             copy.deepcopy(document),
             {"algorithm": "URDNA2015", "format": "application/n-quads", **_options(loader)},
         )
     except JsonLdError as error:
         raise ProofError(f"the document is not valid JSON-LD: {_cause(error)}") from error
+    return normalized
 
 
 def _options(loader: Loader) -> dict[str, Any]:
@@ -122,8 +123,8 @@ def check_terms_defined(document: dict[str, Any], *, loader: Loader | None = Non
 
 def _cause(error: BaseException) -> str:
     # pyld wraps the loader's refusal several levels deep; show the innermost message.
-    while getattr(error, "cause", None) is not None:
-        error = error.cause
+    while isinstance(cause := getattr(error, "cause", None), BaseException):
+        error = cause
     return str(error)
 
 

@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from labs.images.build import ImageBuildError, build_lab_images
 from labs.runtime import RuntimeFailure, RuntimeUnavailable
@@ -10,10 +12,10 @@ class Command(BaseCommand):
         "bootstrapped locally when it cannot be pulled. Cached by content hash."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--force", action="store_true", help="Rebuild even when up to date.")
 
-    def handle(self, *args, force: bool, **options):
+    def handle(self, *args: object, force: bool, **options: Any) -> None:
         try:
             results = build_lab_images(force=force, progress=lambda line: self.stdout.write(line))
         except RuntimeUnavailable as error:

@@ -8,13 +8,15 @@ learner in the browser. The other subcommands act directly through labs.services
 
 import sys
 import time
+from typing import Any, NoReturn
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import translation
 
+from academy.accounts.models import User
 from labs import runtime, services
-from labs.models import Lab, LabSession
+from labs.models import Lab, LabSession, LabStep
 from labs.services import hosts
 
 State = LabSession.State
@@ -24,7 +26,7 @@ SELFTEST_USER = "lab-selftest"
 class Command(BaseCommand):
     help = "Operate labs: list, start, exec, check, restore, stop, selftest."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("list", help="One lab slug per line, then its details.")
 
@@ -65,17 +67,17 @@ class Command(BaseCommand):
         selftest.add_argument("--all", action="store_true", dest="all_labs")
         selftest.add_argument("--timeout", type=float, default=600)
 
-    def handle(self, *args, action: str, **options):
+    def handle(self, *args: object, action: str, **options: Any) -> None:
         handler = getattr(self, f"do_{action}")
         try:
-            return handler(**options)
+            handler(**options)
         except runtime.RuntimeUnavailable as error:
             # One line, not a traceback: the engine is down or unreachable.
             raise CommandError(f"The Docker engine does not answer: {error}") from error
 
     # --- hosts ----------------------------------------------------------------------------
 
-    def do_hosts(self, *, operation: str, name: str | None, **options):
+    def do_hosts(self, *, operation: str, name: str | None, **options: Any) -> None:
         if operation == "list":
             rows = hosts.hosts_report()
             if not rows:
@@ -109,12 +111,12 @@ class Command(BaseCommand):
 
     # --- list -----------------------------------------------------------------------------
 
-    def do_list(self, **options):
+    def do_list(self, **options: Any) -> None:
         for lab in Lab.objects.published().prefetch_related("steps"):
             containers = ", ".join(c["name"] for c in lab.topology)
             self.stdout.write(
                 f"{lab.key}\t{lab.difficulty}\t{lab.duration_minutes} min\t"
-                f"{lab.steps.count()} steps\t[{containers}]\t{lab.title_en}"
+                f"{lab.steps.count()} steps\t[{containers}]\t{lab.title_en}"  # type: ignore[attr-defined]  # modeltranslation's
             )
 
     # --- start ----------------------------------------------------------------------------
@@ -125,7 +127,7 @@ class Command(BaseCommand):
             raise CommandError(f"No lab {slug!r}. 'manage.py lab list' shows the labs.")
         return lab
 
-    def _user(self, username: str):
+    def _user(self, username: str) -> User:
         user, created = get_user_model().objects.get_or_create(username=username)
         if created:
             user.set_unusable_password()
@@ -153,7 +155,7 @@ class Command(BaseCommand):
             "worker running ('make run' starts one)?"
         )
 
-    def do_start(self, *, slug: str, user: str, timeout: float, **options):
+    def do_start(self, *, slug: str, user: str, timeout: float, **options: Any) -> None:
         session = services.lab_session_start(user=self._user(user), lab=self._lab(slug))
         session = self._wait_ready(session, timeout)
         self.stdout.write(str(session.pk))
@@ -170,21 +172,29 @@ class Command(BaseCommand):
             raise CommandError(f"Session {session_id} is {session.state}, not running.")
         return session
 
-    def _broken(self, session: LabSession, problem: dict):
+    def _broken(self, session: LabSession, problem: dict[str, Any]) -> NoReturn:
         """Says in one line what happened to the session's sandbox, and what to do."""
         with translation.override("en"):
             text = services.problem_text(problem)
         hint = "" if problem.get("restoring") else f" (manage.py lab restore {session.pk})"
         raise CommandError(f"Session {session.pk}: {text}{hint}")
 
-    def _failed(self, session: LabSession, error: runtime.RuntimeFailure):
+    def _failed(self, session: LabSession, error: runtime.RuntimeFailure) -> NoReturn:
         """A command could not run in the sandbox: find out why, in one line."""
         problem = services.lab_session_diagnose(session=session)
         if problem:
             self._broken(session, problem)
         raise CommandError(f"Session {session.pk}: {str(error).splitlines()[0][:300]}")
 
-    def do_exec(self, *, session: int, container: str | None, timeout: float, command, **opts):
+    def do_exec(
+        self,
+        *,
+        session: int,
+        container: str | None,
+        timeout: float,
+        command: list[str],
+        **opts: Any,
+    ) -> None:
         lab_session = self._session(session)
         name = container or lab_session.lab.shell_container
         container_id = lab_session.sandbox["containers"].get(name)
@@ -205,7 +215,7 @@ class Command(BaseCommand):
             self.stderr.write(f"timed out after {timeout:g} s")
         sys.exit(result.exit_code if result.exit_code is not None else 124)
 
-    def _step(self, session: LabSession, number: int | None):
+    def _step(self, session: LabSession, number: int | None) -> LabStep:
         steps = list(session.lab.steps.order_by("number"))
         if number is not None:
             step = next((s for s in steps if s.number == number), None)
@@ -215,7 +225,7 @@ class Command(BaseCommand):
         passed = set(session.checks.filter(passed=True).values_list("step_id", flat=True))
         return next((s for s in steps if s.pk not in passed), steps[-1])
 
-    def do_check(self, *, session: int, step: int | None, language: str, **options):
+    def do_check(self, *, session: int, step: int | None, language: str, **options: Any) -> None:
         lab_session = self._session(session)
         lab_step = self._step(lab_session, step)
         try:
@@ -233,7 +243,7 @@ class Command(BaseCommand):
         if not result.passed:
             sys.exit(1)
 
-    def do_restore(self, *, session: int, **options):
+    def do_restore(self, *, session: int, **options: Any) -> None:
         lab_session = self._session(session, running=False)
         if not lab_session.problem:
             lab_session = self._session(session)  # refuses one that is not running at all
@@ -244,13 +254,15 @@ class Command(BaseCommand):
             raise CommandError(f"Session {session} could not be restored: {lab_session.error}")
         self.stdout.write(f"session {session}: restored")
 
-    def do_stop(self, *, session: int, **options):
+    def do_stop(self, *, session: int, **options: Any) -> None:
         services.lab_session_stop(session=self._session(session, running=False))
         self.stdout.write(f"session {session}: destroyed")
 
     # --- selftest -------------------------------------------------------------------------
 
-    def do_selftest(self, *, slug: str | None, all_labs: bool, timeout: float, **options):
+    def do_selftest(
+        self, *, slug: str | None, all_labs: bool, timeout: float, **options: Any
+    ) -> None:
         if bool(slug) == all_labs:
             raise CommandError("Name one lab, or pass --all.")
         # --all: the labs, then the certifications' practical tasks (exam-only labs).
@@ -258,6 +270,7 @@ class Command(BaseCommand):
         if all_labs:
             labs = [*Lab.objects.published(), *tasks]
         else:
+            assert slug is not None  # one lab or --all, checked above
             labs = [tasks.filter(key=slug).first() or self._lab(slug)]
         user = self._user(SELFTEST_USER)
         failures = []
@@ -270,7 +283,7 @@ class Command(BaseCommand):
             raise CommandError(f"{len(failures)} self-test failure(s).")
         self.stdout.write(self.style.SUCCESS(f"{len(labs)} lab(s) passed their self-test."))
 
-    def _selftest_task(self, lab: Lab, user, timeout: float) -> list[str]:
+    def _selftest_task(self, lab: Lab, user: User, timeout: float) -> list[str]:
         """A practical task proves itself as the exam grades it: every check fails before the
         solves, every check passes after them (lab_session_grade_all, nothing stored)."""
         from datetime import timedelta
@@ -309,7 +322,7 @@ class Command(BaseCommand):
             services.lab_session_stop(session=session)
         return failures
 
-    def _selftest_lab(self, lab: Lab, user, timeout: float) -> list[str]:
+    def _selftest_lab(self, lab: Lab, user: User, timeout: float) -> list[str]:
         for stale in LabSession.objects.live().filter(user=user, lab=lab):
             services.lab_session_stop(session=stale)
         started = time.monotonic()

@@ -2,8 +2,9 @@
 
 import signal
 import threading
+from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from labs.faults import FaultRelay
 
@@ -11,7 +12,7 @@ from labs.faults import FaultRelay
 class Command(BaseCommand):
     help = "Relay fault requests of live lab sessions to the Docker engine, until stopped."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--poll-interval",
             type=float,
@@ -19,7 +20,7 @@ class Command(BaseCommand):
             help="Seconds between looks at the database for new and ended sessions.",
         )
 
-    def handle(self, *args, poll_interval: float, **options):
+    def handle(self, *args: object, poll_interval: float, **options: Any) -> None:
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())

@@ -9,10 +9,11 @@ signed credential as an exam pass.
 import getpass
 import os
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 
 from academy.certifications import certificates
@@ -23,7 +24,7 @@ from academy.i18n import any_language_slug
 class Command(BaseCommand):
     help = "Award a certification outside the exam flow, or export a certificate's credential."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         award = sub.add_parser("award", help="Award SLUG to USERNAME, with a reason.")
         award.add_argument("username")
@@ -40,10 +41,19 @@ class Command(BaseCommand):
         export.add_argument("certificate_id", help="The certificate's public id (a UUID).")
         export.add_argument("--out", required=True, type=Path)
 
-    def handle(self, *args, action: str, **options):
+    def handle(self, *args: object, action: str, **options: Any) -> None:
         getattr(self, f"do_{action}")(**options)
 
-    def do_award(self, *, username, slug, reason, by, language, **options):
+    def do_award(
+        self,
+        *,
+        username: str,
+        slug: str,
+        reason: str,
+        by: str | None,
+        language: str,
+        **options: Any,
+    ) -> None:
         users = get_user_model()
         # Every award names an accountable staff account: given, or the operator's own.
         by = by or os.environ.get("ACADEMY_STAFF_USERNAME") or getpass.getuser()
@@ -79,7 +89,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(certificates.certificate_page_url(certificate))
 
-    def do_export(self, *, certificate_id, out: Path, **options):
+    def do_export(self, *, certificate_id: str, out: Path, **options: Any) -> None:
         try:
             certificate = Certificate.objects.get(public_id=UUID(certificate_id))
         except (ValueError, Certificate.DoesNotExist) as error:

@@ -4,15 +4,18 @@ The secret key is written to ACADEMY_ISSUER_KEY_FILE (outside the repository, mo
 docs/certificates.md describes rotation and what happens to the status lists.
 """
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from academy.certifications import certificates
+from academy.certifications.credentials.keys import IssuerKey
 
 
 class Command(BaseCommand):
     help = "The issuer's Ed25519 key: create, show or rotate it."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         create = sub.add_parser("create", help="Create the key; refuses to replace one.")
         create.add_argument(
@@ -25,7 +28,7 @@ class Command(BaseCommand):
             "rotate", help="Retire the current key (kept to sign its status list), create another."
         )
 
-    def handle(self, *args, action: str, **options):
+    def handle(self, *args: object, action: str, **options: Any) -> None:
         path = certificates.issuer_key_path()
         if action == "create":
             if path.exists():
@@ -57,13 +60,13 @@ class Command(BaseCommand):
             )
             self._show(new)
 
-    def _current(self):
+    def _current(self) -> IssuerKey:
         try:
             return certificates.issuer_key_current()
         except certificates.IssuerKeyMissing as error:
             raise CommandError(str(error.message)) from error
 
-    def _show(self, key):
+    def _show(self, key: IssuerKey) -> None:
         self.stdout.write(f"did: {key.did}")
         self.stdout.write(f"publicKeyMultibase: {key.public_key_multibase}")
         self.stdout.write(f"status list: {certificates.status_list_url(key.did)}")

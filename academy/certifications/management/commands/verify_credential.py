@@ -9,8 +9,9 @@ Nothing is fetched from the network. Exit status 0: valid; 1: not valid (the rea
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from academy.certifications import certificates
 from academy.certifications.credentials import verify
@@ -19,7 +20,7 @@ MAX_FILE_BYTES = verify.MAX_CREDENTIAL_BYTES
 MAX_STATUS_LIST_BYTES = 20 * 1024 * 1024
 
 
-def _read_json(path: Path, limit: int, what: str):
+def _read_json(path: Path, limit: int, what: str) -> Any:
     try:
         with path.open("rb") as handle:
             data = handle.read(limit + 1)
@@ -36,7 +37,7 @@ def _read_json(path: Path, limit: int, what: str):
 class Command(BaseCommand):
     help = "Verify an Open Badges 3.0 credential file offline; say exactly why one fails."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path)
         parser.add_argument(
             "--status-list",
@@ -52,7 +53,15 @@ class Command(BaseCommand):
             help="Accept a credential signed by a did:key that is not this academy's.",
         )
 
-    def handle(self, *args, file: Path, status_list, now, any_issuer, **options):
+    def handle(
+        self,
+        *args: object,
+        file: Path,
+        status_list: Path | None,
+        now: str | None,
+        any_issuer: bool,
+        **options: Any,
+    ) -> None:
         credential = _read_json(file, MAX_FILE_BYTES, "credential")
         status = (
             _read_json(status_list, MAX_STATUS_LIST_BYTES, "status list") if status_list else None

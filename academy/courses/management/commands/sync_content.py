@@ -36,6 +36,7 @@ class Command(BaseCommand):
             ) from error
 
         content = report.content
+        assert content is not None  # read, or ContentError was raised
         lessons = sum(len(course.lessons) for course in content.courses)
         courses, labs = len(content.courses), len(content.labs)
         certifications = len(content.certifications)
