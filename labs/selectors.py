@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -54,19 +55,38 @@ class LabProgress:
         return round(100 * self.passed / self.steps) if self.steps else 0
 
 
-def lab_progress(*, lab: Lab, user) -> LabProgress:
+def lab_progress(*, lab: Lab, user, step_count: int | None = None) -> LabProgress:
+    """``user``'s progress in ``lab``; ``step_count``: its number of steps, when the caller has
+    read them already (one query less)."""
+    if step_count is not None:
+        lab.step_count = step_count
+        return lab_catalogue(user=user, labs=[lab], counted=True)[0]
     return lab_catalogue(user=user, labs=[lab])[0]
 
 
-def lab_catalogue(*, user, labs=None) -> list[LabProgress]:
+def lab_row_key(lab: Lab) -> str:
+    """A digest of every field of the lab's row: the key of a cached part that shows the lab
+    alone (its diagram). A change of any field, by a content sync or in the admin, gives a new
+    key, so such a part is never stale."""
+    values = repr([getattr(lab, field.attname) for field in Lab._meta.concrete_fields])
+    return hashlib.blake2b(values.encode(), digest_size=12).hexdigest()
+
+
+def lab_steps_listed(*, lab: Lab) -> list[LabStep]:
+    """The lab's steps in order, with their titles only (not their scripts and instructions)."""
+    return list(lab.steps.order_by("number").only("lab_id", "number", "title"))
+
+
+def lab_catalogue(*, user, labs=None, counted: bool = False) -> list[LabProgress]:
     """The published labs (or ``labs``), each with ``user``'s progress, in a fixed number of
     queries whatever the number of labs: the labs with their step counts, then for a learner
-    their passed steps and their live sessions."""
+    their passed steps and their live sessions. ``counted``: ``labs`` carry their
+    ``step_count`` already."""
     if labs is None:
         labs = list(
             Lab.objects.published().filter(exam_only=False).annotate(step_count=Count("steps"))
         )
-    else:
+    elif not counted:
         counts = dict(
             LabStep.objects.filter(lab__in=labs)
             .order_by()

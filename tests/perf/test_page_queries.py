@@ -127,7 +127,7 @@ BUDGETS = {
     "catalogue": (3, 9),
     "course": (2, 6),
     "lesson": (1, 6),
-    "lab": (3, 8),
+    "lab": (2, 7),
 }
 
 
