@@ -133,18 +133,27 @@ def labs_for_lesson(*, course_key: str, lesson_key: str) -> list[Lab]:
     return [lab for lab in labs if ref in lab.lesson_refs]
 
 
-def session_status(*, session: LabSession) -> dict:
-    """What the lab page shows live: state, queue position, time left, each step's result."""
+def session_status(*, session: LabSession, lab_steps: list[LabStep] | None = None) -> dict:
+    """What the lab page shows live: state, queue position, time left, each step's result.
+    ``lab_steps``: the lab's steps in order, when the caller has read them already."""
     from django.utils import timezone
 
     latest: dict[int, CheckResult] = {}
-    for result in session.checks.order_by("created_at", "pk"):
+    passed_ever: set[int] = set()
+    # One read of the results, without their output (the poll shows none of it).
+    checks = session.checks.order_by("created_at", "pk").only(
+        "session_id", "step_id", "passed", "messages", "timed_out", "created_at"
+    )
+    for result in checks:
         latest[result.step_id] = result
-    passed_ever = set(session.checks.filter(passed=True).values_list("step_id", flat=True))
+        if result.passed:
+            passed_ever.add(result.step_id)
     steps = []
     # An exam's task shows no verdict per step: its checks run when the exam is submitted.
     exam = session.lab.exam_only
-    for step in [] if exam else session.lab.steps.order_by("number"):
+    if lab_steps is None and not exam:
+        lab_steps = list(session.lab.steps.order_by("number").only("lab_id", "number"))
+    for step in [] if exam else lab_steps:
         result = latest.get(step.pk)
         steps.append(
             {

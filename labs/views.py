@@ -96,11 +96,12 @@ def session_detail(request, session_id: int):
             "alternate_urls": alternate_urls(session.get_absolute_url),
         }
         return render(request, "labs/exam_session.html", context)
+    steps = list(session.lab.steps.order_by("number"))
     context = {
         **_results_context(request, session),
         "lab": session.lab,
-        "steps": session.lab.steps.order_by("number"),
-        "status": selectors.session_status(session=session),
+        "steps": steps,
+        "status": selectors.session_status(session=session, lab_steps=steps),
         "alternate_urls": alternate_urls(session.get_absolute_url),
     }
     return render(request, "labs/session.html", context)

@@ -229,3 +229,29 @@ def test_a_step_renamed_in_the_admin_shows_on_the_lab_page(client, site):
     step.save()
     page = client.get(lab.get_absolute_url()).content.decode()
     assert "<li>Renamed step</li>" in page and "<li>Step 2</li>" not in page
+
+
+def test_the_status_poll_keeps_what_its_results_mean(client, site, learner):
+    """A step passed once stays passed; its latest result is shown as it is."""
+    from labs.models import CheckResult, LabSession
+
+    add_labs(1)
+    lab = Lab.objects.get()
+    session = LabSession.objects.create(lab=lab, user=learner, state=LabSession.State.READY)
+    first = LabStep.objects.filter(lab=lab).order_by("number").first()
+    CheckResult.objects.create(session=session, step=first, passed=True, duration_ms=1)
+    CheckResult.objects.create(
+        session=session,
+        step=first,
+        passed=False,
+        duration_ms=1,
+        messages=["broken again"],
+        created_at=timezone.now() + timedelta(seconds=1),
+    )
+    status = client.get(f"/en/labs/sessions/{session.pk}/status/").json()
+    one, two = status["steps"]
+    assert one["passed"] is True and one["result"]["passed"] is False
+    assert one["result"]["messages"] == ["broken again"]
+    assert two["passed"] is False and two["result"] is None
+    client.force_login(UserFactory())
+    assert client.get(f"/en/labs/sessions/{session.pk}/status/").status_code == 404
