@@ -7,7 +7,9 @@ each beside a minimal Django view on the same server, in the same run.
 On a scratch database with the project's content: uvicorn serves the site as the Procfile's web
 line runs it (one process, as without Redis; --web-workers for more), and locust (headless,
 bench/requirements.txt) sends the load: N signed-in users, no pause between requests, one path
-at a time for a fixed time. Prints requests per second, p50 and p95 for each path. The lab
+at a time for a fixed time. Prints requests per second (and as a share of the minimal view's),
+p50, p95 and the server's CPU time per request for each path, with the load average: on a shared
+machine requests per second move with the neighbours' load, CPU per request much less. The lab
 session is a ready row with no containers: the pages read the database only (the engine is not
 asked), so no Docker is needed.
 """
@@ -72,6 +74,21 @@ def prepare() -> tuple[dict[str, str], str]:
     return paths, f"sessionid={client.cookies['sessionid'].value}"
 
 
+def server_cpu_seconds(server) -> float:
+    """User and system CPU seconds of the server and its worker processes so far."""
+    import psutil  # locust's own dependency (bench/requirements.txt)
+
+    process = psutil.Process(server.pid)
+    total = 0.0
+    for each in [process, *process.children(recursive=True)]:
+        try:
+            times = each.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15, help="load time per path (15)")
@@ -92,39 +109,47 @@ def measure(args: argparse.Namespace) -> None:
     try:
         # Warm up every path once (templates, first queries), then the baseline, then the pages.
         locust_run(host=host, name="warm-up", path=BARE_PATH, users=1, seconds=2, work_dir=scratch)
-        bare = locust_run(
-            host=host,
-            name="minimal view",
-            path=BARE_PATH,
-            cookie=cookie,
-            users=args.users,
-            seconds=args.seconds,
-            work_dir=scratch,
-        )
-        loads: list[Load] = []
-        for name, path in paths.items():
-            loads.append(
-                locust_run(
-                    host=host,
-                    name=name,
-                    path=path,
-                    cookie=cookie,
-                    users=args.users,
-                    seconds=args.seconds,
-                    work_dir=scratch,
-                )
+        for path in paths.values():
+            locust_run(
+                host=host,
+                name="warm-up",
+                path=path,
+                cookie=cookie,
+                users=1,
+                seconds=1,
+                work_dir=scratch,
             )
+        cpu: dict[str, float] = {}  # the server's CPU seconds per request, by path name
+
+        def run(name: str, path: str) -> Load:
+            before = server_cpu_seconds(server)
+            load = locust_run(
+                host=host,
+                name=name,
+                path=path,
+                cookie=cookie,
+                users=args.users,
+                seconds=args.seconds,
+                work_dir=scratch,
+            )
+            cpu[name] = (server_cpu_seconds(server) - before) / max(load.requests, 1)
+            return load
+
+        bare = run("minimal view", BARE_PATH)
+        loads = [run(name, path) for name, path in paths.items()]
     finally:
         server_stop(server)
+    load_average = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(
         f"uvicorn ({args.web_workers} process(es)) under locust: {args.users} users, no pause, "
-        f"{args.seconds} s a path"
+        f"{args.seconds} s a path; load average {load_average} at the end"
     )
-    print(f"{'path':<24}{'req/s':>9}{'p50':>10}{'p95':>10}{'failed':>8}")
+    print(f"{'path':<24}{'req/s':>9}{'ratio':>7}{'p50':>10}{'p95':>10}{'CPU/req':>11}{'failed':>8}")
     for load in [bare, *loads]:
         print(
-            f"{load.name:<24}{load.per_second:>9.1f}{load.p50 * 1000:>8.0f} ms"
-            f"{load.p95 * 1000:>7.0f} ms{load.failures:>8}"
+            f"{load.name:<24}{load.per_second:>9.1f}{load.per_second / bare.per_second:>7.2f}"
+            f"{load.p50 * 1000:>8.0f} ms{load.p95 * 1000:>7.0f} ms"
+            f"{cpu[load.name] * 1000:>8.2f} ms{load.failures:>8}"
         )
     baseline = f"minimal Django view, same server ({args.users} users)"
     server_note = f"uvicorn, {args.web_workers} process(es)"
@@ -137,6 +162,15 @@ def measure(args: argparse.Namespace) -> None:
             baseline=baseline,
             baseline_value=bare.per_second,
             notes=notes,
+        )
+        record(
+            f"{load.name}: server CPU per request",
+            cpu[load.name],
+            "s",
+            baseline=baseline,
+            baseline_value=cpu[bare.name],
+            notes=f"{notes}; user and system time of the server's processes (steadier than "
+            f"req/s on a shared machine); load average {load_average}",
         )
         for label, value, base in (("p50", load.p50, bare.p50), ("p95", load.p95, bare.p95)):
             record(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -60,14 +61,36 @@ class LabProgress:
         return round(100 * self.passed / self.steps) if self.steps else 0
 
 
-def lab_progress(*, lab: Lab, user: Visitor | None) -> LabProgress:
-    return lab_catalogue(user=user, labs=[lab])[0]
+def lab_progress(*, lab: Lab, user: Visitor | None, step_count: int | None = None) -> LabProgress:
+    """``user``'s progress in ``lab``; ``step_count``: its number of steps, when the caller has
+    read them already (one query less)."""
+    counts = None if step_count is None else {lab.pk: step_count}
+    return lab_catalogue(user=user, labs=[lab], step_counts=counts)[0]
 
 
-def lab_catalogue(*, user: Visitor | None, labs: list[Lab] | None = None) -> list[LabProgress]:
+def lab_row_key(lab: Lab) -> str:
+    """A digest of every field of the lab's row: the key of a cached part that shows the lab
+    alone (its diagram). A change of any field, by a content sync or in the admin, gives a new
+    key, so such a part is never stale."""
+    values = repr([getattr(lab, field.attname) for field in Lab._meta.concrete_fields])
+    return hashlib.blake2b(values.encode(), digest_size=12).hexdigest()
+
+
+def lab_steps_listed(*, lab: Lab) -> list[LabStep]:
+    """The lab's steps in order, with their titles only (not their scripts and instructions)."""
+    return list(lab.steps.order_by("number").only("lab_id", "number", "title"))
+
+
+def lab_catalogue(
+    *,
+    user: Visitor | None,
+    labs: list[Lab] | None = None,
+    step_counts: dict[int, int] | None = None,
+) -> list[LabProgress]:
     """The published labs (or ``labs``), each with ``user``'s progress, in a fixed number of
     queries whatever the number of labs: the labs with their step counts, then for a learner
-    their passed steps and their live sessions."""
+    their passed steps and their live sessions. ``step_counts``: the number of steps of each of
+    ``labs`` by id, when the caller has them already."""
     steps: dict[int, int]
     if labs is None:
         counted = list(
@@ -76,6 +99,8 @@ def lab_catalogue(*, user: Visitor | None, labs: list[Lab] | None = None) -> lis
         labs = list(counted)
         # django-stubs loses annotate()'s fields behind the typed manager (models.LabManager).
         steps = {lab.pk: lab.step_count for lab in counted}  # type: ignore[attr-defined]
+    elif step_counts is not None:
+        steps = step_counts
     else:
         steps = dict(
             LabStep.objects.filter(lab__in=labs)
@@ -121,18 +146,29 @@ def labs_for_lesson(*, course_key: str, lesson_key: str) -> list[Lab]:
     return [lab for lab in labs if ref in lab.lesson_refs]
 
 
-def session_status(*, session: LabSession) -> dict[str, Any]:
-    """What the lab page shows live: state, queue position, time left, each step's result."""
+def session_status(
+    *, session: LabSession, lab_steps: list[LabStep] | None = None
+) -> dict[str, Any]:
+    """What the lab page shows live: state, queue position, time left, each step's result.
+    ``lab_steps``: the lab's steps in order, when the caller has read them already."""
     from django.utils import timezone
 
     latest: dict[int, CheckResult] = {}
-    for result in session.checks.order_by("created_at", "pk"):
+    passed_ever: set[int] = set()
+    # One read of the results, without their output (the poll shows none of it).
+    checks = session.checks.order_by("created_at", "pk").only(
+        "session_id", "step_id", "passed", "messages", "timed_out", "created_at"
+    )
+    for result in checks:
         latest[result.step_id] = result
-    passed_ever = set(session.checks.filter(passed=True).values_list("step_id", flat=True))
+        if result.passed:
+            passed_ever.add(result.step_id)
     steps = []
     # An exam's task shows no verdict per step: its checks run when the exam is submitted.
     exam = session.lab.exam_only
-    for step in [] if exam else session.lab.steps.order_by("number"):
+    if lab_steps is None and not exam:
+        lab_steps = list(session.lab.steps.order_by("number").only("lab_id", "number"))
+    for step in [] if exam or lab_steps is None else lab_steps:
         last = latest.get(step.pk)
         steps.append(
             {

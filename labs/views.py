@@ -31,10 +31,13 @@ def lab_detail(request: HttpRequest, lab_slug: str) -> HttpResponse:
     lab = selectors.lab_get_by_slug(slug=lab_slug)
     if lab_slug != lab.slug:
         return redirect(lab, permanent=True)
+    steps = selectors.lab_steps_listed(lab=lab)
     context = {
         "lab": lab,
-        "steps": lab.steps.order_by("number"),
-        "progress": selectors.lab_progress(lab=lab, user=request.user),
+        "steps": steps,
+        "progress": selectors.lab_progress(lab=lab, user=request.user, step_count=len(steps)),
+        # The diagram, the same for every reader, is cached by the lab row's digest.
+        "lab_key": selectors.lab_row_key(lab),
         "alternate_urls": alternate_urls(lab.get_absolute_url),
     }
     return render(request, "labs/lab_detail.html", context)
@@ -102,11 +105,12 @@ def session_detail(request: AuthenticatedRequest, session_id: int) -> HttpRespon
             "alternate_urls": alternate_urls(session.get_absolute_url),
         }
         return render(request, "labs/exam_session.html", context)
+    steps = list(session.lab.steps.order_by("number"))
     context = {
         **_results_context(request, session),
         "lab": session.lab,
-        "steps": session.lab.steps.order_by("number"),
-        "status": selectors.session_status(session=session),
+        "steps": steps,
+        "status": selectors.session_status(session=session, lab_steps=steps),
         "alternate_urls": alternate_urls(session.get_absolute_url),
     }
     return render(request, "labs/session.html", context)

@@ -51,6 +51,23 @@ def database_env() -> dict[str, str]:
     }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_connection_left_behind(django_db_setup, django_db_blocker):
+    """Lets the test database be dropped at the end: on PostgreSQL a connection still open
+    (a thread of a live server or of a websocket scenario keeps its own) makes the drop fail.
+    Runs after every other session fixture that uses the database has been torn down."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real Celery worker, in its own process, on the test database and its own queues.

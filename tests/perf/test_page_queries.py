@@ -127,7 +127,7 @@ BUDGETS = {
     "catalogue": (3, 9),
     "course": (2, 6),
     "lesson": (1, 6),
-    "lab": (3, 8),
+    "lab": (2, 7),
 }
 
 
@@ -198,7 +198,7 @@ def test_the_session_status_poll_costs_the_same_queries_with_2_or_9_steps(client
         return len(queries)
 
     few = poll()
-    assert few <= 8  # session, user, the session with its lab and user, results, steps, completion
+    assert few <= 7  # session, user, the session with its lab and user, results, steps, completion
     step = LabStep.objects.filter(lab=session.lab).first()
     for number in range(3, 10):
         more = LabStep.objects.create(lab=session.lab, key=f"s{number}", number=number)

@@ -10,11 +10,11 @@ from unittest import mock
 
 import pytest
 from django.urls import translate_url
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from academy.courses.models import Course, Lesson, LessonProgress, Module
 from academy.courses.services import VISIT_RESOLUTION, content_sync
-from labs.models import Lab
+from labs.models import Lab, LabStep
 from tests.factories import UserFactory
 from tests.perf.test_page_queries import add_labs, counted
 
@@ -189,3 +189,69 @@ def test_the_course_page_shows_no_readers_lab_progress_to_another(client, site):
     bob_page = client.get(url).content.decode()
     assert "<dt>Labs</dt><dd>2</dd>" in alice_page and "<dt>Labs</dt><dd>2</dd>" in bob_page
     assert "/labs/sessions/" not in bob_page
+
+
+def _lab_with_topology() -> Lab:
+    add_labs(1)
+    lab = Lab.objects.get()
+    lab.topology = [{"name": "toolbox", "image": "toolbox"}, {"name": "api", "image": "target"}]
+    lab.save()
+    return lab
+
+
+def test_the_cached_lab_diagram_follows_an_admin_change_of_the_lab(client, site):
+    lab = _lab_with_topology()
+    url = lab.get_absolute_url()
+    page = client.get(url).content.decode()
+    assert 'data-container="api"' in page and "Diagram of the lab Lab 0" in page
+    lab.topology = [*lab.topology, {"name": "db", "image": "target"}]
+    lab.title_en = "Renamed lab"
+    lab.save()
+    page = client.get(url).content.decode()
+    assert 'data-container="db"' in page and "Diagram of the lab Renamed lab" in page
+
+
+def test_the_cached_lab_diagram_follows_the_language(client, site):
+    lab = _lab_with_topology()
+    english = client.get(lab.get_absolute_url()).content.decode()
+    with translation.override("es"):
+        spanish = client.get(lab.get_absolute_url()).content.decode()
+    assert "Diagram of the lab Lab 0" in english
+    assert "Laboratorio 0" in spanish and "Diagram of the lab" not in spanish
+
+
+def test_a_step_renamed_in_the_admin_shows_on_the_lab_page(client, site):
+    add_labs(1)
+    lab = Lab.objects.get()
+    client.get(lab.get_absolute_url())
+    step = LabStep.objects.get(lab=lab, number=2)
+    step.title_en = "Renamed step"
+    step.save()
+    page = client.get(lab.get_absolute_url()).content.decode()
+    assert "<li>Renamed step</li>" in page and "<li>Step 2</li>" not in page
+
+
+def test_the_status_poll_keeps_what_its_results_mean(client, site, learner):
+    """A step passed once stays passed; its latest result is shown as it is."""
+    from labs.models import CheckResult, LabSession
+
+    add_labs(1)
+    lab = Lab.objects.get()
+    session = LabSession.objects.create(lab=lab, user=learner, state=LabSession.State.READY)
+    first = LabStep.objects.filter(lab=lab).order_by("number").first()
+    CheckResult.objects.create(session=session, step=first, passed=True, duration_ms=1)
+    CheckResult.objects.create(
+        session=session,
+        step=first,
+        passed=False,
+        duration_ms=1,
+        messages=["broken again"],
+        created_at=timezone.now() + timedelta(seconds=1),
+    )
+    status = client.get(f"/en/labs/sessions/{session.pk}/status/").json()
+    one, two = status["steps"]
+    assert one["passed"] is True and one["result"]["passed"] is False
+    assert one["result"]["messages"] == ["broken again"]
+    assert two["passed"] is False and two["result"] is None
+    client.force_login(UserFactory())
+    assert client.get(f"/en/labs/sessions/{session.pk}/status/").status_code == 404
