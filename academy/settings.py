@@ -275,6 +275,10 @@ if CELERY_BROKER_URL == "filesystem://":
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # A worker looks for new messages this often (kombu's default: every second, which a
+        # learner waited half of on average before each check and start). 50 ms costs an idle
+        # worker about 0.5 % of a CPU (bench/bench_ready.py measures it); Redis pushes instead.
+        "polling_interval": float(env("CELERY_BROKER_POLLING_INTERVAL", "0.05")),
     }
     # The broker needs its folders before the first message, in the web and worker alike.
     for _folder in ("out", "processed", "control"):

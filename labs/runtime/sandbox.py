@@ -18,7 +18,9 @@ import contextlib
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import docker.errors
@@ -32,6 +34,7 @@ from labs.runtime.engine import (
     engine_errors,
     label_filters,
 )
+from labs.runtime.execution import sandbox_put_files
 
 BRIDGE_PREFIX = "acad-"
 CONTAINER_LABEL = "academy.container"
@@ -141,14 +144,33 @@ class LabelledResource:
     state: str  # a container's state ("running", "exited", ...); "" for networks and volumes
 
 
-def sandbox_create(*, labels: Mapping[str, str], containers: Sequence[ContainerSpec]) -> Sandbox:
-    """Create the network and start every container; on any failure nothing is left behind."""
+def sandbox_create(
+    *,
+    labels: Mapping[str, str],
+    containers: Sequence[ContainerSpec],
+    files: Mapping[str, Mapping[str, Mapping[str, bytes]]] | None = None,
+    side_by_side: bool = False,
+) -> Sandbox:
+    """Create the network and start every container; on any failure nothing is left behind.
+
+    ``files`` ({container name: {folder: {relative name: content}}}) are copied in as
+    ``sandbox_put_files`` copies them (root's, mode 0700), before the container starts: its
+    main process never runs without them. Each container is created, given its files and
+    started in turn; with ``side_by_side``, each in a thread of its own, all at once: a start
+    is mostly the engine waiting (the network endpoint, the mounts, runc), so the sandbox is up
+    in about the time of its slowest container. Side by side, no container has had a head
+    start when the call returns: the caller waits until the services it needs answer (every
+    lab's setup script does).
+    """
     labels = check_labels(labels, required=True)
     if not containers:
         raise ValueError("A sandbox needs at least one container.")
     names = [spec.name for spec in containers]
     if len(set(names)) != len(names):
         raise ValueError(f"Container names must be unique in a sandbox: {names}.")
+    files = files or {}
+    if set(files) - set(names):
+        raise ValueError(f"Files for containers the sandbox does not have: {sorted(files)}.")
     sandbox_id = f"{BRIDGE_PREFIX}{secrets.token_hex(5)}"  # also the bridge name: 15 chars max
     labels = {**labels, SANDBOX_LABEL: sandbox_id}
     api = client().api
@@ -166,17 +188,38 @@ def sandbox_create(*, labels: Mapping[str, str], containers: Sequence[ContainerS
                     "com.docker.network.bridge.enable_icc": "true",
                 },
             )["Id"]
-            ids = {
-                spec.name: _container_create(spec=spec, sandbox_id=sandbox_id, labels=labels)
-                for spec in containers
-            }
-            for container_id in ids.values():
-                api.start(container_id)
+            up = partial(_container_up, sandbox_id=sandbox_id, labels=labels)
+            if side_by_side:
+                with ThreadPoolExecutor(max_workers=len(containers)) as pool:
+                    started = {
+                        spec.name: pool.submit(up, spec=spec, files=files.get(spec.name, {}))
+                        for spec in containers
+                    }
+                ids = {name: future.result() for name, future in started.items()}
+            else:
+                ids = {
+                    spec.name: up(spec=spec, files=files.get(spec.name, {})) for spec in containers
+                }
     except BaseException:
         with contextlib.suppress(Exception):  # the first error is the one worth reporting
             sandbox_destroy(labels={SANDBOX_LABEL: sandbox_id})
         raise
     return Sandbox(sandbox_id=sandbox_id, network_id=network_id, containers=ids, labels=labels)
+
+
+def _container_up(
+    *,
+    spec: ContainerSpec,
+    sandbox_id: str,
+    labels: dict[str, str],
+    files: Mapping[str, Mapping[str, bytes]],
+) -> str:
+    """One container of a sandbox created, given its files and started; returns its id."""
+    container_id = _container_create(spec=spec, sandbox_id=sandbox_id, labels=labels)
+    for folder, content in files.items():
+        sandbox_put_files(container_id=container_id, path=folder, files=content)
+    client().api.start(container_id)
+    return container_id
 
 
 def _container_create(*, spec: ContainerSpec, sandbox_id: str, labels: dict[str, str]) -> str:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import translation
 
 from labs import runtime
 from labs.models import CheckResult, LabSession, LabStep
+from labs.runtime import ExecResult
 from labs.services.access import LabSessionError, session_is_running, session_refusal
 from labs.services.hosts import session_host
 from labs.services.limits import check_in_flight_take
@@ -92,10 +97,12 @@ def _exam_refusal() -> str:
     return translation.gettext("An exam's task is graded when you submit the exam.")
 
 
-def _run_check(session: LabSession, step: LabStep, language: str) -> runtime.ExecResult:
-    """The step's check as root, out of the learner's reach: the one way a check runs."""
+def _check_exec(session: LabSession, step: LabStep, language: str) -> Callable[[], ExecResult]:
+    """The step's check as root, out of the learner's reach: the one way a check runs. Read
+    from the rows here; the call it returns touches only the engine (a thread may make it)."""
     container = step.check_container or session.lab.shell_container
-    return runtime.sandbox_exec(
+    return partial(
+        runtime.sandbox_exec,
         container_id=session.sandbox["containers"][container],
         command=["/bin/bash", f"{SCRIPTS_DIR}/steps/{step.key}.check.sh"],
         user="root",
@@ -114,15 +121,20 @@ def lab_session_check(*, session: LabSession, step: LabStep, language: str = "en
     if session.lab.exam_only:  # no per-step verdicts for a candidate: lab_session_grade_all
         raise LabSessionError(_exam_refusal())
     previous = session.state if session.state != State.CHECKING else State.READY
-    transition(session, State.CHECKING, allowed_from=[State.READY, State.COMPLETED])
+    run = _check_exec(session, step, language)
     started = time.monotonic()
-    try:
-        result = _run_check(session, step, language)
-    finally:
-        duration_ms = int((time.monotonic() - started) * 1000)
+    # The check starts while the session's row says so: the engine's work and the database's
+    # overlap instead of adding up.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(run)
+        try:
+            transition(session, State.CHECKING, allowed_from=[State.READY, State.COMPLETED])
+        finally:
+            try:
+                result = running.result()
+            finally:
+                duration_ms = int((time.monotonic() - started) * 1000)
     passed = result.exit_code == 0 and not result.timed_out
-    # Before the result shows: the page that sees it then shows the journals of this moment.
-    journals_collect_quietly(session)
     messages = _learner_messages(step, result.output, language)
     if result.timed_out:
         with translation.override(language):
@@ -130,25 +142,30 @@ def lab_session_check(*, session: LabSession, step: LabStep, language: str = "en
     elif not passed and not messages:
         with translation.override(language):
             messages.append(translation.gettext("Not yet: this step's check did not pass."))
-    check = CheckResult.objects.create(
-        session=session,
-        step=step,
-        passed=passed,
-        messages=messages,
-        output=result.output,
-        exit_code=result.exit_code,
-        timed_out=result.timed_out,
-        duration_ms=duration_ms,
-    )
-    passed_steps = set(
-        CheckResult.objects.filter(session=session, passed=True).values_list("step_id", flat=True)
-    )
-    all_done = passed_steps >= set(session.lab.steps.values_list("pk", flat=True))
-    transition(
-        session,
-        State.COMPLETED if all_done or previous == State.COMPLETED else State.READY,
-        allowed_from=[State.CHECKING],
-    )
+    # The verdict and the state it leads to, together: whoever sees the result sees the check
+    # over (the web's in-flight marker relies on it when its cache is not the worker's).
+    with transaction.atomic():
+        check = CheckResult.objects.create(
+            session=session,
+            step=step,
+            passed=passed,
+            messages=messages,
+            output=result.output,
+            exit_code=result.exit_code,
+            timed_out=result.timed_out,
+            duration_ms=duration_ms,
+        )
+        passes = CheckResult.objects.filter(session=session, passed=True).values("step_id")
+        all_done = not session.lab.steps.exclude(pk__in=passes).exists()
+        transition(
+            session,
+            State.COMPLETED if all_done or previous == State.COMPLETED else State.READY,
+            allowed_from=[State.CHECKING],
+        )
+    # Then the journals, as a bonus of the check: a second exec (as long as the check's own)
+    # the verdict does not wait for. The page swaps them in when its status poll sees them,
+    # and the task keeps the check in flight until they are stored.
+    journals_collect_quietly(session)
     return check
 
 
@@ -164,7 +181,7 @@ def lab_session_grade_all(*, session: LabSession, language: str = "en") -> list[
         raise LabSessionError(session_refusal(session))
     verdicts = []
     for step in session.lab.steps.order_by("number"):
-        result = _run_check(session, step, language)
+        result = _check_exec(session, step, language)()
         passed = result.exit_code == 0 and not result.timed_out
         log.info(
             "Exam task check: session %s, step %s: %s (exit %s%s)",
@@ -178,7 +195,7 @@ def lab_session_grade_all(*, session: LabSession, language: str = "en") -> list[
     return verdicts
 
 
-def lab_session_solve(*, session: LabSession, step: LabStep) -> runtime.ExecResult:
+def lab_session_solve(*, session: LabSession, step: LabStep) -> ExecResult:
     """Runs the step's solution as the learner would (used by the lab self-test).
 
     As the learner, in their home, with the container's variables: what the learner's terminal

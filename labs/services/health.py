@@ -252,13 +252,15 @@ def lab_session_restore(*, session: LabSession) -> bool:
         failed = {**problem, "restoring": False, "restore_failed": True}
         _record(session, expected=problem, problem=failed, error=str(error)[:2000])
         return False
+    # The problem goes, and a check its container's death left "checking" ends, in one
+    # transaction: nobody sees the session healthy but still checking.
     with transaction.atomic():
         row = LabSession.objects.select_for_update().get(pk=session.pk)
         if row.state in WATCHED_STATES:
             row.problem = {}
             row.save(update_fields=["problem"])
+            _end_stale_check(row)
     session.refresh_from_db()
-    _end_stale_check(session)
     log.info("Session %s restored", session.pk)
     return not session.problem
 

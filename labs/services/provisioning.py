@@ -362,11 +362,18 @@ def lab_session_provision(*, session: LabSession) -> None:
         session.expires_at = timezone.now() + timedelta(minutes=minutes)
         LabSession.objects.filter(pk=session.pk).update(expires_at=session.expires_at)
     try:
+        # The root-only scripts go in as each container is made, before it starts; the
+        # containers start side by side (the setup, or the faults sidecar's wait, is what
+        # waits for them to serve).
+        scripts = {name: {SCRIPTS_DIR: files} for name, files in _scripts_by_container(lab).items()}
         sandbox = runtime.sandbox_create(
-            labels=resource_labels(session), containers=container_specs(lab)
+            labels=resource_labels(session),
+            containers=container_specs(lab),
+            files=scripts,
+            side_by_side=True,
         )
         LabSession.objects.filter(pk=session.pk).update(sandbox=sandbox.as_dict())
-        sandbox_prepare(lab=lab, sandbox=sandbox)
+        sandbox_prepare(lab=lab, sandbox=sandbox, scripts=False)
     except Exception as error:
         log.exception("Provisioning session %s failed", session.pk)
         runtime.sandbox_destroy(labels=labels)

@@ -5,7 +5,6 @@ the page's Content-Security-Policy then allows that origin (labs.middleware). Em
 own origin, as with one host.
 """
 
-
 from django import template
 
 from labs.models import LabSession
