@@ -2,7 +2,7 @@
 """A `make bench` report (var/bench/latest.json by default) as a Markdown table, with the
 machine and the command under it: what the README and docs/scaling.md carry.
 
-    .venv/bin/python bench/markdown.py [var/bench/<timestamp>.json] [--only NAME,NAME]
+    .venv/bin/python bench/readme_table.py [var/bench/<timestamp>.json] [--only NAME,NAME]
 """
 
 from __future__ import annotations
