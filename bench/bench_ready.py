@@ -17,13 +17,12 @@ checks 2, as the Procfile runs them) on the real Docker engine, with the broker 
   Docker SDK and nothing else: the engine's floor. Made one after another (the figures'
   baseline), and side by side as the academy's runtime makes them (printed, and recorded);
 - check: the learner's Check, from the POST to the check view (the rate limits, the in-flight
-  marker, the queue, the worker) until the verdict is stored, and until the lab page, polling
-  the status view as static/js/lab.js does (at once, then every second while a check is
-  pending), shows it; the service alone (lab_session_check, as the worker runs it) until the
-  verdict is stored and until it returns (the journals it reads after the verdict); beside a raw
-  `docker exec` of the same check script in the same container. Each check starts once the
-  previous one is over, journals included, as a learner who reads a verdict before clicking
-  again;
+  marker, the queue, the worker) until the verdict is stored, and until the lab page, polling the
+  status view as static/js/lab.js does (at once, then every 200 ms, later every second, while a
+  check is pending), shows it; the service alone (lab_session_check, as the worker runs it) until
+  the verdict is stored and until it returns (the journals it reads after the verdict); beside a raw
+  `docker exec` of the same check script in the same container. Each check starts once the previous
+  one is over, journals included, as a learner who reads a verdict before clicking again;
 - idle: the CPU the checks worker uses while nothing comes, waiting on its broker.
 
 With Redis (`redis-server` on PATH, --redis auto; or on), the cold starts, the checks through
@@ -91,9 +90,11 @@ QUEUES = [BASE, f"{BASE}.provisioning", f"{BASE}.checks", f"{BASE}.housekeeping"
 WORKERS = [([f"{BASE}.provisioning"], 2), ([f"{BASE}.checks"], 2)]
 RUN_LABEL = "academy.bench-ready"
 RUN_ID = str(os.getpid())
-# static/js/lab.js: the page reads the status at once after a Check, then every second while
-# the check is pending.
-PAGE_POLL_SECONDS = 1.0
+# static/js/lab.js: the page reads the status at once after a Check, then every 200 ms for the
+# first 3 s of the check, then every second while it is pending.
+PAGE_POLL_SECONDS = 0.2
+PAGE_POLL_QUICK_FOR = 3.0
+PAGE_POLL_SLOW_SECONDS = 1.0
 State = LabSession.State
 
 
@@ -185,7 +186,8 @@ class PagePoll(threading.Thread):
                 ):
                     self.seconds = time.perf_counter() - self.started
                     return
-                self.stop.wait(PAGE_POLL_SECONDS)
+                quick = time.perf_counter() - self.started < PAGE_POLL_QUICK_FOR
+                self.stop.wait(PAGE_POLL_SECONDS if quick else PAGE_POLL_SLOW_SECONDS)
         finally:
             connection.close()  # this thread's own
 
@@ -451,7 +453,9 @@ def main() -> None:
                 line("check service call (the journals read after the verdict)", found["service"])
             )
             print(line("check: POST, queue, worker, until stored", found["queued"]))
-            print(line("check: POST until the page (1 s status poll) shows it", found["shown"]))
+            print(
+                line("check: POST until the page (lab.js's status poll) shows it", found["shown"])
+            )
             idle = idle_cpu(workers[1], args.idle_seconds)
             print(f"checks worker idle, {broker}: {idle:.2f} % of a CPU", flush=True)
     finally:

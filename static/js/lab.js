@@ -93,6 +93,7 @@
     if (!button) return;
     const number = Number(button.closest("[data-step]").dataset.step);
     pending.add(number);
+    checkSentAt = Date.now();
     button.disabled = true;
     renderResult(number, null);
     try {
@@ -307,6 +308,9 @@
     document.dispatchEvent(new CustomEvent("academy:status", { detail: status }));
   }
   let pollTimer = null;
+  // A verdict usually comes within a few hundred milliseconds of the click: the page looks
+  // every 200 ms for the first 3 s of a check, then every second.
+  let checkSentAt = 0;
   async function poll() {
     clearTimeout(pollTimer);
     try {
@@ -317,7 +321,8 @@
       && root.dataset.state !== "failed";
     const busy = pending.size || refreshing !== null || restoring || state === "requested"
       || state === "provisioning";
-    if (live) pollTimer = setTimeout(poll, busy ? 1000 : 3000);
+    const justChecked = pending.size && Date.now() - checkSentAt < 3000;
+    if (live) pollTimer = setTimeout(poll, justChecked ? 200 : busy ? 1000 : 3000);
   }
   const initial = countdown && countdown.dataset.seconds;
   if (initial) deadline = Date.now() + Number(initial) * 1000;
