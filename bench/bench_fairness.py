@@ -96,7 +96,7 @@ def run_setup(name: str, specs, lab: Lab, checks: int, one_queue: bool) -> dict:
     # The sender picks the queue: the setup before sent every kind of work to one queue.
     original = state.task_queue
     if one_queue:
-        state.task_queue = lambda kind: BASE
+        state.task_queue = lambda kind, host=None: BASE
     workers = start_workers(specs, log_dir)
     try:
         flooder = User.objects.create(username=f"flooder-{name[:3]}")
