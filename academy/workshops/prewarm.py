@@ -26,7 +26,7 @@ from django.utils import timezone
 from academy.workshops import selectors
 from academy.workshops.models import Workshop, WorkshopLab
 from labs.models import Lab, LabSession
-from labs.services.hosts import HostRoom, hosts_open, this_host
+from labs.services.hosts import HostRoom, hosts_open, on_hosts
 
 State = LabSession.State
 
@@ -87,14 +87,11 @@ def workshops_to_prewarm(*, now: datetime | None = None) -> QuerySet[Workshop]:
 def host_load() -> HostLoad:
     """The lab hosts open for new sessions, taken together."""
     rooms = hosts_open()
-    names = [room.name for room in rooms]
     learners = LabSession.objects.running().filter(user__isnull=False)
-    if this_host() in names:
-        names.append("")  # rows from before hosts
     return HostLoad(
         running=sum(room.running for room in rooms),
         maximum=sum(room.capacity for room in rooms),
-        learners=learners.filter(host__in=names).count(),
+        learners=learners.filter(on_hosts([room.name for room in rooms])).count(),
         queued=LabSession.objects.queued().count(),
     )
 

@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from labs.models import LabHost, LabSession
+from labs.services.state import enqueue, transition
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,12 @@ def session_host(session: LabSession) -> str:
 def on_host(name: str) -> Q:
     """Sessions on the named host, counting the unplaced rows from before hosts as this
     process's own host's."""
-    if name == this_host():
-        return Q(host=name) | Q(host="")
-    return Q(host=name)
+    return on_hosts([name])
+
+
+def on_hosts(names: list[str]) -> Q:
+    """Sessions on any of the named hosts, as ``on_host`` counts them."""
+    return Q(host__in=[*names, ""] if this_host() in names else names)
 
 
 def host_announce(*, now: datetime | None = None) -> LabHost:
@@ -138,13 +142,13 @@ def hosts_open(*, now: datetime | None = None) -> list[HostRoom]:
     return sorted(rooms, key=lambda room: (-room.free, room.name))
 
 
-def reserved_host(session: LabSession) -> str:
+def reserved_host(*, user_id: int | None, lab_id: int) -> str:
     """The host kept for this learner's room (LAB_RESERVED_HOST), or ""."""
     path = getattr(settings, "LAB_RESERVED_HOST", "")
-    if not path or not session.user_id:
+    if not path or not user_id:
         return ""
     try:
-        return str(import_string(path)(user_id=session.user_id, lab_id=session.lab_id) or "")
+        return str(import_string(path)(user_id=user_id, lab_id=lab_id) or "")
     except Exception:  # a failing hook costs the reservation, never the start
         log.exception("The reserved host hook %s failed", path)
         return ""
@@ -152,7 +156,7 @@ def reserved_host(session: LabSession) -> str:
 
 def host_choose(session: LabSession, rooms: list[HostRoom]) -> HostRoom | None:
     """Where a queued session goes among the open hosts, or None: it waits."""
-    wanted = reserved_host(session)
+    wanted = reserved_host(user_id=session.user_id, lab_id=session.lab_id)
     if not wanted and session.lab.exam_only and session.user_id:
         # An attempt's tasks share one host: its grading runs on one host's worker.
         wanted = (
@@ -166,15 +170,6 @@ def host_choose(session: LabSession, rooms: list[HostRoom]) -> HostRoom | None:
         if room.free > 0 and (not wanted or room.name == wanted):
             return room
     return None
-
-
-def host_has_room(name: str) -> bool:
-    """Whether the named host takes one more session now (the warm pool asks)."""
-    return any(room.name == name and room.free > 0 for room in hosts_open())
-
-
-def host_is_open(name: str) -> bool:
-    return any(room.name == name for room in hosts_open())
 
 
 def terminal_origin(session: LabSession) -> str:
@@ -257,8 +252,6 @@ def hosts_silent_expire(*, now: datetime | None = None) -> int:
     their own reaper is not running, and a learner must not stay held by a session that is
     over (live sessions count against the per-user limits). Only rows change; when the host
     comes back, its reaper removes the containers. Returns how many it expired."""
-    from labs.services.state import transition
-
     now = now or timezone.now()
     silent = LabHost.objects.filter(seen_at__lt=_live_cutoff(now)).values_list("name", flat=True)
     expired = 0
@@ -270,8 +263,6 @@ def hosts_silent_expire(*, now: datetime | None = None) -> int:
 def fan_out(task_name: str, *, expires: float | None = None) -> list[str]:
     """Sends a housekeeping task (reap, watch, pool_refill) to every known host's own queue,
     so that each host does it against its own engine. Returns the hosts it went to."""
-    from labs.services.state import enqueue
-
     names = hosts_known()
     for name in names:
         enqueue(task_name, kind="housekeeping", host=name, expires=expires)

@@ -109,12 +109,10 @@ def lab_session_start_for_exam(
 def _warm_hosts(*, user: User, lab: Lab) -> Q:
     """Which hosts' warm sandboxes a learner may be handed: their room's reserved host, or
     any open one (a draining host's pool is being emptied)."""
-    probe = LabSession(user=user, lab=lab)
-    reserved = hosts.reserved_host(probe)
-    names = [room.name for room in hosts.hosts_open() if not reserved or room.name == reserved]
-    if hosts.this_host() in names:
-        names.append("")  # rows from before hosts
-    return Q(host__in=names)
+    reserved = hosts.reserved_host(user_id=user.pk, lab_id=lab.pk)
+    return hosts.on_hosts(
+        [room.name for room in hosts.hosts_open() if not reserved or room.name == reserved]
+    )
 
 
 def lab_sessions_schedule() -> list[int]:
